@@ -1,0 +1,5 @@
+"""Allow `python -m orchestrator`."""
+
+from orchestrator.cli import main
+
+main()

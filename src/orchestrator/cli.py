@@ -1,0 +1,303 @@
+"""The `orchestrator` command line (typer + rich).
+
+Failures of the kinds in `errors.py` are caught once, in the root group, and printed as one
+line each on stderr; commands import the heavy modules (pydantic, docker, kubernetes) lazily so
+that `orchestrator --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
+
+from orchestrator import __version__
+from orchestrator.errors import OrchestratorError
+
+err = Console(stderr=True)
+
+
+class _ReportingGroup(TyperGroup):
+    """Root command group: turns OrchestratorError into clean lines and an exit code."""
+
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except OrchestratorError as exc:
+            for line in exc.lines:
+                err.print(Text.assemble(("error: ", "bold red"), line), soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_ReportingGroup,
+    name="orchestrator",
+    help=(
+        "Run vLLM serving benchmarks (and, soon, GRPO training) from one YAML file, on Docker,"
+        " Kubernetes or bare hosts.\n\n"
+        "Start with [bold]orchestrator validate -f examples/cpu-tiny.yaml[/bold], then"
+        " [bold]orchestrator render bench -f FILE[/bold] to see what would run."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+)
+config_app = typer.Typer(
+    help="Show the resolved config, or the JSON schema of config files.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(config_app, name="config")
+
+
+class Stack(str, enum.Enum):
+    """What to run."""
+
+    bench = "bench"
+    train = "train"
+
+
+class RuntimeKind(str, enum.Enum):
+    """Where to run it."""
+
+    docker = "docker"
+    kubernetes = "kubernetes"
+    local = "local"
+
+
+class RenderFormat(str, enum.Enum):
+    """How Docker renderings are written."""
+
+    sdk = "sdk"
+    compose = "compose"
+
+
+FileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "-f", "--file", help="Config file.  [dim]\\[default: ./orchestrator.yaml][/dim]",
+        show_default=False, dir_okay=False,
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="Override a config value (YAML), e.g. --set workload.concurrency=[1,4]. Repeatable;"
+        " applied after the file and the environment (MODEL, INPUT_LEN, OUTPUT_LEN, ...).",
+        show_default=False,
+    ),
+]
+ProjectOpt = Annotated[
+    str | None,
+    typer.Option(
+        "-p", "--project", help="Project name that prefixes every resource.  [dim]\\[default:"
+        " the config's name, else its folder][/dim]", show_default=False,
+    ),
+]
+RuntimeOpt = Annotated[
+    RuntimeKind | None,
+    typer.Option("--runtime", help="Override runtime.kind.", show_default=False),
+]
+
+
+def _load(file: Path | None, sets: list[str] | None, project: str | None,
+          runtime: RuntimeKind | None):
+    from orchestrator.config import load_config
+
+    return load_config(file, sets or (), project, runtime.value if runtime else None)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"orchestrator {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Run vLLM serving benchmarks from one YAML file."""
+
+
+@app.command(
+    epilog="[bold]Examples[/bold]\n\n"
+    "  orchestrator validate -f examples/cpu-tiny.yaml\n\n"
+    "  orchestrator validate -f examples/seed-002-gpt-oss-120b.yaml --set workload.output_len=512",
+)
+def validate(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = None,
+             runtime: RuntimeOpt = None) -> None:
+    """Check a config without starting anything; exit 0 if valid, 1 with one line per problem."""
+    loaded = _load(file, set_, project, runtime)
+    spec = loaded.spec
+    server = spec.server
+    where = f"{server.gpu_count} GPU(s)" if server.gpu_count else "CPU"
+    points = spec.workload.concurrency_points
+    typer.echo(
+        f"{loaded.path} is valid: project {loaded.project}, runtime {spec.runtime.kind},"
+        f" {server.model} on {where} (tp {server.tensor_parallel_size} x pp"
+        f" {server.pipeline_parallel_size}), {len(points)} sweep point(s) {points}"
+    )
+
+
+@app.command(
+    epilog="[bold]Examples[/bold]\n\n"
+    "  orchestrator render bench -f examples/cpu-tiny.yaml\n\n"
+    "  orchestrator render bench --format compose -o out/ && docker compose -f"
+    " out/docker-compose.yaml up -d\n\n"
+    "  orchestrator render bench --runtime kubernetes -o out/ && kubectl apply -f out/",
+)
+def render(
+    stack: Annotated[Stack, typer.Argument(help="The stack to render.")],
+    file: FileOpt = None,
+    set_: SetOpt = None,
+    project: ProjectOpt = None,
+    runtime: RuntimeOpt = None,
+    format_: Annotated[
+        RenderFormat,
+        typer.Option("--format", help="Docker only: the SDK's arguments, or a compose file."),
+    ] = RenderFormat.sdk,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write files into this folder instead of printing.",
+                     file_okay=False, show_default=False),
+    ] = None,
+) -> None:
+    """Show exactly what would be created: Docker SDK arguments, a compose file, or manifests."""
+    from orchestrator.plan import build_plan
+    from orchestrator.render.output import header, to_yaml, write_files
+
+    loaded = _load(file, set_, project, runtime)
+    kind = loaded.spec.runtime.kind
+    if format_ is RenderFormat.compose and kind != "docker":
+        raise typer.BadParameter("--format compose renders for --runtime docker only",
+                                 param_hint="--format")
+    plan = build_plan(stack.value, loaded.spec, loaded.project)
+    files: dict[str, list[dict]] = {}
+    if kind == "docker" and format_ is RenderFormat.compose:
+        from orchestrator.render.compose import render_compose
+
+        files["docker-compose.yaml"] = [render_compose(plan)]
+    elif kind == "docker":
+        from orchestrator.render.docker import render_docker
+
+        files["docker.yaml"] = [render_docker(plan)]
+    elif kind == "kubernetes":
+        from orchestrator.render.kubernetes import render_kubernetes
+
+        files = render_kubernetes(plan, loaded.spec)
+    else:
+        from orchestrator.runtime import get_runtime
+
+        get_runtime(kind, f"render {stack.value}")
+    if output is None:
+        typer.echo(to_yaml([obj for objects in files.values() for obj in objects]), nl=False)
+        return
+    source = header(str(loaded.path))
+    written = write_files(output, {name: source + to_yaml(objs) for name, objs in files.items()})
+    for path in written:
+        err.print(f"wrote {path}", highlight=False)
+
+
+@app.command(
+    epilog="[bold]Examples[/bold]\n\n"
+    "  orchestrator up bench -f examples/cpu-tiny.yaml\n\n"
+    "  orchestrator up bench --set workload.concurrency=[1,8] --keep",
+)
+def up(
+    stack: Annotated[Stack, typer.Argument(help="The stack to run.")],
+    file: FileOpt = None,
+    set_: SetOpt = None,
+    project: ProjectOpt = None,
+    runtime: RuntimeOpt = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave everything running afterwards.")] = False,
+) -> None:
+    """Start the stack, wait until healthy, run it, collect results, then tear down."""
+    from orchestrator.plan import build_plan
+    from orchestrator.runtime import get_runtime
+
+    loaded = _load(file, set_, project, runtime)
+    build_plan(stack.value, loaded.spec, loaded.project)
+    get_runtime(loaded.spec.runtime.kind, f"up {stack.value}")
+
+
+@app.command(epilog="[bold]Example[/bold]\n\n  orchestrator down -f examples/cpu-tiny.yaml")
+def down(file: FileOpt = None, project: ProjectOpt = None, runtime: RuntimeOpt = None) -> None:
+    """Remove everything the project started (found by its labels); safe to run twice."""
+    from orchestrator.runtime import get_runtime
+
+    loaded = _load(file, None, project, runtime)
+    get_runtime(loaded.spec.runtime.kind, "down")
+
+
+@app.command(epilog="[bold]Example[/bold]\n\n  orchestrator ps -f examples/cpu-tiny.yaml")
+def ps(file: FileOpt = None, project: ProjectOpt = None, runtime: RuntimeOpt = None) -> None:
+    """List the project's containers or pods: name, image, state, health, ports, age."""
+    from orchestrator.runtime import get_runtime
+
+    loaded = _load(file, None, project, runtime)
+    get_runtime(loaded.spec.runtime.kind, "ps")
+
+
+@app.command(
+    epilog="[bold]Examples[/bold]\n\n  orchestrator logs server -f\n\n"
+    "  orchestrator logs client --tail 50 --file examples/cpu-tiny.yaml",
+)
+def logs(
+    component: Annotated[str, typer.Argument(help="server or client.")],
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep streaming new lines.")] = False,
+    tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.",
+                                             show_default=False)] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Config file.", show_default=False,
+                                              dir_okay=False)] = None,
+    project: ProjectOpt = None,
+    runtime: RuntimeOpt = None,
+) -> None:
+    """Print a component's logs (`-f` follows them, as in docker compose)."""
+    from orchestrator.runtime import get_runtime
+
+    loaded = _load(file, None, project, runtime)
+    get_runtime(loaded.spec.runtime.kind, f"logs {component}")
+
+
+@config_app.command("show", epilog="[bold]Example[/bold]\n\n"
+                    "  orchestrator config show -f examples/cpu-tiny.yaml --set server.port=9000")
+def config_show(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = None,
+                runtime: RuntimeOpt = None) -> None:
+    """Print the resolved config (file < environment < --set), secrets redacted."""
+    import yaml
+
+    from orchestrator.config.redact import redacted_config
+
+    loaded = _load(file, set_, project, runtime)
+    typer.echo(f"# project: {loaded.project}  (resolved from {loaded.path})")
+    typer.echo(yaml.safe_dump(redacted_config(loaded.spec), sort_keys=False), nl=False)
+
+
+@config_app.command("schema", epilog="[bold]Example[/bold]\n\n"
+                    "  orchestrator config schema > orchestrator.schema.json")
+def config_schema() -> None:
+    """Print the JSON schema of config files, for editors' completion and checks."""
+    from orchestrator.config.model import StackSpec
+
+    typer.echo(json.dumps(StackSpec.model_json_schema(), indent=2))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="orchestrator")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Load, override, validate and cross-check a config: file < environment < --set."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from orchestrator.config.checks import cross_check
+from orchestrator.config.messages import format_validation_error
+from orchestrator.config.model import StackSpec
+from orchestrator.config.source import Layers, apply_env, apply_sets, read_file
+from orchestrator.errors import ConfigError
+
+DEFAULT_CONFIG = Path("orchestrator.yaml")
+_PROJECT = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated spec, the project it runs as, and the file it came from."""
+
+    spec: StackSpec
+    project: str
+    path: Path
+
+
+def load_config(
+    path: Path | None = None,
+    sets: Sequence[str] = (),
+    project: str | None = None,
+    runtime: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Read `path` (default ./orchestrator.yaml), apply env then `--set`, validate everything.
+
+    `runtime`, when given (the CLI's --runtime), acts as a last `--set runtime.kind=...`.
+    Raises ConfigError with one line per problem, each prefixed by where the value came from.
+    """
+    config_path = path or DEFAULT_CONFIG
+    if path is None and not config_path.exists():
+        raise ConfigError(
+            "no orchestrator.yaml in this folder; pass -f FILE, for example"
+            " -f examples/cpu-tiny.yaml"
+        )
+    layers = read_file(config_path)
+    apply_env(layers, environ)
+    apply_sets(layers, sets)
+    if runtime is not None:
+        layers.set(("runtime", "kind"), runtime, f"--runtime {runtime}")
+    spec = validate(layers)
+    return LoadedConfig(spec=spec, project=project_name(project, spec, config_path), path=config_path)
+
+
+def validate(layers: Layers) -> StackSpec:
+    """Validate raw layers into a StackSpec, shape first and then cross-field rules."""
+    try:
+        spec = StackSpec.model_validate(layers.data)
+    except ValidationError as exc:
+        problems = format_validation_error(exc, StackSpec)
+    else:
+        problems = cross_check(spec)
+    if problems:
+        raise ConfigError(*(_locate(layers, loc, message) for loc, message in problems))
+    return spec
+
+
+def _locate(layers: Layers, loc: tuple[str | int, ...], message: str) -> str:
+    origin = layers.origin_of(loc)
+    return f"{origin}: {message}" if origin else message
+
+
+def project_name(option: str | None, spec: StackSpec, config_path: Path) -> str:
+    """The project name: -p, else the config's `name`, else its folder's name made DNS-safe."""
+    if option is not None:
+        if not _PROJECT.match(option) or len(option) > 40:
+            raise ConfigError(
+                f"-p {option!r}: a project name is lowercase letters, digits and '-',"
+                " at most 40 characters"
+            )
+        return option
+    if spec.name:
+        return spec.name
+    folder = config_path.resolve().parent.name
+    slug = re.sub(r"[^a-z0-9]+", "-", folder.lower()).strip("-")[:40].strip("-")
+    return slug or "orchestrator"

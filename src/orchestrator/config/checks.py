@@ -1,0 +1,170 @@
+"""Rules that relate several fields of a valid-shaped config.
+
+Each check returns the location to blame and a message that names the fields, their values
+and a fix. They run before anything starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from orchestrator.config.model import ConcurrencyRange, StackSpec
+from orchestrator.config.source import Loc
+
+Problem = tuple[Loc, str]
+
+# `vllm serve` flags that orchestrator sets from config fields; extra_args must not repeat them.
+MANAGED_SERVER_FLAGS: dict[str, str] = {
+    "--host": "the runtime (it listens on 0.0.0.0)",
+    "--port": "server.port",
+    "--served-model-name": "server.served_model_name",
+    "--tensor-parallel-size": "server.tensor_parallel_size",
+    "-tp": "server.tensor_parallel_size",
+    "--pipeline-parallel-size": "server.pipeline_parallel_size",
+    "-pp": "server.pipeline_parallel_size",
+    "--max-model-len": "server.max_model_len",
+    "--gpu-memory-utilization": "server.gpu_memory_utilization",
+    "--dtype": "server.dtype",
+    "--enforce-eager": "server.enforce_eager",
+    "--max-num-seqs": "server.max_num_seqs",
+    "--max-num-batched-tokens": "server.max_num_batched_tokens",
+}
+
+
+def check_context_length(spec: StackSpec) -> list[Problem]:
+    """Input plus output tokens must fit in the server's context (seed 002's run-time error)."""
+    limit = spec.server.max_model_len
+    work = spec.workload
+    total = work.input_len + work.output_len
+    if limit is None or total <= limit:
+        return []
+    head = (
+        f"workload.input_len + workload.output_len = {work.input_len} + {work.output_len}"
+        f" = {total} exceeds server.max_model_len = {limit}"
+    )
+    if work.input_len < limit:
+        fix = f"lower workload.output_len to {limit - work.input_len} or raise server.max_model_len to {total}"
+    else:
+        fix = f"lower workload.input_len below {limit} or raise server.max_model_len to {total}"
+    return [(("workload", "output_len"), f"{head}; {fix}")]
+
+
+def check_parallelism(spec: StackSpec) -> list[Problem]:
+    """tensor x pipeline parallel size must use exactly the GPUs given."""
+    server = spec.server
+    tp, pp, gpus = server.tensor_parallel_size, server.pipeline_parallel_size, server.gpu_count
+    if gpus == 0:
+        if tp * pp == 1:
+            return []
+        return [
+            (
+                ("server", "gpus"),
+                f"server.gpus = 0 (CPU) runs one worker, but server.tensor_parallel_size x"
+                f" server.pipeline_parallel_size = {tp} x {pp}; set both to 1 or give"
+                f" {tp * pp} GPUs",
+            )
+        ]
+    if tp * pp == gpus:
+        return []
+    given = f"{server.gpus} ({gpus} GPUs)" if server.gpu_ids is not None else str(gpus)
+    fix = (
+        f"set server.tensor_parallel_size to {gpus // pp} or give {tp * pp} GPUs"
+        if gpus % pp == 0
+        else f"give {tp * pp} GPUs"
+    )
+    return [
+        (
+            ("server", "tensor_parallel_size"),
+            f"server.tensor_parallel_size x server.pipeline_parallel_size = {tp} x {pp} = {tp * pp}"
+            f" does not match server.gpus = {given}; {fix}",
+        )
+    ]
+
+
+def check_concurrency(spec: StackSpec) -> list[Problem]:
+    """A concurrency range must run upwards; a list must not repeat a value."""
+    concurrency = spec.workload.concurrency
+    loc: Loc = ("workload", "concurrency")
+    if isinstance(concurrency, ConcurrencyRange):
+        if concurrency.min > concurrency.max:
+            return [
+                (
+                    loc,
+                    f"workload.concurrency.min = {concurrency.min} is above"
+                    f" workload.concurrency.max = {concurrency.max}; swap them",
+                )
+            ]
+        return []
+    repeated = sorted({c for c in concurrency if concurrency.count(c) > 1})
+    if repeated:
+        return [(loc, f"workload.concurrency = {concurrency} lists {repeated[0]} twice; keep one")]
+    return []
+
+
+def check_extra_args(spec: StackSpec) -> list[Problem]:
+    """extra_args must not set a flag that a config field already sets (e.g. a second --port)."""
+    problems: list[Problem] = []
+    for index, arg in enumerate(spec.server.extra_args):
+        flag = arg.split("=", 1)[0]
+        owner = MANAGED_SERVER_FLAGS.get(flag)
+        if owner:
+            problems.append(
+                (
+                    ("server", "extra_args", index),
+                    f"server.extra_args[{index}] = {arg!r} collides with {owner}, which"
+                    f" orchestrator passes as {flag}; remove it from extra_args"
+                    + ("" if owner.startswith("the ") else f" and set {owner} instead"),
+                )
+            )
+    return problems
+
+
+def check_dataset(spec: StackSpec) -> list[Problem]:
+    """Datasets other than random read prompts from a file."""
+    work = spec.workload
+    if work.dataset != "random" and not work.dataset_path:
+        return [
+            (
+                ("workload", "dataset"),
+                f"workload.dataset = {work.dataset!r} reads prompts from a file; set"
+                " workload.dataset_path to its path inside the client, or use dataset: random",
+            )
+        ]
+    if work.dataset == "random" and work.dataset_path:
+        return [
+            (
+                ("workload", "dataset_path"),
+                "workload.dataset_path is set but workload.dataset = 'random' makes up its"
+                " prompts; remove dataset_path or choose sharegpt, sonnet or custom",
+            )
+        ]
+    return []
+
+
+def check_kubernetes_gpus(spec: StackSpec) -> list[Problem]:
+    """Kubernetes hands out GPUs by count; it cannot pin ids."""
+    ids = spec.server.gpu_ids
+    if spec.runtime.kind != "kubernetes" or ids is None:
+        return []
+    return [
+        (
+            ("server", "gpus"),
+            f"server.gpus = {ids} names GPU ids, which Kubernetes cannot pin;"
+            f" give a count (server.gpus: {len(ids)})",
+        )
+    ]
+
+
+CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
+    check_context_length,
+    check_parallelism,
+    check_concurrency,
+    check_extra_args,
+    check_dataset,
+    check_kubernetes_gpus,
+)
+
+
+def cross_check(spec: StackSpec) -> list[Problem]:
+    """Run every cross-field rule; return all problems found."""
+    return [problem for check in CHECKS for problem in check(spec)]

@@ -1,0 +1,146 @@
+"""A plan as Kubernetes manifests, from the Helm-like chart in k8s/ (values.yaml + templates).
+
+Values are the chart's defaults deep-merged with what the plan decides; each template renders
+to YAML that is parsed back, so a template mistake fails here rather than in `kubectl apply`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from orchestrator.config.model import StackSpec
+from orchestrator.errors import RenderError
+from orchestrator.plan import LABEL_PREFIX, Component, Plan
+from orchestrator.resources import data_dir
+
+_TEMPLATE_SUFFIX = ".yaml.j2"
+
+
+def render_kubernetes(plan: Plan, spec: StackSpec) -> dict[str, list[dict[str, Any]]]:
+    """Render every chart template; returns {file name: [objects]} for templates that emit any."""
+    chart = data_dir("k8s")
+    values = chart_values(plan, spec, chart)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(chart / "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["json"] = json.dumps
+    rendered: dict[str, list[dict[str, Any]]] = {}
+    for template_name in sorted(env.list_templates(filter_func=_is_template)):
+        text = env.get_template(template_name).render(**values)
+        try:
+            objects = [doc for doc in yaml.safe_load_all(text) if doc]
+        except yaml.YAMLError as exc:
+            raise RenderError(f"k8s/templates/{template_name} rendered invalid YAML: {exc}") from None
+        if objects:
+            rendered[template_name.removesuffix(_TEMPLATE_SUFFIX) + ".yaml"] = objects
+    return rendered
+
+
+def chart_values(plan: Plan, spec: StackSpec, chart: Path) -> dict[str, Any]:
+    """The chart's values.yaml overlaid with the values the plan decides."""
+    defaults = yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8")) or {}
+    k8s = spec.runtime.kubernetes
+    roles = {c.role: c for c in plan.components}
+    scripts_name = f"{plan.project}-scripts"
+    computed: dict[str, Any] = {
+        "namespace": k8s.namespace,
+        "createNamespace": k8s.create_namespace,
+        "labels": plan.labels,
+        "nodeSelector": k8s.node_selector,
+        "tolerations": k8s.tolerations,
+        "server": {"enabled": False},
+        "client": {"name": ""},
+        "scripts": {"configMapName": scripts_name, "files": _script_files()},
+    }
+    server = roles.get("server")
+    if server:
+        cache = next(v for v in server.volumes if v.source == "model-cache")
+        computed["server"] = {
+            "enabled": True,
+            "name": server.name,
+            "image": server.image,
+            "command": server.argv,
+            "env": server.env,
+            "secretEnv": _secret_env(server),
+            "port": server.ports[0].container_port,
+            "gpus": server.gpus.count,
+            "shmSizeLimit": quantity(server.shm_size_bytes or 0),
+            "modelCache": {
+                "mountPath": cache.mount_path,
+                "pvc": k8s.model_cache_pvc,
+                "hostPath": k8s.model_cache_host_path,
+            },
+            "probes": {"startupBudgetSeconds": server.probe.startup_budget_s if server.probe else 0},
+            "labels": server.labels,
+            "selector": _selector(server),
+        }
+    client = roles["client"]
+    computed["client"] = {
+        "name": client.name,
+        "image": client.image,
+        "command": client.argv,
+        "env": client.env,
+        "secretEnv": _secret_env(client),
+        "labels": client.labels,
+        "scriptsMountPath": _mount(client, "scripts"),
+        "resultsPath": _mount(client, "scratch"),
+    }
+    return _deep_merge(defaults, computed)
+
+
+def quantity(size_bytes: int) -> str:
+    """A byte count as a Kubernetes quantity (16Gi, 512Mi, or plain bytes)."""
+    for suffix, factor in (("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024)):
+        if size_bytes and size_bytes % factor == 0:
+            return f"{size_bytes // factor}{suffix}"
+    return str(size_bytes)
+
+
+def _is_template(name: str) -> bool:
+    # Files starting with "_" hold macros; the number prefixes keep `kubectl apply -f DIR`
+    # in dependency order (namespace first).
+    return name.endswith(_TEMPLATE_SUFFIX) and not name.startswith("_")
+
+
+def _secret_env(component: Component) -> list[dict[str, str]]:
+    return [
+        {"name": name, "secret": ref.k8s_secret, "key": ref.k8s_key}
+        for name, ref in component.secret_env.items()
+    ]
+
+
+def _selector(component: Component) -> dict[str, str]:
+    # Selectors are immutable, so they leave out the per-run label.
+    return {k: v for k, v in component.labels.items() if k != f"{LABEL_PREFIX}run"}
+
+
+def _mount(component: Component, source: str) -> str:
+    return next(v.mount_path for v in component.volumes if v.source == source)
+
+
+def _script_files() -> dict[str, str]:
+    folder = data_dir("container_scripts")
+    return {
+        path.name: path.read_text(encoding="utf-8")
+        for path in sorted(folder.iterdir())
+        if path.is_file() and not path.name.startswith(".")
+    }
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
