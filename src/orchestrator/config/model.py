@@ -23,7 +23,7 @@ def parse_size(text: str) -> int:
     """Return the byte count of a Docker-style size such as `16g`, `512m` or `1048576`."""
     match = _SIZE.match(text.strip())
     if not match:
-        raise ValueError(f"{text!r} is not a size; write it like 1g, 512m or 16g")
+        raise ValueError("is not a size; write it like 1g, 512m or 16g")
     return int(match.group(1)) * _SIZE_FACTORS[match.group(2).lower()]
 
 

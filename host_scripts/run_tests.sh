@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what the tests need into .venv and run them:  host_scripts/run_tests.sh [pytest args]
+# On a fresh Debian machine (as root) it also installs docker-compose, which checks the compose
+# files that `orchestrator render --format compose` writes.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+log=.venv/install.log
+if ! .venv/bin/python -m pip install -e '.[test]' >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "run_tests.sh: installing the package and its test dependencies failed (log above)" >&2
+  exit 1
+fi
+
+if ! { command -v docker >/dev/null && docker compose version >/dev/null 2>&1; } \
+   && ! command -v docker-compose >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "run_tests.sh: installing docker-compose (Debian) to check rendered compose files"
+    apt-get update -qq >>"$log" 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose \
+      >>"$log" 2>&1
+  else
+    echo "run_tests.sh: warning: no docker compose; the compose checks will be skipped" >&2
+  fi
+fi
+
+export VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 HF_HUB_OFFLINE=1
+exec .venv/bin/python -m pytest "$@"

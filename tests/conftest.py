@@ -1,0 +1,47 @@
+"""Shared fixtures: a CLI runner, the repository's paths, and a clean environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from orchestrator.config.source import ENV_OVERRIDES
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No seed override variable leaks in from the developer's shell; HOME is fixed."""
+    for name in ENV_OVERRIDES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", "/home/tester")
+    monkeypatch.chdir(REPO)
+
+
+class Cli:
+    """Runs `orchestrator ...` in-process and keeps stdout and stderr apart."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None):
+        return self.runner.invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli() -> Iterator[Cli]:
+    """A CLI runner."""
+    yield Cli()
+
+
+@pytest.fixture
+def in_ci() -> bool:
+    """Whether this is a CI run, where tools the tests need must be present (no skips)."""
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -1,0 +1,102 @@
+"""The command line: help that teaches, exit codes scripts can trust, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXAMPLES, REPO
+
+TINY = str(EXAMPLES / "cpu-tiny.yaml")
+SEED = str(EXAMPLES / "seed-002-gpt-oss-120b.yaml")
+COMMANDS = [["validate"], ["render"], ["up"], ["down"], ["ps"], ["logs"], ["config", "show"],
+            ["config", "schema"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(cli, command) -> None:
+    result = cli(*command, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.stdout
+    assert "orchestrator " + command[0] in result.stdout
+
+
+def test_help_stays_light() -> None:
+    """`--help` must not import docker, kubernetes, pydantic or jinja2 (they are slow)."""
+    code = (
+        "import sys\n"
+        "from orchestrator.cli import app\n"
+        "try:\n"
+        "    app(['--help'], prog_name='orchestrator')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('docker', 'kubernetes', 'pydantic', 'jinja2') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in result.stdout
+
+
+def test_python_dash_m_and_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("orchestrator 0.")
+
+
+def test_validate_exit_codes(cli) -> None:
+    good = cli("validate", "-f", SEED)
+    assert good.exit_code == 0
+    assert "is valid: project seed-002" in good.stdout
+    bad = cli("validate", "-f", SEED, "--set", "workload.input_len=512",
+              "--set", "workload.output_len=512")
+    assert bad.exit_code == 1
+    assert "server.max_model_len = 896" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["up", "bench"], ["down"], ["ps"], ["logs", "server", "-f"], ["up", "bench", "--runtime", "kubernetes"]],
+    ids=" ".join,
+)
+def test_runtime_commands_say_not_implemented(cli, args) -> None:
+    file_flag = "--file" if args[0] == "logs" else "-f"
+    result = cli(*args, file_flag, TINY)
+    assert result.exit_code == 2
+    assert "runtime is not implemented yet" in result.stderr
+    assert result.stdout == ""
+
+
+def test_up_validates_before_anything_else(cli) -> None:
+    result = cli("up", "bench", "-f", SEED, "--set", "server.port=0")
+    assert result.exit_code == 1
+    assert "server.port = 0 is out of range" in result.stderr
+
+
+def test_train_stack_is_not_implemented_yet(cli) -> None:
+    result = cli("up", "train", "-f", TINY)
+    assert result.exit_code == 2
+    assert "the train stack is not implemented yet" in result.stderr
+
+
+def test_errors_are_single_lines_even_when_long(cli) -> None:
+    result = cli("validate", "-f", SEED, "--set", "server.banana=1")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and len(lines[0]) > 200
+    assert lines[0].startswith("error: --set server.banana=1: unknown key server.banana")
+
+
+def test_console_script_reports_errors_without_traceback(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("server: [\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "validate", "-f", str(bad)],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert result.returncode == 1
+    assert "YAML syntax error" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,100 @@
+"""The plan: names, labels, argv lists, env, GPUs, ports, probes, volumes, shm."""
+
+from __future__ import annotations
+
+from conftest import EXAMPLES
+from orchestrator.config import load_config
+from orchestrator.plan import build_bench_plan, build_plan
+from orchestrator.errors import NotImplementedYet
+
+import pytest
+
+
+def _plan(path, sets=(), project=None, run_id=None):
+    loaded = load_config(path, sets=sets, project=project, environ={})
+    return build_bench_plan(loaded.spec, loaded.project, run_id)
+
+
+def test_seed_server_command_is_an_argv_list() -> None:
+    server = _plan(EXAMPLES / "seed-002-gpt-oss-120b.yaml").component("server")
+    assert server.argv == [
+        "vllm", "serve", "openai/gpt-oss-120b", "--host", "0.0.0.0", "--port", "8000",
+        "--tensor-parallel-size", "4", "--pipeline-parallel-size", "1",
+        "--max-model-len", "896", "--gpu-memory-utilization", "0.8",
+        "--dtype", "bfloat16", "--enforce-eager",
+    ]  # fmt: skip
+    assert server.gpus.count == 4 and server.gpus.ids is None
+    assert server.shm_size_bytes == 16 * 1024**3
+    assert server.probe and server.probe.path == "/health"
+    assert server.probe.startup_budget_s == 1800
+    assert [(p.container_port, p.host_port) for p in server.ports] == [(8000, 8000)]
+
+
+def test_user_strings_stay_single_arguments() -> None:
+    server = _plan(
+        EXAMPLES / "cpu-tiny.yaml",
+        sets=["server.model='/models/my model; rm -rf /'", "server.extra_args=['--chat-template', 'a b']"],
+    ).component("server")
+    assert "/models/my model; rm -rf /" in server.argv
+    assert server.argv[-2:] == ["--chat-template", "a b"]
+
+
+def test_names_and_labels_carry_the_project() -> None:
+    plan = _plan(EXAMPLES / "cpu-tiny.yaml", project="other", run_id="20261124-000000-ab12")
+    assert [c.name for c in plan.components] == ["other-server", "other-client"]
+    assert plan.network == "other-net"
+    for component in plan.components:
+        assert component.labels == {
+            "orchestrator.project": "other",
+            "orchestrator.stack": "bench",
+            "orchestrator.run": "20261124-000000-ab12",
+            "orchestrator.component": component.role,
+        }
+
+
+def test_cpu_server_asks_for_no_gpu_and_no_gpu_memory() -> None:
+    server = _plan(EXAMPLES / "cpu-tiny.yaml").component("server")
+    assert server.gpus.count == 0
+    assert "--gpu-memory-utilization" not in server.argv
+    assert server.env["HF_HUB_OFFLINE"] == "1"
+    assert server.secret_env == {}
+
+
+def test_gpu_ids_and_parallelism() -> None:
+    server = _plan(
+        EXAMPLES / "seed-002-gpt-oss-120b.yaml",
+        sets=["server.gpus=[4,5,6,7]", "server.tensor_parallel_size=2",
+              "server.pipeline_parallel_size=2"],
+    ).component("server")
+    assert server.gpus.ids == (4, 5, 6, 7)
+    assert server.argv[server.argv.index("--pipeline-parallel-size") + 1] == "2"
+
+
+def test_client_env_reproduces_the_workload() -> None:
+    client = _plan(EXAMPLES / "cpu-tiny.yaml").component("client")
+    assert client.argv == ["sleep", "infinity"]
+    assert client.env["VLLM_SERVER_URL"] == "http://cpu-tiny-server:8000"
+    assert client.env["MODEL"] == "tiny-qwen2"
+    assert client.env["TOKENIZER"] == "/models/tiny-qwen2"
+    assert (client.env["INPUT_LEN"], client.env["OUTPUT_LEN"], client.env["NUM_PROMPTS"]) == (
+        "64", "32", "20",
+    )
+    assert client.image == "orchestrator-vllm-cpu:local"
+
+
+def test_model_cache_host_path_is_expanded() -> None:
+    server = _plan(EXAMPLES / "seed-002-gpt-oss-120b.yaml").component("server")
+    cache = next(v for v in server.volumes if v.source == "model-cache")
+    assert cache.host_path == "/home/tester/.cache/huggingface"
+
+
+def test_external_server_url_plans_no_server() -> None:
+    plan = _plan(EXAMPLES / "cpu-tiny.yaml", sets=["client.server_url=http://10.0.0.5:8000"])
+    assert [c.role for c in plan.components] == ["client"]
+    assert plan.component("client").env["VLLM_SERVER_URL"] == "http://10.0.0.5:8000"
+
+
+def test_train_stack_is_not_implemented_yet() -> None:
+    loaded = load_config(EXAMPLES / "cpu-tiny.yaml", environ={})
+    with pytest.raises(NotImplementedYet, match="the train stack is not implemented yet"):
+        build_plan("train", loaded.spec, loaded.project)

@@ -1,0 +1,249 @@
+"""Rendering: golden files for every output, and each output checked by the real tool's rules.
+
+Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change, then read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import docker
+import kubernetes_validate
+import pytest
+import yaml
+from docker.models.containers import _create_container_args
+
+from conftest import EXAMPLES, REPO
+from orchestrator.resources import data_dir
+
+GOLDEN = Path(__file__).parent / "golden"
+CONFIGS = Path(__file__).parent / "render_configs"
+SEED = "examples/seed-002-gpt-oss-120b.yaml"
+TINY = "examples/cpu-tiny.yaml"
+
+CASES: dict[str, list[str]] = {
+    "seed-002-docker": ["-f", SEED, "--runtime", "docker"],
+    "seed-002-compose": ["-f", SEED, "--runtime", "docker", "--format", "compose"],
+    "seed-002-kubernetes": ["-f", SEED, "--runtime", "kubernetes"],
+    "cpu-tiny-docker": ["-f", TINY],
+    "cpu-tiny-compose": ["-f", TINY, "--format", "compose"],
+    "cpu-tiny-kubernetes": ["-f", TINY, "--runtime", "kubernetes"],
+    "gpu-ids-docker": ["-f", "tests/render_configs/docker-gpu-ids.yaml"],
+    "gpu-ids-compose": ["-f", "tests/render_configs/docker-gpu-ids.yaml", "--format", "compose"],
+    "pvc-kubernetes": ["-f", "tests/render_configs/kubernetes-pvc.yaml"],
+    "hostpath-kubernetes": ["-f", "tests/render_configs/kubernetes-hostpath.yaml"],
+    "external-server-kubernetes": [
+        "-f", "tests/render_configs/kubernetes-hostpath.yaml",
+        "--set", "client.server_url=http://vllm.llm.svc:8000",
+    ],
+}  # fmt: skip
+KUBERNETES = [name for name, args in CASES.items() if "kubernetes" in name]
+COMPOSE = [name for name in CASES if name.endswith("-compose")]
+DOCKER = [name for name in CASES if name.endswith("-docker")]
+# The oldest Kubernetes still widely run, and the newest whose schemas we have.
+K8S_VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
+
+
+def _render(cli, name: str, out: Path) -> dict[str, str]:
+    result = cli("render", "bench", *CASES[name], "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    return {path.name: path.read_text() for path in sorted(out.iterdir())}
+
+
+def _normalise(text: str) -> str:
+    # The scripts folder is wherever this checkout or installation lives.
+    return text.replace(str(data_dir("container_scripts")), "<container_scripts>")
+
+
+def _objects(files: dict[str, str]) -> list[dict]:
+    return [doc for text in files.values() for doc in yaml.safe_load_all(text) if doc]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_golden(cli, tmp_path: Path, name: str) -> None:
+    files = {k: _normalise(v) for k, v in _render(cli, name, tmp_path / "out").items()}
+    golden = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(golden, ignore_errors=True)
+        golden.mkdir(parents=True)
+        for file_name, text in files.items():
+            (golden / file_name).write_text(text)
+    expected = {path.name: path.read_text() for path in sorted(golden.iterdir())}
+    assert files == expected
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_stdout_matches_written_files(cli, tmp_path: Path, name: str) -> None:
+    files = _render(cli, name, tmp_path / "out")
+    printed = cli("render", "bench", *CASES[name])
+    assert printed.exit_code == 0
+    assert list(yaml.safe_load_all(printed.stdout)) == _objects(files)
+
+
+@pytest.mark.parametrize("name", KUBERNETES)
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_manifests_validate_against_kubernetes_schemas(cli, tmp_path, name, version) -> None:
+    objects = _objects(_render(cli, name, tmp_path / "out"))
+    assert objects
+    for obj in objects:
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_schema_validation_catches_mistakes(cli, tmp_path) -> None:
+    """The validator really checks: a misspelt field or a wrong type is refused."""
+    objects = _objects(_render(cli, "seed-002-kubernetes", tmp_path / "out"))
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["comand"] = ["x"]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSIONS[-1], strict=True)
+    service = next(o for o in objects if o["kind"] == "Service")
+    service["spec"]["ports"][0]["port"] = "eight thousand"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(service, K8S_VERSIONS[-1], strict=True)
+
+
+def test_seed_manifests_request_four_gpus_and_a_startup_budget(cli, tmp_path) -> None:
+    files = _render(cli, "seed-002-kubernetes", tmp_path / "out")
+    assert list(files) == [
+        "00-namespace.yaml",
+        "10-scripts-configmap.yaml",
+        "20-server-deployment.yaml",
+        "30-server-service.yaml",
+        "40-client-pod.yaml",
+    ]
+    by_kind = {o["kind"]: o for o in _objects(files)}
+    assert by_kind["Namespace"]["metadata"]["name"] == "bench"
+    pod = by_kind["Deployment"]["spec"]["template"]["spec"]
+    server = pod["containers"][0]
+    assert server["resources"]["limits"]["nvidia.com/gpu"] == 4
+    assert server["startupProbe"]["httpGet"]["path"] == "/health"
+    assert server["startupProbe"]["periodSeconds"] * server["startupProbe"]["failureThreshold"] == 1800
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}} in pod["volumes"]
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    token = next(e for e in server["env"] if e["name"] == "HF_TOKEN")
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "token", "optional": True}
+    assert by_kind["Service"]["spec"]["selector"] == by_kind["Deployment"]["spec"]["selector"]["matchLabels"]
+
+
+def test_configmap_carries_the_container_scripts(cli, tmp_path) -> None:
+    by_kind = {o["kind"]: o for o in _objects(_render(cli, "cpu-tiny-kubernetes", tmp_path / "o"))}
+    scripts = data_dir("container_scripts")
+    expected = {p.name: p.read_text() for p in scripts.iterdir() if p.is_file()}
+    assert by_kind["ConfigMap"]["data"] == expected
+    assert "run_benchmark.sh" in expected
+    client = by_kind["Pod"]["spec"]
+    volume = next(v for v in client["volumes"] if v["name"] == "scripts")
+    assert volume["configMap"]["defaultMode"] == 0o755
+    assert "nvidia.com/gpu" not in str(by_kind["Deployment"])
+
+
+def test_model_cache_sources(cli, tmp_path) -> None:
+    def cache_volume(name: str) -> dict:
+        deployment = next(
+            o for o in _objects(_render(cli, name, tmp_path / name)) if o["kind"] == "Deployment"
+        )
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        return next(v for v in volumes if v["name"] == "model-cache")
+
+    assert cache_volume("pvc-kubernetes")["persistentVolumeClaim"] == {"claimName": "hf-cache"}
+    assert cache_volume("hostpath-kubernetes")["hostPath"]["path"] == "/data/hf-cache"
+    assert cache_volume("seed-002-kubernetes")["emptyDir"] == {}
+
+
+def test_no_secret_value_is_ever_rendered(cli, tmp_path) -> None:
+    env = {"HF_TOKEN": "hf_do_not_leak", "MY_HF_TOKEN": "hf_do_not_leak"}
+    for name in CASES:
+        result = cli("render", "bench", *CASES[name], env=env)
+        assert result.exit_code == 0
+        assert "hf_do_not_leak" not in result.stdout
+
+
+@pytest.mark.parametrize("name", DOCKER)
+def test_docker_sdk_accepts_the_rendered_arguments(cli, tmp_path, name) -> None:
+    """Run our kwargs through the Docker SDK's own create path (no engine is contacted)."""
+    rendered = yaml.safe_load(_render(cli, name, tmp_path / "out")["docker.yaml"])
+    api = docker.APIClient(base_url="unix:///nonexistent.sock", version="1.44")
+    for kwargs in rendered["containers"]:
+        args = _create_container_args({**kwargs, "version": "1.44"})
+        args.pop("name")
+        config = api.create_container_config(**args)
+        assert config["Image"] == kwargs["image"]
+        assert config["Entrypoint"] == kwargs["entrypoint"]
+        assert config["Labels"] == kwargs["labels"]
+        host = config["HostConfig"]
+        assert host["NetworkMode"] == rendered["network"]["name"]
+        if "device_requests" in kwargs:
+            request = host["DeviceRequests"][0]
+            assert request["Driver"] == "nvidia" and request["Capabilities"] == [["gpu"]]
+            assert request["Count"] or request["DeviceIDs"]
+        if "shm_size" in kwargs:
+            assert host["ShmSize"] == kwargs["shm_size"]
+        if kwargs.get("healthcheck"):
+            assert config["Healthcheck"]["Test"][0] == "CMD"
+
+
+def test_gpu_ids_and_published_port(cli, tmp_path) -> None:
+    rendered = yaml.safe_load(_render(cli, "gpu-ids-docker", tmp_path / "out")["docker.yaml"])
+    server = rendered["containers"][0]
+    assert server["device_requests"][0]["DeviceIDs"] == ["2", "3"]
+    assert server["ports"] == {"8000/tcp": 18000}
+    assert server["environment"]["HF_TOKEN"] == "${MY_HF_TOKEN}"
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+@pytest.mark.parametrize("name", COMPOSE)
+def test_docker_compose_accepts_the_compose_file(cli, tmp_path, name, in_ci) -> None:
+    compose = _compose_command()
+    if compose is None:
+        if in_ci:
+            pytest.fail("neither `docker compose` nor docker-compose is installed; run_tests.sh installs it")
+        pytest.skip("docker compose is not installed (host_scripts/run_tests.sh installs it)")
+    out = tmp_path / "out"
+    _render(cli, name, out)
+    result = subprocess.run(
+        [*compose, "-f", str(out / "docker-compose.yaml"), "config"],
+        capture_output=True, text=True, env={**os.environ, "HF_TOKEN": "x", "MY_HF_TOKEN": "x"},
+    )
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    assert set(resolved["services"]) <= {"server", "client"}
+    if name == "gpu-ids-compose":
+        env = resolved["services"]["server"]["environment"]
+        assert env["PROMPT_PREFIX"] in ("cost: $5", "cost: $$5")  # v1 prints it re-escaped
+
+
+def test_rerender_removes_stale_files_but_keeps_the_users(cli, tmp_path) -> None:
+    out = tmp_path / "out"
+    _render(cli, "seed-002-kubernetes", out)
+    (out / "my-notes.yaml").write_text("kind: Note\n")
+    result = cli("render", "bench", "-f", SEED, "--runtime", "kubernetes",
+                 "--set", "runtime.kubernetes.create_namespace=false", "-o", str(out))
+    assert result.exit_code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert "00-namespace.yaml" not in names
+    assert "my-notes.yaml" in names
+    assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_compose_format_is_docker_only(cli) -> None:
+    result = cli("render", "bench", "-f", SEED, "--runtime", "kubernetes", "--format", "compose")
+    assert result.exit_code == 2
+    # typer draws usage errors in a box: compare the words, not the wrapping.
+    words = " ".join(result.stderr.replace("│", " ").split())
+    assert "--format compose renders for --runtime docker only" in words
+
+
+def test_local_runtime_render_is_not_implemented_yet(cli) -> None:
+    result = cli("render", "bench", "-f", TINY, "--runtime", "local")
+    assert result.exit_code == 2
+    assert "the local runtime is not implemented yet" in result.stderr
