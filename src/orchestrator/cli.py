@@ -11,7 +11,7 @@ import enum
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from typer.core import TyperGroup
 
 from orchestrator import __version__
 from orchestrator.errors import OrchestratorError
+
+if TYPE_CHECKING:
+    from orchestrator.config import LoadedConfig
 
 err = Console(stderr=True)
 
@@ -73,6 +76,13 @@ class RuntimeKind(str, enum.Enum):
     local = "local"
 
 
+class Role(str, enum.Enum):
+    """A component of a stack."""
+
+    server = "server"
+    client = "client"
+
+
 class RenderFormat(str, enum.Enum):
     """How Docker renderings are written."""
 
@@ -110,7 +120,7 @@ RuntimeOpt = Annotated[
 
 
 def _load(file: Path | None, sets: list[str] | None, project: str | None,
-          runtime: RuntimeKind | None):
+          runtime: RuntimeKind | None) -> LoadedConfig:
     from orchestrator.config import load_config
 
     return load_config(file, sets or (), project, runtime.value if runtime else None)
@@ -255,7 +265,7 @@ def ps(file: FileOpt = None, project: ProjectOpt = None, runtime: RuntimeOpt = N
     "  orchestrator logs client --tail 50 --file examples/cpu-tiny.yaml",
 )
 def logs(
-    component: Annotated[str, typer.Argument(help="server or client.")],
+    component: Annotated[Role, typer.Argument(help="Which component's logs.")],
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep streaming new lines.")] = False,
     tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.",
                                              show_default=False)] = None,
@@ -268,7 +278,7 @@ def logs(
     from orchestrator.runtime import get_runtime
 
     loaded = _load(file, None, project, runtime)
-    get_runtime(loaded.spec.runtime.kind, f"logs {component}")
+    get_runtime(loaded.spec.runtime.kind, f"logs {component.value}")
 
 
 @config_app.command("show", epilog="[bold]Example[/bold]\n\n"
