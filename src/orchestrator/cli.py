@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 err = Console(stderr=True)
 
 
+def _out() -> Console:
+    """A console for stdout; when piped, wide enough that tables are never cut."""
+    return Console() if sys.stdout.isatty() else Console(width=250)
+
+
 class _ReportingGroup(TyperGroup):
     """Root command group: turns OrchestratorError into clean lines and an exit code."""
 
@@ -36,7 +41,12 @@ class _ReportingGroup(TyperGroup):
         except OrchestratorError as exc:
             for line in exc.lines:
                 err.print(Text.assemble(("error: ", "bold red"), line), soft_wrap=True)
+            if exc.details:
+                err.print(Text(exc.details.rstrip("\n"), style="dim"), soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print(Text.assemble(("interrupted", "bold red")))
+            raise typer.Exit(130) from None
 
 
 app = typer.Typer(
@@ -236,28 +246,65 @@ def up(
     """Start the stack, wait until healthy, run it, collect results, then tear down."""
     from orchestrator.plan import build_plan
     from orchestrator.runtime import get_runtime
+    from orchestrator.stacks.bench import run_bench
 
     loaded = _load(file, set_, project, runtime)
     build_plan(stack.value, loaded.spec, loaded.project)
-    get_runtime(loaded.spec.runtime.kind, f"up {stack.value}")
+    engine = get_runtime(loaded.spec.runtime.kind, f"up {stack.value}")
+    run_bench(loaded, engine, keep=keep, console=_out())
 
 
-@app.command(epilog="[bold]Example[/bold]\n\n  orchestrator down -f examples/cpu-tiny.yaml")
+def _target(file: Path | None, project: str | None, runtime: RuntimeKind | None) -> tuple[str, str]:
+    """(project, runtime kind) for commands that find things by label: from the config, or
+    from -p alone when there is no config file."""
+    from orchestrator.config import DEFAULT_CONFIG
+
+    if file is None and project is not None and not DEFAULT_CONFIG.exists():
+        return project, (runtime.value if runtime else "docker")
+    loaded = _load(file, None, project, runtime)
+    return loaded.project, loaded.spec.runtime.kind
+
+
+@app.command(epilog="[bold]Examples[/bold]\n\n  orchestrator down -f examples/cpu-tiny.yaml\n\n"
+             "  orchestrator down -p cpu-tiny")
 def down(file: FileOpt = None, project: ProjectOpt = None, runtime: RuntimeOpt = None) -> None:
     """Remove everything the project started (found by its labels); safe to run twice."""
     from orchestrator.runtime import get_runtime
 
-    loaded = _load(file, None, project, runtime)
-    get_runtime(loaded.spec.runtime.kind, "down")
+    name, kind = _target(file, project, runtime)
+    removed = get_runtime(kind, "down").down(name)
+    for item in removed:
+        typer.echo(f"removed {item}")
+    if not removed:
+        typer.echo(f"nothing of project {name} to remove")
 
 
-@app.command(epilog="[bold]Example[/bold]\n\n  orchestrator ps -f examples/cpu-tiny.yaml")
+@app.command(epilog="[bold]Examples[/bold]\n\n  orchestrator ps -f examples/cpu-tiny.yaml\n\n"
+             "  orchestrator ps -p cpu-tiny")
 def ps(file: FileOpt = None, project: ProjectOpt = None, runtime: RuntimeOpt = None) -> None:
     """List the project's containers or pods: name, image, state, health, ports, age."""
+    from rich.table import Table
+
     from orchestrator.runtime import get_runtime
 
-    loaded = _load(file, None, project, runtime)
-    get_runtime(loaded.spec.runtime.kind, "ps")
+    name, kind = _target(file, project, runtime)
+    rows = get_runtime(kind, "ps").status(name)
+    table = Table("name", "component", "image", "state", "health", "ports", "age", box=None)
+    for column in table.columns:
+        column.no_wrap = True
+    for row in rows:
+        table.add_row(row.name, row.component, row.image, row.state, row.health, row.ports,
+                      _age(row.age_s))
+    _out().print(table)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
 
 
 @app.command(
@@ -277,8 +324,10 @@ def logs(
     """Print a component's logs (`-f` follows them, as in docker compose)."""
     from orchestrator.runtime import get_runtime
 
-    loaded = _load(file, None, project, runtime)
-    get_runtime(loaded.spec.runtime.kind, f"logs {component.value}")
+    name, kind = _target(file, project, runtime)
+    for chunk in get_runtime(kind, f"logs {component.value}").logs(name, component.value, follow, tail):
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
 
 
 @config_app.command("show", epilog="[bold]Example[/bold]\n\n"

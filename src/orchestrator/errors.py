@@ -1,20 +1,22 @@
 """The kinds of failure the CLI reports.
 
 Every error the user can cause or meet is one of these; the CLI catches them once, prints
-their lines and exits with `exit_code`. Anything else is a bug and keeps its traceback.
+their lines (and any details, such as a server's last log lines) and exits with `exit_code`.
+Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 
 class OrchestratorError(Exception):
-    """Base of every reported failure; `lines` are printed one per line."""
+    """Base of every reported failure; `lines` are printed one per line, `details` below them."""
 
     exit_code = 1
 
-    def __init__(self, *lines: str) -> None:
+    def __init__(self, *lines: str, details: str = "") -> None:
         super().__init__("\n".join(lines))
         self.lines: tuple[str, ...] = lines
+        self.details = details
 
 
 class ConfigError(OrchestratorError):
@@ -29,3 +31,25 @@ class NotImplementedYet(OrchestratorError):
     """The requested runtime or stack does not exist yet (exit 2, never a fake success)."""
 
     exit_code = 2
+
+
+class EngineError(OrchestratorError):
+    """The container engine or cluster cannot be reached, or refused a request."""
+
+
+class PreflightError(OrchestratorError):
+    """Something the stack needs is missing or taken (an image, a port); nothing was started."""
+
+
+class StartupError(OrchestratorError):
+    """A component failed to start or to become ready; everything started was removed."""
+
+
+class BenchmarkError(OrchestratorError):
+    """The benchmark itself failed; finished points were kept."""
+
+
+class Interrupted(OrchestratorError):
+    """Ctrl-C or SIGTERM: everything started was removed, finished results were kept."""
+
+    exit_code = 130

@@ -11,8 +11,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-# The official vLLM image; the one place its tag is pinned.
-DEFAULT_VLLM_IMAGE = "vllm/vllm-openai:v0.11.0"
+from orchestrator.resources import data_dir
+
+
+def _pinned_vllm_image() -> str:
+    # images/vllm-image.txt is the one place the official image's tag is pinned.
+    return (data_dir("images") / "vllm-image.txt").read_text(encoding="utf-8").strip()
+
+
+DEFAULT_VLLM_IMAGE = _pinned_vllm_image()
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _SIZE = re.compile(r"^(\d+)([kmg]?)b?$", re.IGNORECASE)

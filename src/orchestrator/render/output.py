@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +9,7 @@ import yaml
 
 from orchestrator import __version__
 from orchestrator.errors import RenderError
+from orchestrator.files import write_atomic
 
 HEADER = "# Rendered by orchestrator"
 
@@ -40,16 +39,8 @@ def write_files(out_dir: Path, files: dict[str, str]) -> list[Path]:
         ]
         written = []
         for name, text in files.items():
-            target = out_dir / name
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            written.append(target)
+            write_atomic(out_dir / name, text)
+            written.append(out_dir / name)
         for path in stale:
             path.unlink()
     except OSError as exc:

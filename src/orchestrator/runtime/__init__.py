@@ -1,17 +1,17 @@
-"""Runtimes: where a plan runs (docker, kubernetes, local), all behind one interface.
-
-None is implemented yet; asking for one says so and exits 2, never a fake success.
-"""
+"""Runtimes: where a plan runs (docker, kubernetes, local), all behind one interface."""
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 from orchestrator.errors import NotImplementedYet
+from orchestrator.runtime.base import Runtime
 
 
-def get_runtime(kind: str, verb: str) -> NoReturn:
-    """Return the runtime for `kind`; today every kind is still to be built."""
+def get_runtime(kind: str, verb: str) -> Runtime:
+    """The runtime for `kind`; `verb` names the command in the not-implemented message."""
+    if kind == "docker":
+        from orchestrator.runtime.docker import DockerRuntime
+
+        return DockerRuntime()
     raise NotImplementedYet(
         f"the {kind} runtime is not implemented yet, so `orchestrator {verb}` cannot run;"
         " `orchestrator render bench --runtime docker|kubernetes` shows what it will create"

@@ -1,0 +1,72 @@
+"""vLLM `bench serve` result JSON to normalized records, and the run's summary files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from orchestrator.results.run_folder import RunFolder
+
+# Summary columns, in order; names are vLLM's own result keys.
+COLUMNS = (
+    "concurrency",
+    "num_prompts",
+    "completed",
+    "failed",
+    "duration",
+    "request_throughput",
+    "output_throughput",
+    "total_token_throughput",
+    "mean_ttft_ms",
+    "median_ttft_ms",
+    "p99_ttft_ms",
+    "mean_tpot_ms",
+    "median_tpot_ms",
+    "p99_tpot_ms",
+    "mean_itl_ms",
+    "median_itl_ms",
+    "p99_itl_ms",
+    "total_input_tokens",
+    "total_output_tokens",
+    "request_goodput",
+)
+
+
+class ResultFormatError(ValueError):
+    """A result file is not vLLM bench JSON."""
+
+
+def parse_result(path: Path) -> dict[str, Any]:
+    """One sweep point's record from its vLLM JSON; the raw file itself is never changed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultFormatError(f"{path.name}: not readable JSON ({exc})") from None
+    if not isinstance(data, dict) or "completed" not in data:
+        raise ResultFormatError(f"{path.name}: not a `vllm bench serve` result (no 'completed')")
+    record = {key: data.get(key) for key in COLUMNS}
+    record["concurrency"] = data.get("max_concurrency") or _int(data.get("concurrency"))
+    record["num_prompts"] = data.get("num_prompts") or (data.get("completed", 0) + data.get("failed", 0))
+    record["file"] = f"raw/{path.name}"
+    return record
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def write_summary(folder: RunFolder, records: list[dict[str, Any]]) -> None:
+    """Rewrite summary.json and summary.csv from all records so far (atomically)."""
+    ordered = sorted(records, key=lambda r: (r["concurrency"] is None, r["concurrency"] or 0))
+    folder.write_json("summary.json", ordered)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, "file"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(ordered)
+    folder.write_text("summary.csv", buffer.getvalue())

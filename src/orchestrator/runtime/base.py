@@ -1,0 +1,59 @@
+"""The one interface every runtime implements; stacks drive runtimes only through it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from orchestrator.plan import Plan
+
+
+@dataclass(frozen=True)
+class ComponentState:
+    """One row of `orchestrator ps`."""
+
+    name: str
+    component: str
+    image: str
+    state: str
+    health: str
+    ports: str
+    age_s: float | None
+
+
+class Runtime(Protocol):
+    """Where a plan runs: up · wait (alive, endpoint) · exec · copy_out · logs · status · down."""
+
+    kind: str
+
+    def preflight(self, plan: Plan) -> None:
+        """Refuse to start when something needed is missing or taken; starts nothing."""
+
+    def up(self, plan: Plan) -> None:
+        """Create and start every component of the plan."""
+
+    def alive(self, plan: Plan, role: str) -> str | None:
+        """None while the component runs, else how it ended (exit code, OOM)."""
+
+    def endpoint(self, plan: Plan, role: str) -> str:
+        """Base URL of the component's first port, reachable from this host."""
+
+    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
+        """Run argv inside the component, streaming its output; return its exit code."""
+
+    def copy_out(self, plan: Plan, role: str, path: str, dest: Path) -> list[Path]:
+        """Copy the files under `path` in the component into `dest`; return the new ones."""
+
+    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
+        """The component's log output, as text chunks."""
+
+    def status(self, project: str) -> list[ComponentState]:
+        """Everything the project has in this runtime."""
+
+    def down(self, project: str) -> list[str]:
+        """Remove everything the project has; return what was removed. Idempotent."""
+
+    def describe(self, plan: Plan) -> dict[str, Any]:
+        """Versions and ids for environment.json (engine, images)."""

@@ -1,0 +1,265 @@
+"""The Docker runtime: the plan's containers on one bridge network, through the Docker SDK.
+
+State lives in the engine: every container and network carries the plan's labels, and `ps`,
+`logs` and `down` find them by label, as docker compose does.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import EngineError, PreflightError, StartupError
+from orchestrator.plan import LABEL_PREFIX, Component, Plan
+from orchestrator.render.docker import container_kwargs, network_kwargs, secret_placeholder
+from orchestrator.runtime.archive import safe_extract
+from orchestrator.runtime.base import ComponentState
+
+_IMAGE_FIELD = {"server": "server.image", "client": "client.image"}
+
+
+class DockerRuntime:
+    """Runs a plan as Docker containers."""
+
+    kind = "docker"
+
+    def __init__(self) -> None:
+        import docker
+
+        self._docker = docker
+        try:
+            self.client = docker.from_env(timeout=120)
+            self.client.ping()
+        except docker.errors.DockerException as exc:
+            raise EngineError(
+                f"cannot reach the Docker engine ({_reason(exc)}); start one with"
+                " host_scripts/docker_engine.sh, or set DOCKER_HOST"
+            ) from None
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def preflight(self, plan: Plan) -> None:
+        """Images present (or pullable), the project not already up, host ports free."""
+        existing = self._containers(plan.project)
+        if existing:
+            names = ", ".join(sorted(c.name for c in existing))
+            raise PreflightError(
+                f"project {plan.project} already has containers ({names}); run"
+                f" `orchestrator down -p {plan.project}` first, or choose another -p"
+            )
+        for component in plan.components:
+            self._ensure_image(component)
+            for port in component.ports:
+                if port.host_port and not _port_free(port.host_port):
+                    raise PreflightError(
+                        f"host port {port.host_port} (server.host_port) is already in use on this"
+                        " host; set server.host_port to a free port or stop what uses it"
+                    )
+
+    def up(self, plan: Plan) -> None:
+        """Create the network, then create and start each container in order."""
+        errors = self._docker.errors
+        try:
+            self.client.networks.create(**network_kwargs(plan))
+            for component in plan.components:
+                kwargs = container_kwargs(plan, component)
+                kwargs["environment"] = _resolve_secrets(component, kwargs["environment"])
+                self.client.containers.create(**kwargs).start()
+        except errors.APIError as exc:
+            raise StartupError(f"Docker refused to start the stack: {_reason(exc)}") from None
+
+    def alive(self, plan: Plan, role: str) -> str | None:
+        """None while running; else the exit code and whether it was OOM-killed."""
+        container = self._container(plan.project, role)
+        if container is None:
+            return f"the {role} container is gone"
+        container.reload()
+        if container.status == "running":
+            return None
+        state = container.attrs.get("State", {})
+        oom = "yes" if state.get("OOMKilled") else "no"
+        return f"exited with code {state.get('ExitCode')} (OOM-killed: {oom})"
+
+    def endpoint(self, plan: Plan, role: str) -> str:
+        """http://127.0.0.1:<published port>."""
+        component = plan.component(role)
+        port = next(p for p in component.ports if p.host_port)
+        return f"http://127.0.0.1:{port.host_port}"
+
+    # -- using -------------------------------------------------------------------------------
+
+    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
+        """`docker exec` argv in the component, streaming output; return the exit code."""
+        container = self._require(plan.project, role)
+        api = self.client.api
+        exec_id = api.exec_create(container.id, argv)["Id"]
+        for chunk in api.exec_start(exec_id, stream=True):
+            on_output(chunk.decode("utf-8", errors="replace"))
+        return int(api.exec_inspect(exec_id)["ExitCode"])
+
+    def copy_out(self, plan: Plan, role: str, path: str, dest: Path) -> list[Path]:
+        """Copy files under `path` out of the container (tar, extracted safely)."""
+        container = self._require(plan.project, role)
+        try:
+            stream, _ = container.get_archive(path)
+        except self._docker.errors.NotFound:
+            return []
+        return safe_extract(stream, dest)
+
+    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
+        """The container's stdout and stderr."""
+        container = self._require(project, role)
+        stream = container.logs(stream=True, follow=follow, tail="all" if tail is None else tail)
+        for chunk in stream:
+            yield chunk.decode("utf-8", errors="replace")
+
+    # -- inspecting and stopping ---------------------------------------------------------------
+
+    def status(self, project: str) -> list[ComponentState]:
+        """Every container of the project."""
+        rows = []
+        now = time.time()
+        for container in self._containers(project):
+            attrs = container.attrs
+            health = attrs.get("State", {}).get("Health", {}).get("Status", "-")
+            # Docker lists a binding per address family; show each published port once.
+            ports = ", ".join(dict.fromkeys(
+                f"{b['HostPort']}->{inner}"
+                for inner, bindings in (attrs.get("NetworkSettings", {}).get("Ports") or {}).items()
+                for b in bindings or []
+            ))
+            created = _parse_time(attrs.get("Created"))
+            rows.append(
+                ComponentState(
+                    name=container.name,
+                    component=container.labels.get(f"{LABEL_PREFIX}component", "?"),
+                    image=attrs.get("Config", {}).get("Image", ""),
+                    state=container.status,
+                    health=health,
+                    ports=ports,
+                    age_s=now - created if created else None,
+                )
+            )
+        return sorted(rows, key=lambda r: r.name)
+
+    def down(self, project: str) -> list[str]:
+        """Remove the project's containers (force) and networks; safe to run twice."""
+        errors = self._docker.errors
+        removed = []
+        label = f"{LABEL_PREFIX}project={project}"
+        try:
+            for container in self._containers(project):
+                try:
+                    container.remove(force=True, v=True)
+                    removed.append(f"container {container.name}")
+                except errors.NotFound:
+                    pass
+            for network in self.client.networks.list(filters={"label": label}):
+                try:
+                    network.remove()
+                    removed.append(f"network {network.name}")
+                except errors.NotFound:
+                    pass
+        except errors.APIError as exc:
+            raise EngineError(f"could not remove project {project}: {_reason(exc)}") from None
+        return removed
+
+    def describe(self, plan: Plan) -> dict[str, Any]:
+        """Engine version and the image id of each component."""
+        version = self.client.version()
+        images = {}
+        for component in plan.components:
+            container = self._container(plan.project, component.role)
+            images[component.role] = {
+                "image": component.image,
+                "id": container.image.id if container else None,
+            }
+        return {
+            "runtime": "docker",
+            "engine_version": version.get("Version"),
+            "api_version": version.get("ApiVersion"),
+            "os": f"{version.get('Os')}/{version.get('Arch')}",
+            "images": images,
+        }
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _containers(self, project: str) -> list[Any]:
+        return self.client.containers.list(
+            all=True, filters={"label": f"{LABEL_PREFIX}project={project}"}
+        )
+
+    def _container(self, project: str, role: str) -> Any | None:
+        for container in self._containers(project):
+            if container.labels.get(f"{LABEL_PREFIX}component") == role:
+                return container
+        return None
+
+    def _require(self, project: str, role: str) -> Any:
+        container = self._container(project, role)
+        if container is None:
+            raise EngineError(
+                f"project {project} has no {role} container; is it up? (`orchestrator ps -p {project}`)"
+            )
+        return container
+
+    def _ensure_image(self, component: Component) -> None:
+        errors = self._docker.errors
+        try:
+            self.client.images.get(component.image)
+            return
+        except errors.ImageNotFound:
+            pass
+        try:
+            self.client.images.pull(component.image)
+        except errors.DockerException as exc:
+            raise PreflightError(
+                f"image {component.image!r} ({_IMAGE_FIELD.get(component.role, component.role)})"
+                f" is not on this host and pulling it failed ({_reason(exc)}); build it"
+                " (host_scripts/build_images.sh) or set the image to one that exists"
+            ) from None
+
+
+def _resolve_secrets(component: Component, environment: dict[str, str]) -> dict[str, str]:
+    """Fill secret placeholders from this process's environment; drop unset ones."""
+    resolved = dict(environment)
+    for name, ref in component.secret_env.items():
+        if resolved.get(name) == secret_placeholder(ref.from_env):
+            value = os.environ.get(ref.from_env)
+            if value:
+                resolved[name] = value
+            else:
+                del resolved[name]
+    return resolved
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError as exc:
+            return exc.errno != errno.EADDRINUSE
+    return True
+
+
+def _parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:  # Docker gives nanoseconds; Python parses microseconds.
+        trimmed = text.split(".")[0] + "+00:00" if "." in text else text.replace("Z", "+00:00")
+        return datetime.fromisoformat(trimmed).timestamp()
+    except ValueError:
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    explanation = getattr(exc, "explanation", None)
+    text = explanation if isinstance(explanation, str) and explanation else str(exc)
+    return " ".join(text.split())[:300]

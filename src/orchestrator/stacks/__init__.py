@@ -1,0 +1,1 @@
+"""Stacks: what runs on a runtime (bench now; train later), driven through the interface."""

@@ -1,0 +1,204 @@
+"""The bench stack: server up and healthy, one client exec per sweep point, results home.
+
+Each point's JSON is copied back and the summary rewritten as soon as the point finishes, so a
+crash or Ctrl-C keeps every finished point. Everything started is removed at the end unless
+--keep was asked, whatever happened.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from orchestrator import __version__
+from orchestrator.config import LoadedConfig
+from orchestrator.config.model import StackSpec
+from orchestrator.config.redact import redacted_config
+from orchestrator.errors import BenchmarkError, Interrupted, StartupError
+from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan, build_bench_plan
+from orchestrator.readiness import HttpOk, ModelListed, NotAlive, TimedOut, wait_until_ready
+from orchestrator.results.bench_records import parse_result, write_summary
+from orchestrator.results.run_folder import RunFolder, new_run_id
+from orchestrator.runtime.base import Runtime
+from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
+
+LOG_TAIL_LINES = 50
+
+
+def point_argv(spec: StackSpec, run_id: str, concurrency: int) -> list[str]:
+    """The `run_benchmark.sh` command for one sweep point."""
+    work = spec.workload
+    argv = [
+        "bash", f"{SCRIPTS_MOUNT}/run_benchmark.sh",
+        "--single", str(concurrency),
+        "--num-prompts", str(work.num_prompts),
+        "--input-len", str(work.input_len),
+        "--output-len", str(work.output_len),
+        "--dataset-name", work.dataset,
+        "--request-rate", str(work.request_rate),
+        "--temperature", str(work.temperature),
+        "--seed", str(work.seed),
+        "--results-dir", f"{CLIENT_RESULTS_DIR}/{run_id}",
+        "--metadata", f"orchestrator_run={run_id}",
+    ]  # fmt: skip
+    if work.dataset_path:
+        argv += ["--dataset-path", work.dataset_path]
+    slo = {"ttft": work.slo.ttft_ms, "tpot": work.slo.tpot_ms, "e2el": work.slo.e2el_ms}
+    goodput = " ".join(f"{k}:{v:g}" for k, v in slo.items() if v is not None)
+    if goodput:
+        argv += ["--goodput", goodput]
+    if not work.ignore_eos:
+        argv.append("--no-ignore-eos")
+    return argv
+
+
+def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Console) -> RunFolder:
+    """Run the whole bench stack; return the run folder. Raises OrchestratorError kinds."""
+    spec, project = loaded.spec, loaded.project
+    run_id = new_run_id()
+    plan = build_bench_plan(spec, project, run_id)
+    runtime.preflight(plan)
+    folder = RunFolder.create(Path(spec.results_dir), run_id)
+    folder.write_yaml("config.yaml", {"project": project, **redacted_config(spec)})
+    console.print(f"[bold]run {run_id}[/bold] ({project}, {runtime.kind}) -> {folder.path}")
+    timings: dict[str, float] = {}
+    environment: dict[str, Any] = {"orchestrator": __version__, "python": sys.version.split()[0],
+                                   "host": platform.platform()}
+    started = time.monotonic()
+    try:
+        with sigterm_as_interrupt():
+            runtime.up(plan)
+            environment.update(runtime.describe(plan))
+            if any(c.role == "server" for c in plan.components):
+                timings["server_ready_s"] = _wait_for_server(plan, spec, runtime, console)
+                environment["vllm"] = _server_version(runtime.endpoint(plan, "server"))
+            folder.write_json("environment.json", environment)
+            timings["sweep_s"] = _sweep(plan, spec, runtime, folder, run_id, console)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; everything started was removed{' (except --keep)' if keep else ''},"
+            f" finished points are in {folder.path}"
+        ) from None
+    finally:
+        with shielded():
+            _save_logs(plan, runtime, folder)
+            if not keep:
+                runtime.down(project)
+            timings["total_s"] = time.monotonic() - started
+            environment["timings"] = {k: round(v, 2) for k, v in timings.items()}
+            folder.write_json("environment.json", environment)
+    _print_summary(folder, console)
+    if keep:
+        console.print(f"kept running: `orchestrator down -p {project}` removes it")
+    return folder
+
+
+def _wait_for_server(plan: Plan, spec: StackSpec, runtime: Runtime, console: Console) -> float:
+    base = runtime.endpoint(plan, "server")
+    checks = [HttpOk(f"{base}/health"), ModelListed(base, spec.server.model_name)]
+    budget = spec.server.startup_timeout
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("starting the server", total=None)
+        try:
+            took = wait_until_ready(
+                checks,
+                alive=lambda: runtime.alive(plan, "server"),
+                timeout_s=budget,
+                on_tick=lambda waiting, _: progress.update(task, description=f"server: {waiting}"),
+            )
+        except NotAlive as dead:
+            raise StartupError(
+                f"the server container {plan.component('server').name} {dead} while starting;"
+                f" its last {LOG_TAIL_LINES} log lines follow",
+                details=_tail(runtime, plan.project, "server"),
+            ) from None
+        except TimedOut as late:
+            raise StartupError(
+                f"the server was not ready within server.startup_timeout = {budget}s (still"
+                f" waiting for {late}); raise server.startup_timeout or read its log below",
+                details=_tail(runtime, plan.project, "server"),
+            ) from None
+    console.print(f"server ready in {took:.1f}s at {base}")
+    return took
+
+
+def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run_id: str,
+           console: Console) -> float:
+    start = time.monotonic()
+    records: list[dict[str, Any]] = []
+
+    def show(text: str) -> None:
+        console.out(text, end="", highlight=False)
+        folder.append_text("client.log", text)
+
+    for concurrency in spec.workload.concurrency_points:
+        code = runtime.exec(plan, "client", point_argv(spec, run_id, concurrency), show)
+        new_files = runtime.copy_out(plan, "client", f"{CLIENT_RESULTS_DIR}/{run_id}", folder.raw)
+        for path in new_files:
+            records.append(parse_result(path))
+            write_summary(folder, records)
+        if code != 0:
+            raise BenchmarkError(
+                f"run_benchmark.sh failed at concurrency {concurrency} (exit {code});"
+                f" its output is in {folder.path / 'client.log'}"
+            )
+        if not new_files:
+            raise BenchmarkError(
+                f"concurrency {concurrency} finished but left no result file in the client"
+            )
+    return time.monotonic() - start
+
+
+def _save_logs(plan: Plan, runtime: Runtime, folder: RunFolder) -> None:
+    """Keep the server's whole log in the run folder (best effort: it may never have started)."""
+    if not any(c.role == "server" for c in plan.components):
+        return
+    try:
+        folder.write_text("server.log", "".join(runtime.logs(plan.project, "server")))
+    except Exception:  # noqa: BLE001 - a missing log must not hide the real failure
+        pass
+
+
+def _tail(runtime: Runtime, project: str, role: str) -> str:
+    try:
+        return "".join(runtime.logs(project, role, tail=LOG_TAIL_LINES))
+    except Exception:  # noqa: BLE001 - the log is a courtesy on top of the real error
+        return "(no log available)"
+
+
+def _server_version(base_url: str) -> str | None:
+    import requests
+
+    try:
+        return requests.get(f"{base_url}/version", timeout=5).json().get("version")
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def _print_summary(folder: RunFolder, console: Console) -> None:
+    import json
+
+    path = folder.path / "summary.json"
+    records = json.loads(path.read_text()) if path.exists() else []
+    table = Table(title=f"{folder.path}", title_justify="left")
+    for header in ("conc", "req/s", "out tok/s", "TTFT ms", "p99 TTFT", "TPOT ms", "ITL ms",
+                   "failed"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for r in records:
+        table.add_row(str(r["concurrency"]), _fmt(r["request_throughput"]),
+                      _fmt(r["output_throughput"]), _fmt(r["mean_ttft_ms"]),
+                      _fmt(r["p99_ttft_ms"]), _fmt(r["mean_tpot_ms"]), _fmt(r["mean_itl_ms"]),
+                      str(r["failed"]))
+    console.print(table)
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:,.2f}"

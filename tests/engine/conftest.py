@@ -1,0 +1,95 @@
+"""Real-engine fixtures: a Docker engine, the CPU test image, and a CLI run as a real process.
+
+These tests start real containers with vLLM's CPU build. In CI they must run: a missing engine
+or image fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+TEST_ENV = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def _need(ok: bool, why: str) -> None:
+    if ok:
+        return
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def cpu_image() -> str:
+    """Start an engine if needed and build (or reuse) the CPU test image; returns its tag."""
+    engine = subprocess.run([str(REPO / "host_scripts" / "docker_engine.sh")],
+                            capture_output=True, text=True)
+    _need(engine.returncode == 0, f"no Docker engine: {engine.stderr.strip()}")
+    build = subprocess.run([str(REPO / "host_scripts" / "build_images.sh"), "cpu"],
+                           capture_output=True, text=True)
+    _need(build.returncode == 0, f"building the CPU image failed: {build.stderr.strip()}")
+    return build.stdout.split()[-1]
+
+
+class Orchestrator:
+    """Runs `python -m orchestrator` as a separate process, as a user would."""
+
+    def __init__(self, results: Path) -> None:
+        self.results = results
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **TEST_ENV, "PYTHONUNBUFFERED": "1"}
+
+    def __call__(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True,
+                              text=True, cwd=REPO, env=self.env(), timeout=timeout)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "orchestrator", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=REPO, env=self.env())
+
+    def runs(self) -> list[Path]:
+        return sorted(p for p in self.results.iterdir() if p.is_dir()) if self.results.exists() else []
+
+
+@pytest.fixture
+def orch(tmp_path: Path) -> Orchestrator:
+    """The CLI, writing results under this test's temporary folder."""
+    return Orchestrator(tmp_path / "results")
+
+
+def leftovers(project: str) -> list[str]:
+    """Containers and networks that still carry the project's label."""
+    label = f"label=orchestrator.project={project}"
+    names = []
+    for kind in (["ps", "-a"], ["network", "ls"]):
+        out = subprocess.run(["docker", *kind, "--filter", label, "--format", "{{.Names}}"
+                              if kind[0] == "ps" else "{{.Name}}"],
+                             capture_output=True, text=True, check=True).stdout
+        names += out.split()
+    return names
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest, cpu_image: str) -> Iterator[str]:
+    """A project name of this test's own; whatever a failed test left is removed after it."""
+    name = "t-" + request.node.name.removeprefix("test_").replace("_", "-")[:30].strip("-")
+    yield name
+    if leftovers(name):
+        subprocess.run([sys.executable, "-m", "orchestrator", "down", "-p", name], cwd=REPO,
+                       capture_output=True)
+
+
+def read_json(path: Path) -> object:
+    """Parse a JSON file."""
+    return json.loads(path.read_text())

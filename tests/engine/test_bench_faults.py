@@ -1,0 +1,91 @@
+"""Faults on the real engine: each ends with a clear message and nothing of the project left."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+
+from .conftest import leftovers, read_json
+
+TINY = "examples/cpu-tiny.yaml"
+
+
+def test_server_that_exits_at_start(orch, project) -> None:
+    result = orch("up", "bench", "-f", TINY, "-p", project, "--set", f"results_dir={orch.results}",
+                  "--set", "server.extra_args=['--kv-cache-memory-bytes', '64M', '--no-such-flag']")
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"error: the server container {project}-server exited with code")
+    assert "(OOM-killed: no) while starting; its last 50 log lines follow" in first
+    assert "--no-such-flag" in result.stderr  # vLLM's own complaint, from the log tail
+    assert "Traceback (most recent call last)" not in first
+    assert leftovers(project) == []
+    (run,) = orch.runs()
+    assert "--no-such-flag" in (run / "server.log").read_text()
+
+
+def test_health_timeout(orch, project) -> None:
+    result = orch("up", "bench", "-f", TINY, "-p", project, "--set", f"results_dir={orch.results}",
+                  "--set", "server.startup_timeout=4")
+    assert result.returncode == 1
+    assert "error: the server was not ready within server.startup_timeout = 4s" in result.stderr
+    assert "raise server.startup_timeout" in result.stderr
+    assert leftovers(project) == []
+
+
+def test_image_that_does_not_exist(orch, project) -> None:
+    result = orch("up", "bench", "-f", TINY, "-p", project,
+                  "--set", "server.image=orchestrator-no-such-image:1",
+                  "--set", f"results_dir={orch.results}")
+    assert result.returncode == 1
+    assert ("error: image 'orchestrator-no-such-image:1' (server.image) is not on this host and"
+            " pulling it failed") in result.stderr
+    assert leftovers(project) == []
+    assert orch.runs() == []  # refused before a run folder was made
+
+
+def test_host_port_already_taken(orch, project) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = orch("up", "bench", "-f", TINY, "-p", project,
+                      "--set", f"server.host_port={port}", "--set", f"results_dir={orch.results}")
+    assert result.returncode == 1
+    assert f"error: host port {port} (server.host_port) is already in use on this host" in result.stderr
+    assert leftovers(project) == []
+
+
+def test_sigint_during_the_sweep_keeps_finished_points(orch, project) -> None:
+    proc = orch.popen("up", "bench", "-f", TINY, "-p", project,
+                      "--set", "workload.concurrency=[1, 2, 3, 4, 5, 6]",
+                      "--set", f"results_dir={orch.results}")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        runs = orch.runs()
+        if runs and list((runs[0] / "raw").glob("results_*.json")):
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "error: interrupted; everything started was removed, finished points are in" in stderr
+    (run,) = orch.runs()
+    kept = sorted((run / "raw").glob("results_*.json"))
+    assert 1 <= len(kept) < 6
+    assert [row["concurrency"] for row in read_json(run / "summary.json")][0] == 1
+    assert leftovers(project) == []
+
+
+def test_sigterm_is_handled_like_ctrl_c(orch, project) -> None:
+    proc = orch.popen("up", "bench", "-f", TINY, "-p", project, "--set", f"results_dir={orch.results}")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(leftovers(project)) < 3:
+        time.sleep(0.5)  # the network and both containers exist: the server is starting
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert leftovers(project) == []
