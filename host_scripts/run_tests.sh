@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install what the tests need into .venv and run them:  host_scripts/run_tests.sh [pytest args]
-# On a fresh Debian machine (as root) it also installs docker-compose, which checks the compose
-# files that `orchestrator render --format compose` writes.
+# Install what the tests need and run them:  host_scripts/run_tests.sh [pytest args]
+# Makes .venv with the package and its test extra; on a fresh Debian machine (as root) it also
+# installs docker-compose (to check rendered compose files), starts a Docker engine and builds the
+# CPU test image (vLLM's CPU build + a tiny model; about 5 minutes the first time, then reused).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +28,14 @@ if ! { command -v docker >/dev/null && docker compose version >/dev/null 2>&1; }
   else
     echo "run_tests.sh: warning: no docker compose; the compose checks will be skipped" >&2
   fi
+fi
+
+# The real-engine tests need a Docker engine and the CPU test image (built once, then reused).
+if host_scripts/docker_engine.sh; then
+  host_scripts/build_images.sh cpu >/dev/null
+else
+  echo "run_tests.sh: warning: no Docker engine; the real-engine tests will be skipped" \
+       "(in CI they fail)" >&2
 fi
 
 export VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 HF_HUB_OFFLINE=1

@@ -233,7 +233,8 @@ def render(
 @app.command(
     epilog="[bold]Examples[/bold]\n\n"
     "  orchestrator up bench -f examples/cpu-tiny.yaml\n\n"
-    "  orchestrator up bench --set workload.concurrency=[1,8] --keep",
+    "  orchestrator up bench --set workload.concurrency=[1,8] --keep\n\n"
+    "  orchestrator up bench -d     # start and wait until healthy; benchmark by hand later",
 )
 def up(
     stack: Annotated[Stack, typer.Argument(help="The stack to run.")],
@@ -242,6 +243,8 @@ def up(
     project: ProjectOpt = None,
     runtime: RuntimeOpt = None,
     keep: Annotated[bool, typer.Option("--keep", help="Leave everything running afterwards.")] = False,
+    detach: Annotated[bool, typer.Option(
+        "-d", "--detach", help="Start and wait until ready, then leave it running: no sweep.")] = False,
 ) -> None:
     """Start the stack, wait until healthy, run it, collect results, then tear down."""
     from orchestrator.plan import build_plan
@@ -251,7 +254,7 @@ def up(
     loaded = _load(file, set_, project, runtime)
     build_plan(stack.value, loaded.spec, loaded.project)
     engine = get_runtime(loaded.spec.runtime.kind, f"up {stack.value}")
-    run_bench(loaded, engine, keep=keep, console=_out())
+    run_bench(loaded, engine, keep=keep, console=_out(), detach=detach)
 
 
 def _target(file: Path | None, project: str | None, runtime: RuntimeKind | None) -> tuple[str, str]:
@@ -280,15 +283,26 @@ def down(file: FileOpt = None, project: ProjectOpt = None, runtime: RuntimeOpt =
 
 
 @app.command(epilog="[bold]Examples[/bold]\n\n  orchestrator ps -f examples/cpu-tiny.yaml\n\n"
-             "  orchestrator ps -p cpu-tiny")
-def ps(file: FileOpt = None, project: ProjectOpt = None, runtime: RuntimeOpt = None) -> None:
+             "  docker exec -it $(orchestrator ps server -q -p cpu-tiny) bash")
+def ps(
+    component: Annotated[Role | None, typer.Argument(help="Only this component.")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only print names.")] = False,
+    file: FileOpt = None,
+    project: ProjectOpt = None,
+    runtime: RuntimeOpt = None,
+) -> None:
     """List the project's containers or pods: name, image, state, health, ports, age."""
     from rich.table import Table
 
     from orchestrator.runtime import get_runtime
 
     name, kind = _target(file, project, runtime)
-    rows = get_runtime(kind, "ps").status(name)
+    rows = [r for r in get_runtime(kind, "ps").status(name)
+            if component is None or r.component == component.value]
+    if quiet:
+        for row in rows:
+            typer.echo(row.name)
+        return
     table = Table("name", "component", "image", "state", "health", "ports", "age", box=None)
     for column in table.columns:
         column.no_wrap = True

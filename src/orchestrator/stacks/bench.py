@@ -24,7 +24,7 @@ from orchestrator.config.redact import redacted_config
 from orchestrator.errors import BenchmarkError, Interrupted, StartupError
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan, build_bench_plan
 from orchestrator.readiness import HttpOk, ModelListed, NotAlive, TimedOut, wait_until_ready
-from orchestrator.results.bench_records import parse_result, write_summary
+from orchestrator.results.bench_records import ResultFormatError, parse_result, write_summary
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
@@ -59,9 +59,14 @@ def point_argv(spec: StackSpec, run_id: str, concurrency: int) -> list[str]:
     return argv
 
 
-def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Console) -> RunFolder:
-    """Run the whole bench stack; return the run folder. Raises OrchestratorError kinds."""
+def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Console,
+              detach: bool = False) -> RunFolder:
+    """Run the whole bench stack; return the run folder. Raises OrchestratorError kinds.
+
+    `detach` starts the stack and waits until it is ready, then leaves it running with no sweep.
+    """
     spec, project = loaded.spec, loaded.project
+    keep = keep or detach
     run_id = new_run_id()
     plan = build_bench_plan(spec, project, run_id)
     runtime.preflight(plan)
@@ -80,7 +85,8 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
                 timings["server_ready_s"] = _wait_for_server(plan, spec, runtime, console)
                 environment["vllm"] = _server_version(runtime.endpoint(plan, "server"))
             folder.write_json("environment.json", environment)
-            timings["sweep_s"] = _sweep(plan, spec, runtime, folder, run_id, console)
+            if not detach:
+                timings["sweep_s"] = _sweep(plan, spec, runtime, folder, run_id, console)
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted; everything started was removed{' (except --keep)' if keep else ''},"
@@ -94,7 +100,8 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
             timings["total_s"] = time.monotonic() - started
             environment["timings"] = {k: round(v, 2) for k, v in timings.items()}
             folder.write_json("environment.json", environment)
-    _print_summary(folder, console)
+    if not detach:
+        _print_summary(folder, console)
     if keep:
         console.print(f"kept running: `orchestrator down -p {project}` removes it")
     return folder
@@ -143,7 +150,10 @@ def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run
         code = runtime.exec(plan, "client", point_argv(spec, run_id, concurrency), show)
         new_files = runtime.copy_out(plan, "client", f"{CLIENT_RESULTS_DIR}/{run_id}", folder.raw)
         for path in new_files:
-            records.append(parse_result(path))
+            try:
+                records.append(parse_result(path))
+            except ResultFormatError as exc:
+                raise BenchmarkError(f"concurrency {concurrency}: {exc}") from None
             write_summary(folder, records)
         if code != 0:
             raise BenchmarkError(
