@@ -5,12 +5,14 @@ Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change, then r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import docker
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -35,6 +37,7 @@ CASES: dict[str, list[str]] = {
     "gpu-ids-compose": ["-f", "tests/render_configs/docker-gpu-ids.yaml", "--format", "compose"],
     "pvc-kubernetes": ["-f", "tests/render_configs/kubernetes-pvc.yaml"],
     "hostpath-kubernetes": ["-f", "tests/render_configs/kubernetes-hostpath.yaml"],
+    "multinode-kubernetes": ["-f", "tests/render_configs/kubernetes-multinode.yaml"],
     "external-server-kubernetes": [
         "-f", "tests/render_configs/kubernetes-hostpath.yaml",
         "--set", "client.server_url=http://vllm.llm.svc:8000",
@@ -89,6 +92,8 @@ def test_manifests_validate_against_kubernetes_schemas(cli, tmp_path, name, vers
     objects = _objects(_render(cli, name, tmp_path / "out"))
     assert objects
     for obj in objects:
+        if obj["kind"] == "LeaderWorkerSet":
+            continue  # a CRD: checked by test_multi_node_server_is_a_leaderworkerset
         kubernetes_validate.validate(obj, version, strict=True)
 
 
@@ -126,6 +131,47 @@ def test_seed_manifests_request_four_gpus_and_a_startup_budget(cli, tmp_path) ->
     token = next(e for e in server["env"] if e["name"] == "HF_TOKEN")
     assert token["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "token", "optional": True}
     assert by_kind["Service"]["spec"]["selector"] == by_kind["Deployment"]["spec"]["selector"]["matchLabels"]
+
+
+LWS_SCHEMA = Path(__file__).parent / "schemas" / "leaderworkerset-v1-core.json"
+
+
+def test_multi_node_server_is_a_leaderworkerset(cli, tmp_path) -> None:
+    files = _render(cli, "multinode-kubernetes", tmp_path / "out")
+    assert "20-server-deployment.yaml" not in files
+    by_kind = {o["kind"]: o for o in _objects(files)}
+    lws = by_kind["LeaderWorkerSet"]
+    jsonschema.validate(lws, json.loads(LWS_SCHEMA.read_text()))
+    group = lws["spec"]["leaderWorkerTemplate"]
+    assert group["size"] == 2 and group["restartPolicy"] == "RecreateGroupOnPodRestart"
+    leader = group["leaderTemplate"]["spec"]["containers"][0]
+    worker = group["workerTemplate"]["spec"]["containers"][0]
+    assert leader["command"][:5] == ["bash", "/opt/orchestrator/scripts/ray_node.sh", "leader",
+                                     "--", "vllm"]
+    assert leader["command"][leader["command"].index("--pipeline-parallel-size") + 1] == "2"
+    assert worker["command"] == ["bash", "/opt/orchestrator/scripts/ray_node.sh", "worker"]
+    for container in (leader, worker):
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == 8
+    assert "startupProbe" in leader and "startupProbe" not in worker and "ports" not in worker
+    # Both pod templates are checked against Kubernetes' own schema.
+    for role in ("leaderTemplate", "workerTemplate"):
+        template = {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"},
+                    "template": group[role]}
+        kubernetes_validate.validate(template, K8S_VERSIONS[-1], strict=True)
+    # The Service reaches the leader only; the leader carries that label.
+    selector = by_kind["Service"]["spec"]["selector"]
+    assert selector["orchestrator.role"] == "leader"
+    assert selector.items() <= group["leaderTemplate"]["metadata"]["labels"].items()
+    assert not selector.items() <= group["workerTemplate"]["metadata"]["labels"].items()
+
+
+def test_lws_schema_catches_mistakes(cli, tmp_path) -> None:
+    lws = next(o for o in _objects(_render(cli, "multinode-kubernetes", tmp_path / "o"))
+               if o["kind"] == "LeaderWorkerSet")
+    schema = json.loads(LWS_SCHEMA.read_text())
+    lws["spec"]["leaderWorkerTemplate"]["restartPolicy"] = "Always"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(lws, schema)
 
 
 def test_configmap_carries_the_container_scripts(cli, tmp_path) -> None:

@@ -80,6 +80,7 @@ class Component:
     probe: HttpProbe | None = None
     volumes: list[Volume] = field(default_factory=list)
     shm_size_bytes: int | None = None
+    nodes: int = 1
 
 
 @dataclass
@@ -184,6 +185,7 @@ def _server(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         ),
         volumes=[cache_volume],
         shm_size_bytes=parse_size(server.shm_size),
+        nodes=server.nodes,
     )
 
 

@@ -50,7 +50,7 @@ def check_context_length(spec: StackSpec) -> list[Problem]:
 
 
 def check_parallelism(spec: StackSpec) -> list[Problem]:
-    """tensor x pipeline parallel size must use exactly the GPUs given."""
+    """tensor x pipeline parallel size must use exactly the GPUs given (on every node)."""
     server = spec.server
     tp, pp, gpus = server.tensor_parallel_size, server.pipeline_parallel_size, server.gpu_count
     if gpus == 0:
@@ -64,14 +64,20 @@ def check_parallelism(spec: StackSpec) -> list[Problem]:
                 f" {tp * pp} GPUs",
             )
         ]
-    if tp * pp == gpus:
+    total = server.total_gpus
+    if tp * pp == total:
         return []
     given = f"{server.gpus} ({gpus} GPUs)" if server.gpu_ids is not None else str(gpus)
-    fix = (
-        f"set server.tensor_parallel_size to {gpus // pp} or give {tp * pp} GPUs"
-        if gpus % pp == 0
-        else f"give {tp * pp} GPUs"
-    )
+    if server.nodes > 1:
+        given += f" per node x server.nodes = {server.nodes} = {total} GPUs"
+        fix = (
+            f"set server.tensor_parallel_size to {gpus} and server.pipeline_parallel_size to"
+            f" {server.nodes} (tensor parallel within a node, pipeline parallel across nodes)"
+        )
+    elif total % pp == 0:
+        fix = f"set server.tensor_parallel_size to {total // pp} or give {tp * pp} GPUs"
+    else:
+        fix = f"give {tp * pp} GPUs"
     return [
         (
             ("server", "tensor_parallel_size"),
@@ -79,6 +85,24 @@ def check_parallelism(spec: StackSpec) -> list[Problem]:
             f" does not match server.gpus = {given}; {fix}",
         )
     ]
+
+
+def check_multi_node(spec: StackSpec) -> list[Problem]:
+    """A server across nodes is a Kubernetes LeaderWorkerSet, and needs GPUs on each node."""
+    server = spec.server
+    if server.nodes == 1:
+        return []
+    if spec.runtime.kind != "kubernetes":
+        return [
+            (
+                ("server", "nodes"),
+                f"server.nodes = {server.nodes} needs runtime.kind: kubernetes (a LeaderWorkerSet);"
+                f" on {spec.runtime.kind} set server.nodes to 1",
+            )
+        ]
+    if server.gpu_count == 0:
+        return [(("server", "nodes"), f"server.nodes = {server.nodes} needs GPUs: set server.gpus per node")]
+    return []
 
 
 def check_concurrency(spec: StackSpec) -> list[Problem]:
@@ -158,6 +182,7 @@ def check_kubernetes_gpus(spec: StackSpec) -> list[Problem]:
 CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_context_length,
     check_parallelism,
+    check_multi_node,
     check_concurrency,
     check_extra_args,
     check_dataset,

@@ -133,7 +133,12 @@ class Server(Section):
     host_port: PortNumber | None = Field(
         None, description="Docker: host port to publish the API on; default: server.port."
     )
-    gpus: int | list[int] = Field(1, description="A count, or a list of GPU ids; 0 for CPU.")
+    gpus: int | list[int] = Field(
+        1, description="A count, or a list of GPU ids; 0 for CPU. Per node when nodes > 1."
+    )
+    nodes: PositiveInt = Field(
+        1, description="Kubernetes: nodes for one server (a LeaderWorkerSet joined by Ray)."
+    )
     tensor_parallel_size: PositiveInt = 1
     pipeline_parallel_size: PositiveInt = 1
     max_model_len: PositiveInt | None = None
@@ -192,6 +197,11 @@ class Server(Section):
     def gpu_count(self) -> int:
         """How many GPUs the server uses."""
         return self.gpus if isinstance(self.gpus, int) else len(self.gpus)
+
+    @property
+    def total_gpus(self) -> int:
+        """GPUs across all of the server's nodes."""
+        return self.gpu_count * self.nodes
 
     @property
     def gpu_ids(self) -> list[int] | None:

@@ -16,10 +16,11 @@ import yaml
 
 from orchestrator.config.model import StackSpec
 from orchestrator.errors import RenderError
-from orchestrator.plan import LABEL_PREFIX, Component, Plan
+from orchestrator.plan import LABEL_PREFIX, SCRIPTS_MOUNT, Component, Plan
 from orchestrator.resources import data_dir
 
 _TEMPLATE_SUFFIX = ".yaml.j2"
+LEADER_LABEL = f"{LABEL_PREFIX}role"
 
 
 def render_kubernetes(plan: Plan, spec: StackSpec) -> dict[str, list[dict[str, Any]]]:
@@ -82,6 +83,12 @@ def chart_values(plan: Plan, spec: StackSpec, chart: Path) -> dict[str, Any]:
             "probes": {"startupBudgetSeconds": server.probe.startup_budget_s if server.probe else 0},
             "labels": server.labels,
             "selector": _selector(server),
+            "nodes": server.nodes,
+            # Multi-node: ray_node.sh (from the scripts ConfigMap) runs Ray, then vllm serve.
+            "leaderCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "leader", "--", *server.argv],
+            "workerCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "worker"],
+            "leaderLabels": {**server.labels, LEADER_LABEL: "leader"},
+            "leaderSelector": {**_selector(server), LEADER_LABEL: "leader"},
         }
     client = roles["client"]
     computed["client"] = {
