@@ -59,8 +59,8 @@ def test_validate_exit_codes(cli) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["up", "bench", "--runtime", "kubernetes"], ["down", "--runtime", "local"],
-     ["ps", "--runtime", "kubernetes"], ["logs", "server", "-f", "--runtime", "local"]],
+    [["up", "bench", "--runtime", "local"], ["down", "--runtime", "local"],
+     ["ps", "--runtime", "local"], ["logs", "server", "-f", "--runtime", "local"]],
     ids=" ".join,
 )
 def test_runtimes_still_to_come_say_not_implemented(cli, args) -> None:
@@ -101,3 +101,11 @@ def test_console_script_reports_errors_without_traceback(tmp_path) -> None:
     assert result.returncode == 1
     assert "YAML syntax error" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_kubernetes_without_a_kubeconfig_says_how_to_give_one(cli, tmp_path) -> None:
+    result = cli("ps", "-p", "x", "--runtime", "kubernetes",
+                 env={"KUBECONFIG": str(tmp_path / "missing"), "KUBERNETES_SERVICE_HOST": ""})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no usable Kubernetes configuration")
+    assert "set KUBECONFIG, choose a context with --context, or run inside a cluster" in result.stderr

@@ -23,6 +23,7 @@ from orchestrator.errors import OrchestratorError
 
 if TYPE_CHECKING:
     from orchestrator.config import LoadedConfig
+    from orchestrator.runtime.base import Runtime
 
 err = Console(stderr=True)
 
@@ -126,6 +127,11 @@ ProjectOpt = Annotated[
 RuntimeOpt = Annotated[
     RuntimeKind | None,
     typer.Option("--runtime", help="Override runtime.kind.", show_default=False),
+]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option("--context", help="Kubernetes: the kubeconfig context (default: current).",
+                 show_default=False),
 ]
 
 
@@ -245,37 +251,45 @@ def up(
     keep: Annotated[bool, typer.Option("--keep", help="Leave everything running afterwards.")] = False,
     detach: Annotated[bool, typer.Option(
         "-d", "--detach", help="Start and wait until ready, then leave it running: no sweep.")] = False,
+    context: ContextOpt = None,
 ) -> None:
     """Start the stack, wait until healthy, run it, collect results, then tear down."""
     from orchestrator.plan import build_plan
     from orchestrator.runtime import get_runtime
     from orchestrator.stacks.bench import run_bench
 
-    loaded = _load(file, set_, project, runtime)
+    loaded = _load(file, [*(set_ or []), *_context_set(context)], project, runtime)
     build_plan(stack.value, loaded.spec, loaded.project)
-    engine = get_runtime(loaded.spec.runtime.kind, f"up {stack.value}")
+    engine = get_runtime(loaded.spec.runtime.kind, f"up {stack.value}", loaded.spec)
     run_bench(loaded, engine, keep=keep, console=_out(), detach=detach)
 
 
-def _target(file: Path | None, project: str | None, runtime: RuntimeKind | None) -> tuple[str, str]:
-    """(project, runtime kind) for commands that find things by label: from the config, or
-    from -p alone when there is no config file."""
+def _context_set(context: str | None) -> list[str]:
+    return [f"runtime.kubernetes.context={context}"] if context else []
+
+
+def _target(file: Path | None, sets: list[str] | None, project: str | None,
+            runtime: RuntimeKind | None, context: str | None, verb: str) -> tuple[str, Runtime]:
+    """(project, runtime) for commands that find things by label: from the config, or from -p
+    alone when there is no config file (then --runtime, default docker, says where)."""
     from orchestrator.config import DEFAULT_CONFIG
+    from orchestrator.config.model import KubernetesSettings
+    from orchestrator.runtime import get_runtime
 
     if file is None and project is not None and not DEFAULT_CONFIG.exists():
-        return project, (runtime.value if runtime else "docker")
-    loaded = _load(file, None, project, runtime)
-    return loaded.project, loaded.spec.runtime.kind
+        kind = runtime.value if runtime else "docker"
+        return project, get_runtime(kind, verb, kubernetes=KubernetesSettings(context=context))
+    loaded = _load(file, [*(sets or []), *_context_set(context)], project, runtime)
+    return loaded.project, get_runtime(loaded.spec.runtime.kind, verb, loaded.spec)
 
 
 @app.command(epilog="[bold]Examples[/bold]\n\n  orchestrator down -f examples/cpu-tiny.yaml\n\n"
              "  orchestrator down -p cpu-tiny")
-def down(file: FileOpt = None, project: ProjectOpt = None, runtime: RuntimeOpt = None) -> None:
+def down(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = None,
+         runtime: RuntimeOpt = None, context: ContextOpt = None) -> None:
     """Remove everything the project started (found by its labels); safe to run twice."""
-    from orchestrator.runtime import get_runtime
-
-    name, kind = _target(file, project, runtime)
-    removed = get_runtime(kind, "down").down(name)
+    name, engine = _target(file, set_, project, runtime, context, "down")
+    removed = engine.down(name)
     for item in removed:
         typer.echo(f"removed {item}")
     if not removed:
@@ -288,26 +302,29 @@ def ps(
     component: Annotated[Role | None, typer.Argument(help="Only this component.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only print names.")] = False,
     file: FileOpt = None,
+    set_: SetOpt = None,
     project: ProjectOpt = None,
     runtime: RuntimeOpt = None,
+    context: ContextOpt = None,
 ) -> None:
     """List the project's containers or pods: name, image, state, health, ports, age."""
     from rich.table import Table
 
-    from orchestrator.runtime import get_runtime
-
-    name, kind = _target(file, project, runtime)
-    rows = [r for r in get_runtime(kind, "ps").status(name)
-            if component is None or r.component == component.value]
+    name, engine = _target(file, set_, project, runtime, context, "ps")
+    rows = [r for r in engine.status(name) if component is None or r.component == component.value]
     if quiet:
         for row in rows:
             typer.echo(row.name)
         return
-    table = Table("name", "component", "image", "state", "health", "ports", "age", box=None)
+    pods = any(row.node for row in rows)  # Kubernetes: restarts and node instead of ports
+    headers = ["name", "component", "image", "state", "health",
+               *(["restarts", "node"] if pods else ["ports"]), "age"]
+    table = Table(*headers, box=None)
     for column in table.columns:
         column.no_wrap = True
     for row in rows:
-        table.add_row(row.name, row.component, row.image, row.state, row.health, row.ports,
+        where = [str(row.restarts), row.node] if pods else [row.ports]
+        table.add_row(row.name, row.component, row.image, row.state, row.health, *where,
                       _age(row.age_s))
     _out().print(table)
 
@@ -332,14 +349,14 @@ def logs(
                                              show_default=False)] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Config file.", show_default=False,
                                               dir_okay=False)] = None,
+    set_: SetOpt = None,
     project: ProjectOpt = None,
     runtime: RuntimeOpt = None,
+    context: ContextOpt = None,
 ) -> None:
     """Print a component's logs (`-f` follows them, as in docker compose)."""
-    from orchestrator.runtime import get_runtime
-
-    name, kind = _target(file, project, runtime)
-    for chunk in get_runtime(kind, f"logs {component.value}").logs(name, component.value, follow, tail):
+    name, engine = _target(file, set_, project, runtime, context, f"logs {component.value}")
+    for chunk in engine.logs(name, component.value, follow, tail):
         sys.stdout.write(chunk)
         sys.stdout.flush()
 

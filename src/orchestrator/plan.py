@@ -81,6 +81,7 @@ class Component:
     volumes: list[Volume] = field(default_factory=list)
     shm_size_bytes: int | None = None
     nodes: int = 1
+    served_model: str | None = None  # the name a server answers to in /v1/models
 
 
 @dataclass
@@ -186,6 +187,7 @@ def _server(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         volumes=[cache_volume],
         shm_size_bytes=parse_size(server.shm_size),
         nodes=server.nodes,
+        served_model=server.model_name,
     )
 
 

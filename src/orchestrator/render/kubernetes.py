@@ -82,12 +82,14 @@ def chart_values(plan: Plan, spec: StackSpec, chart: Path) -> dict[str, Any]:
             },
             "probes": {"startupBudgetSeconds": server.probe.startup_budget_s if server.probe else 0},
             "labels": server.labels,
+            # Pod templates leave out the per-run label: a new run must not roll the pods.
+            "podLabels": _selector(server),
             "selector": _selector(server),
             "nodes": server.nodes,
             # Multi-node: ray_node.sh (from the scripts ConfigMap) runs Ray, then vllm serve.
             "leaderCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "leader", "--", *server.argv],
             "workerCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "worker"],
-            "leaderLabels": {**server.labels, LEADER_LABEL: "leader"},
+            "leaderLabels": {**_selector(server), LEADER_LABEL: "leader"},
             "leaderSelector": {**_selector(server), LEADER_LABEL: "leader"},
         }
     client = roles["client"]

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from orchestrator.config.model import KubernetesSettings, StackSpec
 from orchestrator.errors import NotImplementedYet
 from orchestrator.runtime.base import Runtime
 
 
-def get_runtime(kind: str, verb: str) -> Runtime:
-    """The runtime for `kind`; `verb` names the command in the not-implemented message."""
+def get_runtime(kind: str, verb: str, spec: StackSpec | None = None,
+                kubernetes: KubernetesSettings | None = None) -> Runtime:
+    """The runtime for `kind`; `verb` names the command in the not-implemented message.
+
+    `spec` is the stack's config (needed to start one); `kubernetes` the cluster settings
+    when there is no config (commands given only -p).
+    """
     if kind == "docker":
         from orchestrator.runtime.docker import DockerRuntime
 
         return DockerRuntime()
+    if kind == "kubernetes":
+        from orchestrator.runtime.kubernetes import KubernetesRuntime
+
+        settings = spec.runtime.kubernetes if spec else (kubernetes or KubernetesSettings())
+        return KubernetesRuntime(spec, settings)
     raise NotImplementedYet(
         f"the {kind} runtime is not implemented yet, so `orchestrator {verb}` cannot run;"
-        " `orchestrator render bench --runtime docker|kubernetes` shows what it will create"
+        " `orchestrator render bench --runtime docker` shows what it would start"
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from orchestrator.plan import Plan
+from orchestrator.readiness import Check
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,12 @@ class ComponentState:
     health: str
     ports: str
     age_s: float | None
+    restarts: int | None = None
+    node: str = ""
 
 
 class Runtime(Protocol):
-    """Where a plan runs: up · wait (alive, endpoint) · exec · copy_out · logs · status · down."""
+    """Where a plan runs: up · wait (readiness, alive) · exec · copy_out · logs · status · down."""
 
     kind: str
 
@@ -37,8 +40,8 @@ class Runtime(Protocol):
     def alive(self, plan: Plan, role: str) -> str | None:
         """None while the component runs, else how it ended (exit code, OOM)."""
 
-    def endpoint(self, plan: Plan, role: str) -> str:
-        """Base URL of the component's first port, reachable from this host."""
+    def readiness(self, plan: Plan, role: str) -> list[Check]:
+        """What must hold before the component counts as ready (health, model served)."""
 
     def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
         """Run argv inside the component, streaming its output; return its exit code."""
@@ -56,4 +59,4 @@ class Runtime(Protocol):
         """Remove everything the project has; return what was removed. Idempotent."""
 
     def describe(self, plan: Plan) -> dict[str, Any]:
-        """Versions and ids for environment.json (engine, images)."""
+        """Versions and ids for environment.json (engine, images, the server's vLLM)."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from orchestrator.errors import EngineError, PreflightError, StartupError
 from orchestrator.plan import LABEL_PREFIX, Component, Plan
+from orchestrator.readiness import Check, HttpOk, ModelListed
 from orchestrator.render.docker import container_kwargs, network_kwargs, secret_placeholder
 from orchestrator.runtime.archive import safe_extract
 from orchestrator.runtime.base import ComponentState
@@ -86,8 +87,12 @@ class DockerRuntime:
         oom = "yes" if state.get("OOMKilled") else "no"
         return f"exited with code {state.get('ExitCode')} (OOM-killed: {oom})"
 
-    def endpoint(self, plan: Plan, role: str) -> str:
-        """http://127.0.0.1:<published port>."""
+    def readiness(self, plan: Plan, role: str) -> list[Check]:
+        """/health answers 200 and /v1/models lists the served model, through the host port."""
+        base = self._endpoint(plan, role)
+        return [HttpOk(f"{base}/health"), ModelListed(base, plan.component(role).served_model or "")]
+
+    def _endpoint(self, plan: Plan, role: str) -> str:
         component = plan.component(role)
         port = next(p for p in component.ports if p.host_port)
         return f"http://127.0.0.1:{port.host_port}"
@@ -180,13 +185,16 @@ class DockerRuntime:
                 "image": component.image,
                 "id": container.image.id if container else None,
             }
-        return {
+        info: dict[str, Any] = {
             "runtime": "docker",
             "engine_version": version.get("Version"),
             "api_version": version.get("ApiVersion"),
             "os": f"{version.get('Os')}/{version.get('Arch')}",
             "images": images,
         }
+        if any(c.role == "server" for c in plan.components):
+            info["vllm"] = _server_version(self._endpoint(plan, "server"))
+        return info
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -224,6 +232,15 @@ class DockerRuntime:
                 f" is not on this host and pulling it failed ({_reason(exc)}); build it"
                 " (host_scripts/build_images.sh) or set the image to one that exists"
             ) from None
+
+
+def _server_version(base_url: str) -> str | None:
+    import requests
+
+    try:
+        return requests.get(f"{base_url}/version", timeout=5).json().get("version")
+    except (requests.RequestException, ValueError, AttributeError):
+        return None
 
 
 def _resolve_secrets(component: Component, environment: dict[str, str]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from orchestrator.config.model import StackSpec
 from orchestrator.config.redact import redacted_config
 from orchestrator.errors import BenchmarkError, Interrupted, StartupError
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan, build_bench_plan
-from orchestrator.readiness import HttpOk, ModelListed, NotAlive, TimedOut, wait_until_ready
+from orchestrator.readiness import NotAlive, TimedOut, wait_until_ready
 from orchestrator.results.bench_records import ResultFormatError, parse_result, write_summary
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.runtime.base import Runtime
@@ -80,10 +80,9 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     try:
         with sigterm_as_interrupt():
             runtime.up(plan)
-            environment.update(runtime.describe(plan))
             if any(c.role == "server" for c in plan.components):
                 timings["server_ready_s"] = _wait_for_server(plan, spec, runtime, console)
-                environment["vllm"] = _server_version(runtime.endpoint(plan, "server"))
+            environment.update(runtime.describe(plan))
             folder.write_json("environment.json", environment)
             if not detach:
                 timings["sweep_s"] = _sweep(plan, spec, runtime, folder, run_id, console)
@@ -108,9 +107,16 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
 
 
 def _wait_for_server(plan: Plan, spec: StackSpec, runtime: Runtime, console: Console) -> float:
-    base = runtime.endpoint(plan, "server")
-    checks = [HttpOk(f"{base}/health"), ModelListed(base, spec.server.model_name)]
+    checks = runtime.readiness(plan, "server")
     budget = spec.server.startup_timeout
+    shown: list[str] = []
+
+    def tick(waiting: str, _: float) -> None:
+        progress.update(task, description=f"server: {waiting}")
+        if not shown or shown[-1] != waiting:  # each new state once, so logs show the progression
+            shown.append(waiting)
+            console.print(f"  server: {waiting}", highlight=False)
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("starting the server", total=None)
@@ -119,13 +125,14 @@ def _wait_for_server(plan: Plan, spec: StackSpec, runtime: Runtime, console: Con
                 checks,
                 alive=lambda: runtime.alive(plan, "server"),
                 timeout_s=budget,
-                on_tick=lambda waiting, _: progress.update(task, description=f"server: {waiting}"),
+                on_tick=tick,
             )
         except NotAlive as dead:
+            log = _tail(runtime, plan.project, "server")
+            follows = f"; its last {LOG_TAIL_LINES} log lines follow" if log.strip() else ""
             raise StartupError(
-                f"the server container {plan.component('server').name} {dead} while starting;"
-                f" its last {LOG_TAIL_LINES} log lines follow",
-                details=_tail(runtime, plan.project, "server"),
+                f"the server container {plan.component('server').name} {dead} while starting{follows}",
+                details=log,
             ) from None
         except TimedOut as late:
             raise StartupError(
@@ -133,7 +140,7 @@ def _wait_for_server(plan: Plan, spec: StackSpec, runtime: Runtime, console: Con
                 f" waiting for {late}); raise server.startup_timeout or read its log below",
                 details=_tail(runtime, plan.project, "server"),
             ) from None
-    console.print(f"server ready in {took:.1f}s at {base}")
+    console.print(f"server ready in {took:.1f}s")
     return took
 
 
@@ -180,17 +187,8 @@ def _save_logs(plan: Plan, runtime: Runtime, folder: RunFolder) -> None:
 def _tail(runtime: Runtime, project: str, role: str) -> str:
     try:
         return "".join(runtime.logs(project, role, tail=LOG_TAIL_LINES))
-    except Exception:  # noqa: BLE001 - the log is a courtesy on top of the real error
-        return "(no log available)"
-
-
-def _server_version(base_url: str) -> str | None:
-    import requests
-
-    try:
-        return requests.get(f"{base_url}/version", timeout=5).json().get("version")
-    except (requests.RequestException, ValueError):
-        return None
+    except Exception:  # noqa: BLE001 - the log is a courtesy on top of the real error; a pod
+        return ""  # that never started has none
 
 
 def _print_summary(folder: RunFolder, console: Console) -> None:

@@ -1,0 +1,65 @@
+"""What the FAKE cluster's client pod does when orchestrator execs into it.
+
+It stands in for the client container: `http_check.py` answers from the fake server pod's
+readiness, `run_benchmark.sh` writes a real `vllm bench serve` result (recorded from a real run,
+with this point's concurrency and run id) into the pod's files, and `tar` archives them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import threading
+from pathlib import Path
+
+from .server import FakeKubernetes, FakePod
+
+SCRIPTS = "/opt/orchestrator/scripts"
+RESULT = json.loads((Path(__file__).parent / "vllm_bench_result.json").read_text())
+
+
+class ClientPod:
+    """An exec handler; `hold_at` makes run_benchmark.sh block at that concurrency."""
+
+    def __init__(self, cluster: FakeKubernetes, hold_at: int | None = None) -> None:
+        self.cluster = cluster
+        self.hold_at = hold_at
+        self.release = threading.Event()
+
+    def __call__(self, pod: FakePod, argv: list[str]) -> tuple[bytes, int]:
+        if argv[:2] == ["python3", f"{SCRIPTS}/http_check.py"]:
+            if "--version" in argv:
+                return b"0.32.0-fake\n", 0
+            if self.cluster.ready("server"):
+                return b"", 0
+            return f"GET {argv[2]}/health: ConnectionRefusedError\n".encode(), 1
+        if argv[:2] == ["bash", f"{SCRIPTS}/run_benchmark.sh"]:
+            return self._benchmark(pod, argv)
+        if argv[:4] == ["tar", "cf", "-", "-C"]:
+            return self._tar(pod, argv[4])
+        return f"{argv[0]}: command not found\n".encode(), 127
+
+    def _benchmark(self, pod: FakePod, argv: list[str]) -> tuple[bytes, int]:
+        concurrency = int(argv[argv.index("--single") + 1])
+        folder = argv[argv.index("--results-dir") + 1]
+        if concurrency == self.hold_at:
+            self.release.wait(60)
+        run = next(a.split("=", 1)[1] for a in argv if a.startswith("orchestrator_run="))
+        result = {**RESULT, "max_concurrency": concurrency, "concurrency": str(concurrency),
+                  "orchestrator_run": run}
+        name = f"results_{concurrency}_20260101-000000.json"
+        pod.files[f"{folder}/{name}"] = json.dumps(result).encode()
+        return f"=== concurrency {concurrency} -> {folder}/{name}\n".encode(), 0
+
+    def _tar(self, pod: FakePod, folder: str) -> tuple[bytes, int]:
+        files = {p: d for p, d in pod.files.items() if p.startswith(folder + "/")}
+        if not files:
+            return f"tar: {folder}: Cannot open: No such file or directory\n".encode(), 2
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for path, data in sorted(files.items()):
+                info = tarfile.TarInfo("./" + path[len(folder) + 1:])
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        return buffer.getvalue(), 0

@@ -1,0 +1,355 @@
+"""A FAKE Kubernetes API server for tests: the real REST protocol, no real cluster behind it.
+
+No cluster can run on the machines that test orchestrator, so the Kubernetes runtime is tested
+against this. It speaks the paths, verbs and payloads of the Kubernetes API that the official
+Python client uses (server-side apply, list by label selector, delete, pod logs, and exec over a
+`v4.channel.k8s.io` websocket). Objects live in memory. Pods are simulated: a Deployment or a
+LeaderWorkerSet gets a pod whose status moves along a scripted timeline (see `PodScript`), and
+exec into a pod runs a Python function standing in for the container (see `ExecHandler`).
+What it cannot show: scheduling, image pulls, networking, or vLLM itself; those only a real
+cluster proves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+# (api prefix, plural) -> kind, for the resources orchestrator uses.
+KINDS = {
+    ("api/v1", "namespaces"): "Namespace",
+    ("api/v1", "configmaps"): "ConfigMap",
+    ("api/v1", "services"): "Service",
+    ("api/v1", "pods"): "Pod",
+    ("apis/apps/v1", "deployments"): "Deployment",
+    ("apis/leaderworkerset.x-k8s.io/v1", "leaderworkersets"): "LeaderWorkerSet",
+}
+
+Status = dict[str, Any]
+
+
+@dataclass
+class PodScript:
+    """A pod's status over time: (seconds after creation, status) steps; the last one stays."""
+
+    steps: list[tuple[float, Status]]
+    logs: str = ""
+    previous_logs: str = ""
+
+    def status_at(self, age: float) -> Status:
+        current = self.steps[0][1]
+        for at, status in self.steps:
+            if age >= at:
+                current = status
+        return copy.deepcopy(current)
+
+
+def _container(name: str, ready: bool, state: dict[str, Any], restarts: int = 0,
+               last: dict[str, Any] | None = None) -> dict[str, Any]:
+    status = {"name": name, "ready": ready, "restartCount": restarts, "image": "fake",
+              "imageID": "", "state": state}
+    if last:
+        status["lastState"] = last
+    return status
+
+
+def pending_unschedulable(message: str) -> Status:
+    """A pod the scheduler cannot place."""
+    return {"phase": "Pending", "conditions": [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}]}
+
+
+def waiting(reason: str, message: str = "", restarts: int = 0,
+            last: dict[str, Any] | None = None) -> Status:
+    """Scheduled, with its container waiting for `reason`."""
+    phase = "Running" if restarts else "Pending"
+    return {"phase": phase,
+            "conditions": [{"type": "PodScheduled", "status": "True"},
+                           {"type": "Ready", "status": "False"}],
+            "containerStatuses": [_container("main", False, {"waiting": {"reason": reason,
+                                                                          "message": message}},
+                                             restarts, last)]}
+
+
+def running(ready: bool) -> Status:
+    """Running, ready or not."""
+    return {"phase": "Running",
+            "conditions": [{"type": "PodScheduled", "status": "True"},
+                           {"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [_container("main", ready, {"running": {"startedAt": "now"}})]}
+
+
+def healthy_server(step: float = 0.3) -> PodScript:
+    """Pending, then creating its container, then running, then ready."""
+    return PodScript(steps=[(0, {"phase": "Pending"}),
+                            (step, waiting("ContainerCreating")),
+                            (2 * step, running(False)),
+                            (3 * step, running(True))],
+                     logs="INFO fake: Application startup complete.\n")
+
+
+# exec(pod, argv) -> (output, exit code); it may change the pod's files.
+ExecHandler = Callable[["FakePod", list[str]], tuple[bytes, int]]
+
+
+@dataclass
+class FakePod:
+    """What the fake keeps for a simulated pod besides its object."""
+
+    script: PodScript
+    created: float = field(default_factory=time.monotonic)
+    files: dict[str, bytes] = field(default_factory=dict)
+    execs: list[list[str]] = field(default_factory=list)
+
+
+class FakeKubernetes:
+    """The FAKE API server. `start()` serves on 127.0.0.1 in a thread; `url` is its address."""
+
+    def __init__(self, server_script: Callable[[], PodScript] = healthy_server,
+                 exec_handler: ExecHandler | None = None) -> None:
+        self.server_script = server_script
+        self.exec_handler = exec_handler or (lambda pod, argv: (b"", 0))
+        self.objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self.pods: dict[tuple[str, str], FakePod] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.deletions_take_s = 0.3  # objects linger while "terminating", as in a real cluster
+        self._deleted_at: dict[tuple[str, str, str, str], float] = {}
+        self._uid = itertools.count(1)
+        # Like a real cluster, it starts with a "default" namespace.
+        self.objects[("api/v1", "namespaces", "", "default")] = {
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default", "uid": "fake-0"}}
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- serving -------------------------------------------------------------------------
+
+    def start(self) -> FakeKubernetes:
+        ready = threading.Event()
+        threading.Thread(target=self._serve, args=(ready,), daemon=True).start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def kubeconfig(self, path: str) -> str:
+        """Write a kubeconfig that points at this fake; return its path."""
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+            "users": [{"name": "fake", "user": {"token": "fake-token"}}],
+        }
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(config, handle)
+        return path
+
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_get("/version", self._version)
+        app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/log", self._log)
+        app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
+        app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
+        app.router.add_route("*", "/api/v1/namespaces", self._collection)
+        app.router.add_route("*", "/api/v1/namespaces/{name}", self._item)
+        for prefix, plural in KINDS:
+            if plural == "namespaces":
+                continue
+            app.router.add_route("*", f"/{prefix}/namespaces/{{ns}}/{plural}", self._collection)
+            app.router.add_route("*", f"/{prefix}/namespaces/{{ns}}/{plural}/{{name}}", self._item)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - aiohttp has no public getter
+        self.url = f"http://127.0.0.1:{port}"
+        ready.set()
+        self._loop.run_forever()
+
+    # -- the object store ------------------------------------------------------------------
+
+    def _key(self, request: web.Request) -> tuple[str, str, str, str]:
+        parts = request.path.strip("/").split("/")
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) <= 4:
+            return ("api/v1", "namespaces", "", request.match_info.get("name", ""))
+        index = parts.index("namespaces")
+        prefix = "/".join(parts[:index])
+        return (prefix, parts[index + 2], parts[index + 1], request.match_info.get("name", ""))
+
+    def _live(self, key: tuple[str, str, str, str]) -> dict[str, Any] | None:
+        obj = self.objects.get(key)
+        deleted = self._deleted_at.get(key)
+        if obj is not None and deleted is not None and time.monotonic() - deleted >= self.deletions_take_s:
+            del self.objects[key]
+            self._deleted_at.pop(key)
+            self.pods.pop((key[2], key[3]), None)
+            return None
+        return obj
+
+    def find(self, kind: str, namespace: str = "") -> list[dict[str, Any]]:
+        """Objects of a kind (for tests' assertions)."""
+        return [self._view(k, o) for k, o in list(self.objects.items())
+                if KINDS[(k[0], k[1])] == kind and (not namespace or k[2] == namespace)
+                and self._live(k) is not None]
+
+    def _view(self, key: tuple[str, str, str, str], obj: dict[str, Any]) -> dict[str, Any]:
+        view = copy.deepcopy(obj)
+        pod = self.pods.get((key[2], key[3])) if key[1] == "pods" else None
+        if pod is not None:
+            view["status"] = pod.script.status_at(time.monotonic() - pod.created)
+        if key in self._deleted_at:
+            view["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+        return view
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return web.json_response({"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake"})
+
+    async def _collection(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path))
+        prefix, plural, namespace, _ = self._key(request)
+        if request.method == "POST":
+            body = await request.json()
+            return self._store((prefix, plural, namespace, body["metadata"]["name"]), body, create=True)
+        if request.method != "GET":
+            return _status(405, "MethodNotAllowed", "method not allowed")
+        selector = dict(part.split("=", 1) for part in
+                        request.query.get("labelSelector", "").split(",") if "=" in part)
+        items = []
+        for key, obj in list(self.objects.items()):
+            if key[:2] != (prefix, plural) or (namespace and key[2] != namespace):
+                continue
+            if self._live(key) is None:
+                continue
+            labels = obj["metadata"].get("labels") or {}
+            if all(labels.get(k) == v for k, v in selector.items()):
+                items.append(self._view(key, obj))
+        kind = KINDS[(prefix, plural)]
+        return web.json_response({"kind": f"{kind}List", "apiVersion": "v1",
+                                  "metadata": {"resourceVersion": "1"}, "items": items})
+
+    async def _item(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path))
+        key = self._key(request)
+        if request.method == "GET":
+            obj = self._live(key)
+            if obj is None:
+                return _status(404, "NotFound", f'{key[1]} "{key[3]}" not found')
+            return web.json_response(self._view(key, obj))
+        if request.method == "PATCH":
+            if request.content_type != "application/apply-patch+yaml":
+                return _status(415, "UnsupportedMediaType", "only server-side apply is faked")
+            if "fieldManager" not in request.query:
+                return _status(400, "BadRequest", "fieldManager is required for apply")
+            return self._store(key, json.loads(await request.text()), create=False)
+        if request.method == "DELETE":
+            if self._live(key) is None:
+                return _status(404, "NotFound", f'{key[1]} "{key[3]}" not found')
+            self._deleted_at.setdefault(key, time.monotonic())
+            return web.json_response({"kind": "Status", "status": "Success"})
+        return _status(405, "MethodNotAllowed", "method not allowed")
+
+    def _store(self, key: tuple[str, str, str, str], body: dict[str, Any], create: bool) -> web.Response:
+        existing = self._live(key)
+        if create and existing is not None:
+            return _status(409, "AlreadyExists", f'{key[1]} "{key[3]}" already exists')
+        if existing is not None and key in self._deleted_at:
+            return _status(409, "Conflict", f'{key[1]} "{key[3]}" is being deleted')
+        obj = copy.deepcopy(body)
+        meta = obj.setdefault("metadata", {})
+        if key[2]:
+            meta["namespace"] = key[2]
+        meta["uid"] = existing["metadata"]["uid"] if existing else f"fake-{next(self._uid)}"
+        meta["creationTimestamp"] = "2026-01-01T00:00:00Z"
+        self.objects[key] = obj
+        kind = KINDS[(key[0], key[1])]
+        if existing is None:
+            self._controller(kind, key, obj)
+        return web.json_response(self._view(key, obj), status=201 if existing is None else 200)
+
+    def _controller(self, kind: str, key: tuple[str, str, str, str], obj: dict[str, Any]) -> None:
+        """What controllers and the kubelet would do: make and run pods (simulated)."""
+        namespace = key[2]
+        if kind == "Pod":
+            self.pods[(namespace, key[3])] = FakePod(PodScript(steps=[(0, running(True))]))
+        elif kind in ("Deployment", "LeaderWorkerSet"):
+            if kind == "Deployment":
+                template = obj["spec"]["template"]
+            else:
+                template = obj["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
+            name = f"{key[3]}-fake-0"
+            pod = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": name, "namespace": namespace,
+                                "labels": template["metadata"]["labels"], "uid": f"fake-{next(self._uid)}",
+                                "creationTimestamp": "2026-01-01T00:00:00Z"},
+                   "spec": {**template["spec"], "nodeName": "fake-node-1"}}
+            self.objects[("api/v1", "pods", namespace, name)] = pod
+            self.pods[(namespace, name)] = FakePod(self.server_script())
+
+    def ready(self, component: str) -> bool:
+        """Whether a pod of that orchestrator component is Ready now (for exec handlers)."""
+        for pod in self.find("Pod"):
+            if (pod["metadata"].get("labels") or {}).get("orchestrator.component") == component:
+                conditions = pod.get("status", {}).get("conditions") or []
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                    return True
+        return False
+
+    # -- logs and exec -------------------------------------------------------------------
+
+    async def _log(self, request: web.Request) -> web.StreamResponse:
+        pod = self.pods.get((request.match_info["ns"], request.match_info["name"]))
+        if pod is None:
+            return _status(404, "NotFound", "pod not found")
+        text = pod.script.previous_logs if request.query.get("previous") == "true" else pod.script.logs
+        tail = request.query.get("tailLines")
+        if tail:
+            text = "".join(text.splitlines(keepends=True)[-int(tail):])
+        response = web.StreamResponse()
+        response.content_type = "text/plain"
+        await response.prepare(request)
+        await response.write(text.encode())
+        if request.query.get("follow") == "true":
+            # A followed log stays open, as a real one does, until the client goes away.
+            while True:
+                await asyncio.sleep(0.2)
+                if request.transport is None or request.transport.is_closing():
+                    break
+        return response
+
+    async def _exec(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
+        await ws.prepare(request)
+        pod = self.pods.get((request.match_info["ns"], request.match_info["name"]))
+        argv = request.query.getall("command", [])
+        if pod is None:
+            output, code = b"pod not found\n", 1
+        else:
+            pod.execs.append(argv)
+            output, code = await asyncio.get_running_loop().run_in_executor(
+                None, self.exec_handler, pod, argv)
+        for start in range(0, len(output), 32 * 1024):
+            await ws.send_bytes(b"\x01" + output[start:start + 32 * 1024])
+        status = ({"metadata": {}, "status": "Success"} if code == 0 else
+                  {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+                   "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}})
+        await ws.send_bytes(b"\x03" + json.dumps(status).encode())
+        await ws.close()
+        return ws
+
+
+def _status(code: int, reason: str, message: str) -> web.Response:
+    return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                              "reason": reason, "message": message, "code": code}, status=code)
