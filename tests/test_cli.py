@@ -12,7 +12,7 @@ from conftest import EXAMPLES, REPO
 TINY = str(EXAMPLES / "cpu-tiny.yaml")
 SEED = str(EXAMPLES / "seed-002-gpt-oss-120b.yaml")
 COMMANDS = [["validate"], ["render"], ["up"], ["down"], ["ps"], ["logs"], ["config", "show"],
-            ["config", "schema"]]
+            ["config", "schema"], ["analyze", "rollouts"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

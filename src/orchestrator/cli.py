@@ -70,6 +70,12 @@ config_app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(config_app, name="config")
+analyze_app = typer.Typer(
+    help="Analyse logs: rollout generation speed and the MAX_TOKENS it suggests.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(analyze_app, name="analyze")
 
 
 class Stack(str, enum.Enum):
@@ -382,6 +388,33 @@ def config_schema() -> None:
     from orchestrator.config.model import StackSpec
 
     typer.echo(json.dumps(StackSpec.model_json_schema(), indent=2))
+
+
+@analyze_app.command("rollouts", epilog="[bold]Examples[/bold]\n\n"
+                     "  orchestrator analyze rollouts train_results/RUN/trainer.log\n\n"
+                     "  orchestrator analyze rollouts trainer.log --max-tokens 4096 --show-raw-output\n\n"
+                     "  orchestrator analyze rollouts trainer.log --json | jq .recommended_max_tokens")
+def analyze_rollouts(
+    logfile: Annotated[Path, typer.Argument(help="A log with `LLM Generation: ...` lines.",
+                                            exists=True, dir_okay=False)],
+    min_output_tokens: Annotated[int, typer.Option(
+        "--min-output-tokens", help="List the turns that generate at least this many tokens.")] = 512,
+    max_tokens: Annotated[int | None, typer.Option(
+        "--max-tokens", help="The MAX_TOKENS the run used: finds outputs cut off by it.",
+        show_default=False)] = None,
+    show_raw_output: Annotated[bool, typer.Option(
+        "--show-raw-output", help="Show the text of turns that think aloud before a tool call.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Tokens/s per rollout turn, the spread of output lengths, and a MAX_TOKENS to use."""
+    from orchestrator.analysis.rollouts import analyze
+    from orchestrator.analysis.rollouts_view import show_report
+
+    report = analyze(logfile, min_output_tokens, max_tokens)
+    if as_json:
+        typer.echo(report.to_json())
+    else:
+        show_report(report, _out(), show_raw_output, min_output_tokens)
 
 
 def main() -> None:

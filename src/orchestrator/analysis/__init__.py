@@ -1,0 +1,1 @@
+"""Analyses of logs and results: read files, compute figures, recommend settings."""
