@@ -260,14 +260,13 @@ def up(
     context: ContextOpt = None,
 ) -> None:
     """Start the stack, wait until healthy, run it, collect results, then tear down."""
-    from orchestrator.plan import build_plan
     from orchestrator.runtime import get_runtime
-    from orchestrator.stacks.bench import run_bench
+    from orchestrator.stacks import stack_runner
 
     loaded = _load(file, [*(set_ or []), *_context_set(context)], project, runtime)
-    build_plan(stack.value, loaded.spec, loaded.project)
+    run = stack_runner(stack.value)
     engine = get_runtime(loaded.spec.runtime.kind, f"up {stack.value}", loaded.spec)
-    run_bench(loaded, engine, keep=keep, console=_out(), detach=detach)
+    run(loaded, engine, keep=keep, console=_out(), detach=detach)
 
 
 def _context_set(context: str | None) -> list[str]:

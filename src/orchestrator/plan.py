@@ -94,6 +94,10 @@ class Plan:
     labels: dict[str, str]
     components: list[Component]
 
+    def has(self, role: str) -> bool:
+        """Whether the plan has a component with this role (no server when benchmarking a URL)."""
+        return any(component.role == role for component in self.components)
+
     def component(self, role: str) -> Component:
         """The component with this role."""
         for component in self.components:

@@ -192,7 +192,7 @@ class DockerRuntime:
             "os": f"{version.get('Os')}/{version.get('Arch')}",
             "images": images,
         }
-        if any(c.role == "server" for c in plan.components):
+        if plan.has("server"):
             info["vllm"] = _server_version(self._endpoint(plan, "server"))
         return info
 

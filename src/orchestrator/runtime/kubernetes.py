@@ -235,7 +235,7 @@ class KubernetesRuntime:
             "namespace": self.namespace,
             "images": {c.role: {"image": c.image} for c in plan.components},
         }
-        if any(c.role == "server" for c in plan.components):
+        if plan.has("server"):
             server = plan.component("server")
             url = f"http://{server.name}:{server.ports[0].container_port}"
             out: list[str] = []

@@ -80,17 +80,15 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     try:
         with sigterm_as_interrupt():
             runtime.up(plan)
-            if any(c.role == "server" for c in plan.components):
+            if plan.has("server"):
                 timings["server_ready_s"] = _wait_for_server(plan, spec, runtime, console)
             environment.update(runtime.describe(plan))
             folder.write_json("environment.json", environment)
             if not detach:
                 timings["sweep_s"] = _sweep(plan, spec, runtime, folder, run_id, console)
     except KeyboardInterrupt:
-        raise Interrupted(
-            f"interrupted; everything started was removed{' (except --keep)' if keep else ''},"
-            f" finished points are in {folder.path}"
-        ) from None
+        left = "the stack was left running (--keep)" if keep else "everything started was removed"
+        raise Interrupted(f"interrupted; {left}, finished points are in {folder.path}") from None
     finally:
         with shielded():
             _save_logs(plan, runtime, folder)
@@ -176,7 +174,7 @@ def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run
 
 def _save_logs(plan: Plan, runtime: Runtime, folder: RunFolder) -> None:
     """Keep the server's whole log in the run folder (best effort: it may never have started)."""
-    if not any(c.role == "server" for c in plan.components):
+    if not plan.has("server"):
         return
     try:
         folder.write_text("server.log", "".join(runtime.logs(plan.project, "server")))
