@@ -67,3 +67,13 @@ def test_missing_file_is_a_usage_error(cli) -> None:
 @pytest.mark.parametrize(("q", "expected"), [(50, 3), (90, 5), (100, 5), (1, 1)])
 def test_percentile_nearest_rank(q, expected) -> None:
     assert percentile([5, 1, 4, 2, 3], q) == expected
+
+
+def test_a_batch_turn_carries_each_of_its_outputs(tmp_path) -> None:
+    log = tmp_path / "batch.log"
+    log.write_text("LLM Generation: 900ms | Tokens: 40 in / 90 out\n"
+                   'LLM Output: "{\\"name\\": \\"search\\"}"\n'
+                   'LLM Output: "Let me think step by step. {\\"name\\": \\"search\\"}"\n')
+    report = analyze(log)
+    assert report.turns == 1 and report.unparsed == []
+    assert [t["starts"] for t in report.thinking_before_tool] == ["Let me think step by step."]

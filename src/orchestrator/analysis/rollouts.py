@@ -4,7 +4,8 @@ Reads the timing lines a GRPO trainer writes for every rollout generation,
 
     LLM Generation: 45210ms | Tokens: 812 in / 704 out
 
-optionally each followed by the generated text as `LLM Output: "<JSON string>"`. Lines that are
+optionally each followed by the generated texts (a batch has several), one per line as
+`LLM Output: "<JSON string>"`. Lines that are
 neither are counted as other lines; timing-like lines that do not parse are counted and shown.
 """
 
@@ -34,7 +35,7 @@ class Turn:
     ms: float
     tokens_in: int
     tokens_out: int
-    text: str | None = None
+    texts: list[str] = field(default_factory=list)
 
     @property
     def tokens_per_s(self) -> float:
@@ -75,9 +76,9 @@ def parse(path: Path) -> tuple[list[Turn], int, list[dict[str, Any]]]:
             raw = RAW.search(line)
             if timing:
                 turns.append(Turn(number, float(timing["ms"]), int(timing["inp"]), int(timing["out"])))
-            elif raw and turns and turns[-1].text is None:
+            elif raw and turns:
                 try:
-                    turns[-1].text = json.loads(raw["text"])
+                    turns[-1].texts.append(json.loads(raw["text"]))
                 except ValueError:
                     unparsed.append({"line": number, "text": line.strip()[:120]})
             elif "LLM Generation" in line or "LLM Output" in line:
@@ -113,14 +114,13 @@ def analyze(path: Path, min_output_tokens: int = 512, max_tokens: int | None = N
     if max_tokens:
         report.at_limit = sum(1 for t in turns if t.tokens_out >= max_tokens)
     for turn in turns:
-        if turn.text is None:
-            continue
-        tool = TOOL_CALL.search(turn.text)
-        before = turn.text[: tool.start()] if tool else ""
-        if tool and THINKING.search(before):
-            report.thinking_before_tool.append(
-                {"line": turn.line, "tokens_out": turn.tokens_out,
-                 "chars_before_tool_call": len(before), "starts": before.strip()[:80]})
+        for text in turn.texts:
+            tool = TOOL_CALL.search(text)
+            before = text[: tool.start()] if tool else ""
+            if tool and THINKING.search(before):
+                report.thinking_before_tool.append(
+                    {"line": turn.line, "tokens_out": turn.tokens_out,
+                     "chars_before_tool_call": len(before), "starts": before.strip()[:80]})
     report.recommended_max_tokens, report.reason = _recommend(turns, report, max_tokens)
     return report
 
