@@ -82,15 +82,15 @@ def chart_values(plan: Plan, spec: StackSpec, chart: Path) -> dict[str, Any]:
             },
             "probes": {"startupBudgetSeconds": server.probe.startup_budget_s if server.probe else 0},
             "labels": server.labels,
-            # Pod templates leave out the per-run label: a new run must not roll the pods.
-            "podLabels": _selector(server),
+            # Pod templates carry exactly the selector's labels: leaving out the per-run label
+            # means a new run does not roll the pods.
             "selector": _selector(server),
             "nodes": server.nodes,
             # Multi-node: ray_node.sh (from the scripts ConfigMap) runs Ray, then vllm serve.
             "leaderCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "leader", "--", *server.argv],
             "workerCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "worker"],
+            # The leader's pod labels, which are also the Service's selector.
             "leaderLabels": {**_selector(server), LEADER_LABEL: "leader"},
-            "leaderSelector": {**_selector(server), LEADER_LABEL: "leader"},
         }
     client = roles["client"]
     computed["client"] = {

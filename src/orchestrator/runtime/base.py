@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,3 +61,14 @@ class Runtime(Protocol):
 
     def describe(self, plan: Plan) -> dict[str, Any]:
         """Versions and ids for environment.json (engine, images, the server's vLLM)."""
+
+
+def parse_timestamp(text: str | None) -> float | None:
+    """Seconds since the epoch of an engine's or API server's RFC 3339 time, or None."""
+    if not text:
+        return None
+    try:  # Docker gives nanoseconds, which Python cannot parse; the seconds are enough.
+        trimmed = text.split(".")[0] + "+00:00" if "." in text else text.replace("Z", "+00:00")
+        return datetime.fromisoformat(trimmed).timestamp()
+    except ValueError:
+        return None

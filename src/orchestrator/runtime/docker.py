@@ -11,7 +11,6 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from orchestrator.plan import LABEL_PREFIX, Component, Plan
 from orchestrator.readiness import Check, HttpOk, ModelListed
 from orchestrator.render.docker import container_kwargs, network_kwargs, secret_placeholder
 from orchestrator.runtime.archive import safe_extract
-from orchestrator.runtime.base import ComponentState
+from orchestrator.runtime.base import ComponentState, parse_timestamp
 
 _IMAGE_FIELD = {"server": "server.image", "client": "client.image"}
 
@@ -139,7 +138,7 @@ class DockerRuntime:
                 for inner, bindings in (attrs.get("NetworkSettings", {}).get("Ports") or {}).items()
                 for b in bindings or []
             ))
-            created = _parse_time(attrs.get("Created"))
+            created = parse_timestamp(attrs.get("Created"))
             rows.append(
                 ComponentState(
                     name=container.name,
@@ -264,16 +263,6 @@ def _port_free(port: int) -> bool:
         except OSError as exc:
             return exc.errno != errno.EADDRINUSE
     return True
-
-
-def _parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:  # Docker gives nanoseconds; Python parses microseconds.
-        trimmed = text.split(".")[0] + "+00:00" if "." in text else text.replace("Z", "+00:00")
-        return datetime.fromisoformat(trimmed).timestamp()
-    except ValueError:
-        return None
 
 
 def _reason(exc: BaseException) -> str:

@@ -13,7 +13,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from orchestrator.plan import LABEL_PREFIX, SCRIPTS_MOUNT, Plan
 from orchestrator.readiness import Check
 from orchestrator.render.kubernetes import LEADER_LABEL, render_kubernetes
 from orchestrator.runtime.archive import safe_extract
-from orchestrator.runtime.base import ComponentState
+from orchestrator.runtime.base import ComponentState, parse_timestamp
 
 FIELD_MANAGER = "orchestrator"
 PLURALS = {
@@ -115,8 +114,7 @@ class KubernetesRuntime:
     def readiness(self, plan: Plan, role: str) -> list[Check]:
         """Pods ready, then /health and the model, checked from the client pod via the Service."""
         component = plan.component(role)
-        url = f"http://{component.name}:{component.ports[0].container_port}"
-        check = ["python3", f"{SCRIPTS_MOUNT}/http_check.py", url]
+        url, check = _http_check(plan, role)
         if component.served_model:
             check += ["--model", component.served_model]
         return [
@@ -185,13 +183,12 @@ class KubernetesRuntime:
             containers = status.get("containerStatuses") or []
             ready = sum(1 for c in containers if c.get("ready"))
             state = status.get("phase", "Unknown")
-            waiting = next((c["state"]["waiting"].get("reason") for c in containers
-                            if "waiting" in c.get("state", {})), None)
+            waiting = _waiting_reason(pod)
             if meta.get("deletionTimestamp"):
                 state = "Terminating"
             elif waiting:
                 state = waiting
-            created = _parse_time(meta.get("creationTimestamp"))
+            created = parse_timestamp(meta.get("creationTimestamp"))
             rows.append(ComponentState(
                 name=meta["name"],
                 component=(meta.get("labels") or {}).get(f"{LABEL_PREFIX}component", "?"),
@@ -236,11 +233,8 @@ class KubernetesRuntime:
             "images": {c.role: {"image": c.image} for c in plan.components},
         }
         if plan.has("server"):
-            server = plan.component("server")
-            url = f"http://{server.name}:{server.ports[0].container_port}"
             out: list[str] = []
-            code = self.exec(plan, "client", ["python3", f"{SCRIPTS_MOUNT}/http_check.py", url,
-                                              "--version"], out.append)
+            code = self.exec(plan, "client", [*_http_check(plan, "server")[1], "--version"], out.append)
             info["vllm"] = "".join(out).strip() if code == 0 else None
         return info
 
@@ -334,9 +328,7 @@ class _PodReady:
         status = pod.get("status", {})
         if _condition(pod, "Ready") == "True":
             return None
-        waiting = next((c["state"]["waiting"].get("reason") for c in status.get("containerStatuses") or []
-                        if "waiting" in c.get("state", {})), None)
-        phase = waiting or status.get("phase", "Pending")
+        phase = _waiting_reason(pod) or status.get("phase", "Pending")
         if phase == "Running":
             phase = "Running, not ready yet"
         return f"{self.role} pod {pod['metadata']['name']}: {phase}"
@@ -405,6 +397,21 @@ def triage(pod: dict[str, Any]) -> str | None:
     return None
 
 
+def _http_check(plan: Plan, role: str) -> tuple[str, list[str]]:
+    """The component's Service URL, and http_check.py against it (run in the client pod)."""
+    component = plan.component(role)
+    url = f"http://{component.name}:{component.ports[0].container_port}"
+    return url, ["python3", f"{SCRIPTS_MOUNT}/http_check.py", url]
+
+
+def _waiting_reason(pod: dict[str, Any]) -> str | None:
+    """Why the pod's first waiting container waits (ContainerCreating, CrashLoopBackOff, ...)."""
+    for container in pod.get("status", {}).get("containerStatuses") or []:
+        if "waiting" in container.get("state", {}):
+            return container["state"]["waiting"].get("reason")
+    return None
+
+
 def _condition(pod: dict[str, Any], kind: str) -> str | None:
     for condition in pod.get("status", {}).get("conditions") or []:
         if condition.get("type") == kind:
@@ -427,12 +434,3 @@ def _path(obj: dict[str, Any]) -> str:
     meta = obj["metadata"]
     base = _collection_path(obj["apiVersion"], obj["kind"], meta.get("namespace", ""))
     return f"{base}/{meta['name']}"
-
-
-def _parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
