@@ -77,10 +77,20 @@ def test_up_validates_before_anything_else(cli) -> None:
     assert "server.port = 0 is out of range" in result.stderr
 
 
-def test_train_stack_is_not_implemented_yet(cli) -> None:
+def test_each_stack_needs_its_section(cli) -> None:
     result = cli("up", "train", "-f", TINY)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the train stack needs a trainer section")
+    result = cli("render", "bench", "-f", "examples/cpu-train.yaml")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the bench stack needs a server section")
+
+
+def test_up_train_on_kubernetes_points_to_render(cli) -> None:
+    result = cli("up", "train", "-f", "examples/gpu-train.yaml", "--runtime", "kubernetes",
+                 "--set", "trainer.gpus=1", "--set", "trainer.rollout.gpus=1")
     assert result.exit_code == 2
-    assert "the train stack is not implemented yet" in result.stderr
+    assert "kubectl apply -f out/" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_errors_are_single_lines_even_when_long(cli) -> None:

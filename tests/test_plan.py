@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from conftest import EXAMPLES
 from orchestrator.config import load_config
-from orchestrator.plan import build_bench_plan, build_plan
-from orchestrator.errors import NotImplementedYet
+from orchestrator.plan import build_bench_plan, build_plan, build_train_plan
+from orchestrator.errors import ConfigError
 
 import pytest
 
@@ -94,7 +94,72 @@ def test_external_server_url_plans_no_server() -> None:
     assert plan.component("client").env["VLLM_SERVER_URL"] == "http://10.0.0.5:8000"
 
 
-def test_train_stack_is_not_implemented_yet() -> None:
+def test_train_stack_needs_a_trainer() -> None:
     loaded = load_config(EXAMPLES / "cpu-tiny.yaml", environ={})
-    with pytest.raises(NotImplementedYet, match="the train stack is not implemented yet"):
+    with pytest.raises(ConfigError, match="the train stack needs a trainer section"):
         build_plan("train", loaded.spec, loaded.project)
+
+
+def _train(path, sets=(), environ=None):
+    loaded = load_config(path, sets=sets, environ=environ or {})
+    return build_train_plan(loaded.spec, loaded.project, "run-1")
+
+
+def test_gpu_train_plan_pairs_rollout_and_trainer() -> None:
+    plan = _train(EXAMPLES / "gpu-train.yaml")
+    assert [c.role for c in plan.components] == ["rollout", "trainer"]  # start order
+    rollout, trainer = plan.components
+    assert rollout.argv == [
+        "trl", "vllm-serve", "--model", "Qwen/Qwen2.5-0.5B-Instruct", "--host", "0.0.0.0",
+        "--port", "8000", "--tensor-parallel-size", "1", "--gpu-memory-utilization", "0.85",
+        "--dtype", "auto", "--max-model-len", "1024",
+    ]  # fmt: skip
+    assert rollout.probe and rollout.probe.path == "/health" and rollout.served_model is None
+    assert rollout.gpus.ids == (0,) and trainer.gpus.ids == (1,)
+    assert trainer.argv[:2] == ["python3", "/opt/orchestrator/scripts/train_grpo.py"]
+    flags = dict(zip(trainer.argv[2::2], trainer.argv[3::2]))
+    assert flags["--vllm-server-url"] == "http://qwen-grpo-rollout:8000"
+    assert flags["--vllm-group-port"] == "51216" and flags["--generation"] == "server"
+    assert flags["--max-completion-length"] == "512" and flags["--output-dir"] == "/root/train_output"
+    assert [(p.name, p.container_port, p.host_port) for p in trainer.ports] == [
+        ("weight-sync", 51216, None)]
+    assert trainer.labels["orchestrator.run"] == "run-1" and plan.stack == "train"
+
+
+def test_max_tokens_sets_the_completion_length() -> None:
+    trainer = _train(EXAMPLES / "gpu-train.yaml", environ={"MAX_TOKENS": "256"}).component("trainer")
+    assert trainer.argv[trainer.argv.index("--max-completion-length") + 1] == "256"
+
+
+def test_gpu_counts_are_laid_side_by_side_on_one_host() -> None:
+    sets = ["trainer.gpus=2", "trainer.rollout.gpus=2", "trainer.rollout.tensor_parallel_size=2"]
+    plan = _train(EXAMPLES / "gpu-train.yaml", sets)
+    assert plan.component("rollout").gpus.ids == (0, 1)
+    assert plan.component("trainer").gpus.ids == (2, 3)
+    assert plan.component("trainer").argv[:4] == ["torchrun", "--standalone", "--nproc-per-node", "2"]
+    # An id list for one side: the count takes the lowest ids the other does not use.
+    plan = _train(EXAMPLES / "gpu-train.yaml", ["trainer.gpus=1", "trainer.rollout.gpus=[0]"])
+    assert plan.component("trainer").gpus.ids == (1,)
+    plan = _train(EXAMPLES / "gpu-train.yaml", ["trainer.gpus=[0]", "trainer.rollout.gpus=1"])
+    assert plan.component("rollout").gpus.ids == (1,)
+
+
+def test_kubernetes_gets_counts_and_multi_node_gets_torchrun() -> None:
+    sets = ["runtime.kind=kubernetes", "trainer.gpus=8", "trainer.nodes=2", "trainer.rollout.gpus=1",
+            "trainer.per_device_batch_size=8"]
+    trainer = _train(EXAMPLES / "gpu-train.yaml", sets).component("trainer")
+    assert trainer.gpus.count == 8 and trainer.gpus.ids is None and trainer.nodes == 2
+    assert trainer.argv[:13] == [
+        "torchrun", "--nnodes", "2", "--nproc-per-node", "8", "--node-rank", "$(NODE_RANK)",
+        "--master-addr", "qwen-grpo-trainer-0.qwen-grpo-trainer", "--master-port", "29500",
+        "/opt/orchestrator/scripts/train_grpo.py", "--model",
+    ]  # fmt: skip
+    assert ("rendezvous", 29500) in [(p.name, p.container_port) for p in trainer.ports]
+
+
+def test_cpu_train_plan_is_the_trainer_alone() -> None:
+    plan = _train(EXAMPLES / "cpu-train.yaml")
+    assert [c.role for c in plan.components] == ["trainer"]
+    trainer = plan.component("trainer")
+    assert trainer.gpus.count == 0 and "--vllm-server-url" not in trainer.argv
+    assert trainer.env["VLLM_NO_USAGE_STATS"] == "1"

@@ -25,6 +25,9 @@ GOLDEN = Path(__file__).parent / "golden"
 CONFIGS = Path(__file__).parent / "render_configs"
 SEED = "examples/seed-002-gpt-oss-120b.yaml"
 TINY = "examples/cpu-tiny.yaml"
+GPU_TRAIN = "examples/gpu-train.yaml"
+# Kubernetes hands out GPUs by count: the example's ids become counts there.
+TRAIN_COUNTS = ["--set", "trainer.gpus=1", "--set", "trainer.rollout.gpus=1"]
 
 CASES: dict[str, list[str]] = {
     "seed-002-docker": ["-f", SEED, "--runtime", "docker"],
@@ -42,6 +45,11 @@ CASES: dict[str, list[str]] = {
         "-f", "tests/render_configs/kubernetes-hostpath.yaml",
         "--set", "client.server_url=http://vllm.llm.svc:8000",
     ],
+    "cpu-train-docker": ["-f", "examples/cpu-train.yaml"],
+    "gpu-train-docker": ["-f", GPU_TRAIN],
+    "gpu-train-compose": ["-f", GPU_TRAIN, "--format", "compose"],
+    "gpu-train-kubernetes": ["-f", GPU_TRAIN, "--runtime", "kubernetes", *TRAIN_COUNTS],
+    "multinode-train-kubernetes": ["-f", "tests/render_configs/kubernetes-train-multinode.yaml"],
 }  # fmt: skip
 KUBERNETES = [name for name, args in CASES.items() if "kubernetes" in name]
 COMPOSE = [name for name in CASES if name.endswith("-compose")]
@@ -50,8 +58,12 @@ DOCKER = [name for name in CASES if name.endswith("-docker")]
 K8S_VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
 
 
+def _stack(name: str) -> str:
+    return "train" if "-train-" in name else "bench"
+
+
 def _render(cli, name: str, out: Path) -> dict[str, str]:
-    result = cli("render", "bench", *CASES[name], "-o", str(out))
+    result = cli("render", _stack(name), *CASES[name], "-o", str(out))
     assert result.exit_code == 0, result.stderr
     return {path.name: path.read_text() for path in sorted(out.iterdir())}
 
@@ -81,7 +93,7 @@ def test_golden(cli, tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize("name", list(CASES))
 def test_stdout_matches_written_files(cli, tmp_path: Path, name: str) -> None:
     files = _render(cli, name, tmp_path / "out")
-    printed = cli("render", "bench", *CASES[name])
+    printed = cli("render", _stack(name), *CASES[name])
     assert printed.exit_code == 0
     assert list(yaml.safe_load_all(printed.stdout)) == _objects(files)
 
@@ -202,7 +214,7 @@ def test_model_cache_sources(cli, tmp_path) -> None:
 def test_no_secret_value_is_ever_rendered(cli, tmp_path) -> None:
     env = {"HF_TOKEN": "hf_do_not_leak", "MY_HF_TOKEN": "hf_do_not_leak"}
     for name in CASES:
-        result = cli("render", "bench", *CASES[name], env=env)
+        result = cli("render", _stack(name), *CASES[name], env=env)
         assert result.exit_code == 0
         assert "hf_do_not_leak" not in result.stdout
 
@@ -262,7 +274,7 @@ def test_docker_compose_accepts_the_compose_file(cli, tmp_path, name, in_ci) -> 
     )
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
-    assert set(resolved["services"]) <= {"server", "client"}
+    assert set(resolved["services"]) <= {"server", "client", "rollout", "trainer"}
     if name == "gpu-ids-compose":
         env = resolved["services"]["server"]["environment"]
         assert env["PROMPT_PREFIX"] in ("cost: $5", "cost: $$5")  # v1 prints it re-escaped
@@ -293,3 +305,60 @@ def test_local_runtime_render_is_not_implemented_yet(cli) -> None:
     result = cli("render", "bench", "-f", TINY, "--runtime", "local")
     assert result.exit_code == 2
     assert "the local runtime is not implemented yet" in result.stderr
+
+
+def test_train_stack_on_kubernetes_is_a_deployment_a_service_and_a_job(cli, tmp_path) -> None:
+    files = _render(cli, "gpu-train-kubernetes", tmp_path / "out")
+    assert list(files) == ["10-scripts-configmap.yaml", "50-rollout-deployment.yaml",
+                           "51-rollout-service.yaml", "60-trainer-job.yaml"]
+    by_kind = {o["kind"]: o for o in _objects(files)}
+    rollout = by_kind["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert rollout["name"] == "rollout" and rollout["command"][:2] == ["trl", "vllm-serve"]
+    assert rollout["startupProbe"]["httpGet"]["path"] == "/health"
+    assert rollout["resources"]["limits"]["nvidia.com/gpu"] == 1
+    job = by_kind["Job"]["spec"]
+    assert job["backoffLimit"] == 0 and job["completions"] == 1 and "completionMode" not in job
+    trainer = job["template"]["spec"]["containers"][0]
+    url = trainer["command"][trainer["command"].index("--vllm-server-url") + 1]
+    service = by_kind["Service"]
+    assert url == f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+    assert {"name": "weight-sync", "containerPort": 51216} in trainer["ports"]
+    assert trainer["resources"]["limits"]["nvidia.com/gpu"] == 1
+    labels = job["template"]["metadata"]["labels"]
+    assert labels["orchestrator.component"] == "trainer"  # what ps, logs and down select by
+
+
+def test_multi_node_trainer_is_an_indexed_job_with_a_headless_service(cli, tmp_path) -> None:
+    files = _render(cli, "multinode-train-kubernetes", tmp_path / "out")
+    objects = _objects(files)
+    job = next(o for o in objects if o["kind"] == "Job")
+    headless = next(o for o in objects if o["kind"] == "Service" and o["spec"].get("clusterIP") == "None")
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"] == 2
+    pod = spec["template"]["spec"]
+    assert pod["subdomain"] == headless["metadata"]["name"]
+    assert headless["spec"]["selector"].items() <= spec["template"]["metadata"]["labels"].items()
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    container = pod["containers"][0]
+    command = container["command"]
+    rank = next(e for e in container["env"] if e["name"] == "NODE_RANK")
+    assert rank["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']")
+    assert command[command.index("--node-rank") + 1] == "$(NODE_RANK)"
+    # torchrun's rendezvous is pod 0's DNS name through the headless Service.
+    master = command[command.index("--master-addr") + 1]
+    assert master == f"{job['metadata']['name']}-0.{headless['metadata']['name']}"
+    assert command[command.index("--master-port") + 1] == str(headless["spec"]["ports"][0]["port"])
+    assert command[command.index("--nproc-per-node") + 1] == "8"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["output"]["persistentVolumeClaim"] == {"claimName": "grpo-output"}
+    assert volumes["model-cache"]["persistentVolumeClaim"] == {"claimName": "hf-cache"}
+
+
+def test_compose_starts_the_trainer_after_the_rollout_is_healthy(cli, tmp_path) -> None:
+    compose = _objects(_render(cli, "gpu-train-compose", tmp_path / "out"))[0]
+    trainer = compose["services"]["trainer"]
+    assert trainer["depends_on"] == {"rollout": {"condition": "service_healthy"}}
+    devices = {role: compose["services"][role]["deploy"]["resources"]["reservations"]["devices"][0]
+               ["device_ids"] for role in ("rollout", "trainer")}
+    assert devices == {"rollout": ["0"], "trainer": ["1"]}

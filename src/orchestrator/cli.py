@@ -54,7 +54,7 @@ app = typer.Typer(
     cls=_ReportingGroup,
     name="orchestrator",
     help=(
-        "Run vLLM serving benchmarks (and, soon, GRPO training) from one YAML file, on Docker,"
+        "Run vLLM serving benchmarks and GRPO training from one YAML file, on Docker,"
         " Kubernetes or bare hosts.\n\n"
         "Start with [bold]orchestrator validate -f examples/cpu-tiny.yaml[/bold], then"
         " [bold]orchestrator render bench -f FILE[/bold] to see what would run."
@@ -98,6 +98,8 @@ class Role(str, enum.Enum):
 
     server = "server"
     client = "client"
+    rollout = "rollout"
+    trainer = "trainer"
 
 
 class RenderFormat(str, enum.Enum):
@@ -160,7 +162,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    """Run vLLM serving benchmarks from one YAML file."""
+    """Run vLLM serving benchmarks and GRPO training from one YAML file."""
 
 
 @app.command(
@@ -173,14 +175,27 @@ def validate(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = No
     """Check a config without starting anything; exit 0 if valid, 1 with one line per problem."""
     loaded = _load(file, set_, project, runtime)
     spec = loaded.spec
-    server = spec.server
-    where = f"{server.gpu_count} GPU(s)" if server.gpu_count else "CPU"
-    points = spec.workload.concurrency_points
-    typer.echo(
-        f"{loaded.path} is valid: project {loaded.project}, runtime {spec.runtime.kind},"
-        f" {server.model} on {where} (tp {server.tensor_parallel_size} x pp"
-        f" {server.pipeline_parallel_size}), {len(points)} sweep point(s) {points}"
-    )
+    parts = []
+    if spec.server is not None:
+        server = spec.server
+        points = spec.workload.concurrency_points
+        parts.append(
+            f"{server.model} on {_where(server.gpu_count)} (tp {server.tensor_parallel_size} x pp"
+            f" {server.pipeline_parallel_size}), {len(points)} sweep point(s) {points}"
+        )
+    if spec.trainer is not None:
+        trainer = spec.trainer
+        rollout = trainer.rollout
+        generation = (f"rollout server on {_where(rollout.gpu_count)}" if rollout
+                      else f"{trainer.generation} generation")
+        parts.append(f"trains {trainer.model} on {_where(trainer.gpu_count)} with {generation},"
+                     f" {trainer.max_steps} step(s)")
+    typer.echo(f"{loaded.path} is valid: project {loaded.project}, runtime {spec.runtime.kind},"
+               f" {'; '.join(parts)}")
+
+
+def _where(gpus: int) -> str:
+    return f"{gpus} GPU(s)" if gpus else "CPU"
 
 
 @app.command(
@@ -188,7 +203,8 @@ def validate(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = No
     "  orchestrator render bench -f examples/cpu-tiny.yaml\n\n"
     "  orchestrator render bench --format compose -o out/ && docker compose -f"
     " out/docker-compose.yaml up -d\n\n"
-    "  orchestrator render bench --runtime kubernetes -o out/ && kubectl apply -f out/",
+    "  orchestrator render bench --runtime kubernetes -o out/ && kubectl apply -f out/\n\n"
+    "  orchestrator render train -f examples/gpu-train.yaml --runtime kubernetes",
 )
 def render(
     stack: Annotated[Stack, typer.Argument(help="The stack to render.")],
@@ -246,7 +262,8 @@ def render(
     epilog="[bold]Examples[/bold]\n\n"
     "  orchestrator up bench -f examples/cpu-tiny.yaml\n\n"
     "  orchestrator up bench --set workload.concurrency=[1,8] --keep\n\n"
-    "  orchestrator up bench -d     # start and wait until healthy; benchmark by hand later",
+    "  orchestrator up bench -d     # start and wait until healthy; benchmark by hand later\n\n"
+    "  orchestrator up train -f examples/cpu-train.yaml    # GRPO; results in train_results/",
 )
 def up(
     stack: Annotated[Stack, typer.Argument(help="The stack to run.")],
@@ -256,15 +273,22 @@ def up(
     runtime: RuntimeOpt = None,
     keep: Annotated[bool, typer.Option("--keep", help="Leave everything running afterwards.")] = False,
     detach: Annotated[bool, typer.Option(
-        "-d", "--detach", help="Start and wait until ready, then leave it running: no sweep.")] = False,
+        "-d", "--detach", help="Start and wait until ready, then leave it running (bench: no"
+        " sweep; train: follow with `logs trainer -f`).")] = False,
     context: ContextOpt = None,
 ) -> None:
-    """Start the stack, wait until healthy, run it, collect results, then tear down."""
+    """Start the stack, wait until healthy, run it, collect results, then tear down.
+
+    [bold]bench[/bold]: the vLLM server, then one `vllm bench serve` per concurrency point;
+    results in results_dir/RUN-ID/. [bold]train[/bold]: the rollout server (`trl vllm-serve`),
+    then GRPO training with its log streamed; metrics.csv, rollouts.log and the final model in
+    trainer.results_dir/RUN-ID/.
+    """
     from orchestrator.runtime import get_runtime
     from orchestrator.stacks import stack_runner
 
     loaded = _load(file, [*(set_ or []), *_context_set(context)], project, runtime)
-    run = stack_runner(stack.value)
+    run = stack_runner(stack.value, loaded.spec.runtime.kind)
     engine = get_runtime(loaded.spec.runtime.kind, f"up {stack.value}", loaded.spec)
     run(loaded, engine, keep=keep, console=_out(), detach=detach)
 

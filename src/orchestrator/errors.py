@@ -49,6 +49,10 @@ class BenchmarkError(OrchestratorError):
     """The benchmark itself failed; finished points were kept."""
 
 
+class TrainingError(OrchestratorError):
+    """The trainer failed; what it wrote (metrics, timing log) was kept."""
+
+
 class Interrupted(OrchestratorError):
     """Ctrl-C or SIGTERM: everything started was removed, finished results were kept."""
 

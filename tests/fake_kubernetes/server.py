@@ -31,6 +31,7 @@ KINDS = {
     ("api/v1", "services"): "Service",
     ("api/v1", "pods"): "Pod",
     ("apis/apps/v1", "deployments"): "Deployment",
+    ("apis/batch/v1", "jobs"): "Job",
     ("apis/leaderworkerset.x-k8s.io/v1", "leaderworkersets"): "LeaderWorkerSet",
 }
 

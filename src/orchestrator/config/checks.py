@@ -29,10 +29,40 @@ MANAGED_SERVER_FLAGS: dict[str, str] = {
     "--max-num-seqs": "server.max_num_seqs",
     "--max-num-batched-tokens": "server.max_num_batched_tokens",
 }
+# The same for `trl vllm-serve`, the rollout server.
+MANAGED_ROLLOUT_FLAGS: dict[str, str] = {
+    "--model": "trainer.model",
+    "--host": "the runtime (it listens on 0.0.0.0)",
+    "--port": "trainer.rollout.port",
+    "--tensor-parallel-size": "trainer.rollout.tensor_parallel_size",
+    "--tensor_parallel_size": "trainer.rollout.tensor_parallel_size",
+    "--max-model-len": "trainer.rollout.max_model_len",
+    "--max_model_len": "trainer.rollout.max_model_len",
+    "--gpu-memory-utilization": "trainer.rollout.gpu_memory_utilization",
+    "--gpu_memory_utilization": "trainer.rollout.gpu_memory_utilization",
+    "--dtype": "trainer.rollout.dtype",
+    "--enforce-eager": "trainer.rollout.enforce_eager",
+    "--enforce_eager": "trainer.rollout.enforce_eager",
+}
+
+
+def check_has_a_stack(spec: StackSpec) -> list[Problem]:
+    """A config describes a server to benchmark, a trainer, or both."""
+    if spec.server is not None or spec.trainer is not None:
+        return []
+    return [
+        (
+            ("server",),
+            "server and trainer are both missing; add server (to benchmark) or trainer"
+            " (to train) at the top level",
+        )
+    ]
 
 
 def check_context_length(spec: StackSpec) -> list[Problem]:
     """Input plus output tokens must fit in the server's context (seed 002's run-time error)."""
+    if spec.server is None:
+        return []
     limit = spec.server.max_model_len
     work = spec.workload
     total = work.input_len + work.output_len
@@ -52,6 +82,8 @@ def check_context_length(spec: StackSpec) -> list[Problem]:
 def check_parallelism(spec: StackSpec) -> list[Problem]:
     """tensor x pipeline parallel size must use exactly the GPUs given (on every node)."""
     server = spec.server
+    if server is None:
+        return []
     tp, pp, gpus = server.tensor_parallel_size, server.pipeline_parallel_size, server.gpu_count
     if gpus == 0:
         if tp * pp == 1:
@@ -90,7 +122,7 @@ def check_parallelism(spec: StackSpec) -> list[Problem]:
 def check_multi_node(spec: StackSpec) -> list[Problem]:
     """A server across nodes is a Kubernetes LeaderWorkerSet, and needs GPUs on each node."""
     server = spec.server
-    if server.nodes == 1:
+    if server is None or server.nodes == 1:
         return []
     if spec.runtime.kind != "kubernetes":
         return [
@@ -127,19 +159,25 @@ def check_concurrency(spec: StackSpec) -> list[Problem]:
 
 def check_extra_args(spec: StackSpec) -> list[Problem]:
     """extra_args must not set a flag that a config field already sets (e.g. a second --port)."""
+    lists: list[tuple[tuple[str, ...], list[str], dict[str, str]]] = []
+    if spec.server is not None:
+        lists.append((("server",), spec.server.extra_args, MANAGED_SERVER_FLAGS))
+    if spec.trainer is not None and spec.trainer.rollout is not None:
+        lists.append((("trainer", "rollout"), spec.trainer.rollout.extra_args, MANAGED_ROLLOUT_FLAGS))
     problems: list[Problem] = []
-    for index, arg in enumerate(spec.server.extra_args):
-        flag = arg.split("=", 1)[0]
-        owner = MANAGED_SERVER_FLAGS.get(flag)
-        if owner:
-            problems.append(
-                (
-                    ("server", "extra_args", index),
-                    f"server.extra_args[{index}] = {arg!r} collides with {owner}, which"
-                    f" orchestrator passes as {flag}; remove it from extra_args"
-                    + ("" if owner.startswith("the ") else f" and set {owner} instead"),
+    for section, extra_args, managed in lists:
+        for index, arg in enumerate(extra_args):
+            flag = arg.split("=", 1)[0]
+            owner = managed.get(flag)
+            if owner:
+                problems.append(
+                    (
+                        (*section, "extra_args", index),
+                        f"{'.'.join(section)}.extra_args[{index}] = {arg!r} collides with {owner},"
+                        f" which orchestrator passes as {flag}; remove it from extra_args"
+                        + ("" if owner.startswith("the ") else f" and set {owner} instead"),
+                    )
                 )
-            )
     return problems
 
 
@@ -167,19 +205,135 @@ def check_dataset(spec: StackSpec) -> list[Problem]:
 
 def check_kubernetes_gpus(spec: StackSpec) -> list[Problem]:
     """Kubernetes hands out GPUs by count; it cannot pin ids."""
-    ids = spec.server.gpu_ids
-    if spec.runtime.kind != "kubernetes" or ids is None:
+    if spec.runtime.kind != "kubernetes":
         return []
-    return [
-        (
-            ("server", "gpus"),
-            f"server.gpus = {ids} names GPU ids, which Kubernetes cannot pin;"
-            f" give a count (server.gpus: {len(ids)})",
-        )
-    ]
+    problems: list[Problem] = []
+    for loc, ids in _gpu_fields(spec):
+        if ids is not None:
+            field = ".".join(loc)
+            problems.append((loc, f"{field} = {ids} names GPU ids, which Kubernetes cannot pin;"
+                                  f" give a count ({field}: {len(ids)})"))
+    return problems
+
+
+def _gpu_fields(spec: StackSpec) -> list[tuple[tuple[str, ...], list[int] | None]]:
+    fields: list[tuple[tuple[str, ...], list[int] | None]] = []
+    if spec.server is not None:
+        fields.append((("server", "gpus"), spec.server.gpu_ids))
+    if spec.trainer is not None:
+        fields.append((("trainer", "gpus"), spec.trainer.gpu_ids))
+        if spec.trainer.rollout is not None:
+            fields.append((("trainer", "rollout", "gpus"), spec.trainer.rollout.gpu_ids))
+    return fields
+
+
+def check_trainer_generation(spec: StackSpec) -> list[Problem]:
+    """generation: server needs a rollout section and GPUs; the other modes need no rollout."""
+    trainer = spec.trainer
+    if trainer is None:
+        return []
+    mode = trainer.generation
+    if mode == "server" and trainer.rollout is None:
+        return [(("trainer", "generation"),
+                 "trainer.generation = 'server' generates on a paired rollout server; add"
+                 " a trainer.rollout section (the rollout server's GPUs and port), or set trainer.generation"
+                 " to colocate (GPU) or plain (CPU)")]
+    if mode != "server" and trainer.rollout is not None:
+        return [(("trainer", "rollout"),
+                 f"trainer.rollout is set but trainer.generation = {mode!r} generates inside the"
+                 " trainer; remove trainer.rollout or set trainer.generation: server")]
+    if mode != "plain" and trainer.gpu_count == 0:
+        return [(("trainer", "gpus"),
+                 f"trainer.gpus = 0 (CPU) but trainer.generation = {mode!r} needs GPUs (vLLM, and"
+                 " weight sync over NCCL); give trainer.gpus, or set trainer.generation: plain")]
+    rollout = trainer.rollout
+    if rollout is not None and rollout.gpu_count == 0:
+        return [(("trainer", "rollout", "gpus"),
+                 "trainer.rollout.gpus = 0: the rollout server receives weights over NCCL and"
+                 " needs a GPU; set trainer.rollout.gpus to 1 or more")]
+    return []
+
+
+def check_rollout_parallelism(spec: StackSpec) -> list[Problem]:
+    """The rollout server's tensor parallel size must use exactly its GPUs."""
+    rollout = spec.trainer.rollout if spec.trainer else None
+    if rollout is None or rollout.gpu_count == 0 or rollout.tensor_parallel_size == rollout.gpu_count:
+        return []
+    return [(("trainer", "rollout", "tensor_parallel_size"),
+             f"trainer.rollout.tensor_parallel_size = {rollout.tensor_parallel_size} does not match"
+             f" trainer.rollout.gpus = {rollout.gpus}; set it to {rollout.gpu_count}")]
+
+
+def check_gpu_overlap(spec: StackSpec) -> list[Problem]:
+    """The rollout server and the trainer must not share a GPU."""
+    trainer = spec.trainer
+    if trainer is None or trainer.rollout is None:
+        return []
+    rollout_ids, trainer_ids = trainer.rollout.gpu_ids, trainer.gpu_ids
+    if rollout_ids is None or trainer_ids is None:
+        return []  # counts are laid out side by side (rollout first), so they never overlap
+    shared = sorted(set(rollout_ids) & set(trainer_ids))
+    if not shared:
+        return []
+    free = [g for g in trainer_ids if g not in shared] or [max(rollout_ids + trainer_ids) + 1]
+    return [(("trainer", "rollout", "gpus"),
+             f"trainer.rollout.gpus = {rollout_ids} and trainer.gpus = {trainer_ids} share GPU"
+             f" {shared[0]}; give each its own GPUs, for example trainer.gpus: {free}")]
+
+
+def check_trainer_context(spec: StackSpec) -> list[Problem]:
+    """Prompt plus completion tokens must fit in the rollout server's context."""
+    trainer = spec.trainer
+    if trainer is None or trainer.rollout is None or trainer.rollout.max_model_len is None:
+        return []
+    limit = trainer.rollout.max_model_len
+    prompt, completion = trainer.max_prompt_length, trainer.max_completion_length
+    if prompt + completion <= limit:
+        return []
+    fix = (f"lower trainer.max_completion_length to {limit - prompt}" if prompt < limit
+           else f"lower trainer.max_prompt_length below {limit}")
+    return [(("trainer", "max_completion_length"),
+             f"trainer.max_prompt_length + trainer.max_completion_length = {prompt} + {completion}"
+             f" = {prompt + completion} exceeds trainer.rollout.max_model_len = {limit}; {fix} or"
+             f" raise trainer.rollout.max_model_len to {prompt + completion}")]
+
+
+def check_generation_batch(spec: StackSpec) -> list[Problem]:
+    """TRL groups each prompt's completions in one batch: the batch must divide into groups."""
+    trainer = spec.trainer
+    if trainer is None:
+        return []
+    batch = trainer.per_device_batch_size * trainer.gradient_accumulation_steps * trainer.processes
+    if batch % trainer.num_generations == 0:
+        return []
+    divisors = [n for n in range(2, batch + 1) if batch % n == 0]
+    fix = (f"set trainer.num_generations to one of {divisors}" if divisors else
+           "raise trainer.per_device_batch_size")
+    return [(("trainer", "num_generations"),
+             f"trainer.num_generations = {trainer.num_generations} does not divide the generation"
+             f" batch per_device_batch_size x gradient_accumulation_steps x processes ="
+             f" {trainer.per_device_batch_size} x {trainer.gradient_accumulation_steps} x"
+             f" {trainer.processes} = {batch}; {fix}, or make per_device_batch_size a multiple"
+             f" of {trainer.num_generations}")]
+
+
+def check_trainer_nodes(spec: StackSpec) -> list[Problem]:
+    """A trainer across nodes is a Kubernetes indexed Job with GPUs on each node."""
+    trainer = spec.trainer
+    if trainer is None or trainer.nodes == 1:
+        return []
+    if spec.runtime.kind != "kubernetes":
+        return [(("trainer", "nodes"),
+                 f"trainer.nodes = {trainer.nodes} needs runtime.kind: kubernetes (an indexed Job);"
+                 f" on {spec.runtime.kind} set trainer.nodes to 1")]
+    if trainer.gpu_count == 0:
+        return [(("trainer", "nodes"),
+                 f"trainer.nodes = {trainer.nodes} needs GPUs: set trainer.gpus per node")]
+    return []
 
 
 CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
+    check_has_a_stack,
     check_context_length,
     check_parallelism,
     check_multi_node,
@@ -187,6 +341,12 @@ CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_extra_args,
     check_dataset,
     check_kubernetes_gpus,
+    check_trainer_generation,
+    check_rollout_parallelism,
+    check_gpu_overlap,
+    check_trainer_context,
+    check_generation_batch,
+    check_trainer_nodes,
 )
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from orchestrator.resources import data_dir
 
@@ -54,6 +61,54 @@ PortNumber = Annotated[int, Field(ge=1, le=65535)]
 PositiveInt = Annotated[int, Field(ge=1)]
 
 
+def _check_gpus(value: int | list[int]) -> int | list[int]:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("must be 0 (CPU) or more")
+        return value
+    if not value:
+        raise ValueError("is an empty list: give GPU ids such as [0, 1], or a count")
+    if any(gpu < 0 for gpu in value):
+        raise ValueError("GPU ids are 0 or more")
+    if len(set(value)) != len(value):
+        raise ValueError("lists a GPU id twice")
+    return value
+
+
+def _check_fraction(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError("must be in (0, 1]: a fraction of each GPU's memory, such as 0.9")
+    return value
+
+
+def _check_shm(value: str) -> str:
+    if parse_size(value) < 1024**3:
+        raise ValueError("is below 1g: vLLM needs at least 1g of /dev/shm")
+    return value
+
+
+# A GPU request: a count, or the ids of the GPUs to use.
+Gpus = Annotated[int | list[int], AfterValidator(_check_gpus)]
+MemoryFraction = Annotated[float, AfterValidator(_check_fraction)]
+ShmSize = Annotated[str, AfterValidator(_check_shm)]
+
+
+class GpuCounting:
+    """`gpu_count` and `gpu_ids` for sections with a `gpus` field (a count or a list of ids)."""
+
+    @property
+    def gpu_count(self) -> int:
+        """How many GPUs this part uses (on each node)."""
+        gpus = self.gpus  # type: ignore[attr-defined]
+        return gpus if isinstance(gpus, int) else len(gpus)
+
+    @property
+    def gpu_ids(self) -> list[int] | None:
+        """The GPU ids asked for by id, or None when only a count was given."""
+        gpus = self.gpus  # type: ignore[attr-defined]
+        return None if isinstance(gpus, int) else list(gpus)
+
+
 class SecretRef(Section):
     """A secret passed by reference: the value never appears in rendered files or results."""
 
@@ -91,6 +146,10 @@ class KubernetesSettings(Section):
     model_cache_host_path: str | None = Field(
         None, description="A node folder for the model cache; with neither, an emptyDir."
     )
+    train_output_pvc: str | None = Field(
+        None, description="An existing PersistentVolumeClaim for the trainer's output (the"
+        " model, metrics); with none, an emptyDir that goes with the pod."
+    )
 
     @field_validator("model_cache_host_path")
     @classmethod
@@ -123,17 +182,29 @@ class Runtime(Section):
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
 
 
-class Server(Section):
+Dtype = Literal["auto", "half", "float16", "bfloat16", "float", "float32"]
+
+
+def _model_not_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty: name a Hugging Face model id or a path inside the image")
+    return value
+
+
+ModelName = Annotated[str, AfterValidator(_model_not_empty)]
+
+
+class Server(GpuCounting, Section):
     """The vLLM server (`vllm serve`)."""
 
     image: str = DEFAULT_VLLM_IMAGE
-    model: str = Field(description="Hugging Face id or a path inside the image.")
+    model: ModelName = Field(description="Hugging Face id or a path inside the image.")
     served_model_name: str | None = Field(None, description="Default: the model.")
     port: PortNumber = 8000
     host_port: PortNumber | None = Field(
         None, description="Docker: host port to publish the API on; default: server.port."
     )
-    gpus: int | list[int] = Field(
+    gpus: Gpus = Field(
         1, description="A count, or a list of GPU ids; 0 for CPU. Per node when nodes > 1."
     )
     nodes: PositiveInt = Field(
@@ -142,8 +213,8 @@ class Server(Section):
     tensor_parallel_size: PositiveInt = 1
     pipeline_parallel_size: PositiveInt = 1
     max_model_len: PositiveInt | None = None
-    gpu_memory_utilization: float = 0.9
-    dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] = "auto"
+    gpu_memory_utilization: MemoryFraction = 0.9
+    dtype: Dtype = "auto"
     enforce_eager: bool = False
     max_num_seqs: PositiveInt | None = None
     max_num_batched_tokens: PositiveInt | None = None
@@ -154,59 +225,13 @@ class Server(Section):
         description="HF_TOKEN passed by reference; null to pass none.",
     )
     model_cache: ModelCache = Field(default_factory=ModelCache)
-    shm_size: str = Field("16g", description="Shared memory (/dev/shm); at least 1g.")
+    shm_size: ShmSize = Field("16g", description="Shared memory (/dev/shm); at least 1g.")
     startup_timeout: PositiveInt = Field(900, description="Seconds to wait for /health.")
-
-    @field_validator("model")
-    @classmethod
-    def _model_not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("is empty: name a Hugging Face model id or a path inside the image")
-        return value
-
-    @field_validator("gpus")
-    @classmethod
-    def _gpus_shape(cls, value: int | list[int]) -> int | list[int]:
-        if isinstance(value, int):
-            if value < 0:
-                raise ValueError("must be 0 (CPU) or more")
-            return value
-        if not value:
-            raise ValueError("is an empty list: give GPU ids such as [0, 1], or a count")
-        if any(gpu < 0 for gpu in value):
-            raise ValueError("GPU ids are 0 or more")
-        if len(set(value)) != len(value):
-            raise ValueError("lists a GPU id twice")
-        return value
-
-    @field_validator("gpu_memory_utilization")
-    @classmethod
-    def _fraction(cls, value: float) -> float:
-        if not 0 < value <= 1:
-            raise ValueError("must be in (0, 1]: a fraction of each GPU's memory, such as 0.9")
-        return value
-
-    @field_validator("shm_size")
-    @classmethod
-    def _shm_size(cls, value: str) -> str:
-        if parse_size(value) < 1024**3:
-            raise ValueError("is below 1g: vLLM needs at least 1g of /dev/shm")
-        return value
-
-    @property
-    def gpu_count(self) -> int:
-        """How many GPUs the server uses."""
-        return self.gpus if isinstance(self.gpus, int) else len(self.gpus)
 
     @property
     def total_gpus(self) -> int:
         """GPUs across all of the server's nodes."""
         return self.gpu_count * self.nodes
-
-    @property
-    def gpu_ids(self) -> list[int] | None:
-        """The GPU ids asked for by id, or None when only a count was given."""
-        return None if isinstance(self.gpus, int) else list(self.gpus)
 
     @property
     def model_name(self) -> str:
@@ -292,15 +317,90 @@ class Workload(Section):
         return list(range(self.concurrency.min, self.concurrency.max + 1, self.concurrency.step))
 
 
+DEFAULT_TRAINER_IMAGE = "orchestrator-vllm-gpu:local"  # host_scripts/build_images.sh gpu
+
+
+class Rollout(GpuCounting, Section):
+    """The rollout server the trainer generates with (`trl vllm-serve`, trainer.generation: server)."""
+
+    image: str | None = Field(None, description="Default: trainer.image (it has TRL and vLLM).")
+    gpus: Gpus = Field(1, description="A count, or a list of GPU ids; the trainer gets others.")
+    port: PortNumber = 8000
+    host_port: PortNumber | None = Field(
+        None, description="Docker/local: host port for its API; default: rollout.port."
+    )
+    group_port: PortNumber = Field(
+        51216, description="The weight-sync (NCCL) group port; the trainer listens on it."
+    )
+    tensor_parallel_size: PositiveInt = 1
+    max_model_len: PositiveInt | None = None
+    gpu_memory_utilization: MemoryFraction = 0.9
+    dtype: Dtype = "auto"
+    enforce_eager: bool = False
+    extra_args: list[str] = Field(default_factory=list)
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    shm_size: ShmSize = "16g"
+    startup_timeout: PositiveInt = Field(900, description="Seconds to wait for /health.")
+
+
+class Trainer(GpuCounting, Section):
+    """GRPO training with TRL (container_scripts/train_grpo.py)."""
+
+    image: str = Field(DEFAULT_TRAINER_IMAGE, description="An image with TRL; see images/gpu.")
+    model: ModelName = Field(description="Hugging Face id or a path inside the image.")
+    dataset: str = Field("toy", description="A JSONL file in the image (a 'prompt' per line), or toy.")
+    rewards: list[str] = Field(
+        default_factory=lambda: ["json_valid", "length_penalty"],
+        description="json_valid, length_penalty, or module:function importable in the trainer.",
+    )
+    learning_rate: Annotated[float, Field(gt=0)] = 1e-6
+    beta: Annotated[float, Field(ge=0)] = Field(0.04, description="KL coefficient.")
+    num_generations: Annotated[int, Field(ge=2)] = Field(4, description="Completions per prompt.")
+    per_device_batch_size: PositiveInt = 4
+    gradient_accumulation_steps: PositiveInt = 1
+    max_prompt_length: PositiveInt = 256
+    max_completion_length: PositiveInt = Field(
+        128, description="Tokens per completion (the MAX_TOKENS environment variable sets it)."
+    )
+    temperature: Annotated[float, Field(gt=0)] = 1.0
+    length_target_words: PositiveInt = Field(50, description="length_penalty's free length.")
+    max_steps: PositiveInt = 10
+    logging_steps: PositiveInt = 1
+    save_steps: Annotated[int, Field(ge=0)] = Field(0, description="0: only the final model.")
+    seed: int = 0
+    log_raw_output: bool = Field(False, description="Log completions' text beside timing lines.")
+    generation: Literal["server", "colocate", "plain"] = Field(
+        "server",
+        description="server: a paired rollout server; colocate: vLLM in the trainer;"
+        " plain: the model's own generate (CPU).",
+    )
+    gpus: Gpus = Field(1, description="A count, or a list of GPU ids; 0 for CPU. Per node.")
+    nodes: PositiveInt = Field(1, description="Kubernetes: trainer pods (an indexed Job).")
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    hf_token: SecretRef | None = Field(
+        default_factory=SecretRef, description="HF_TOKEN passed by reference; null for none."
+    )
+    model_cache: ModelCache = Field(default_factory=ModelCache)
+    shm_size: ShmSize = "16g"
+    rollout: Rollout | None = Field(None, description="Required with generation: server.")
+    results_dir: str = "train_results"
+
+    @property
+    def processes(self) -> int:
+        """Training processes: one per GPU on each node (one on CPU)."""
+        return max(self.gpu_count, 1) * self.nodes
+
+
 class StackSpec(Section):
-    """A whole orchestrator config file."""
+    """A whole orchestrator config file: a server to benchmark, a trainer, or both."""
 
     name: str | None = Field(None, description="Project name; default: the config's folder.")
     runtime: Runtime = Field(default_factory=Runtime)
-    server: Server
+    server: Server | None = Field(None, description="The bench stack's vLLM server.")
     client: Client = Field(default_factory=Client)
     workload: Workload = Field(default_factory=Workload)
     results_dir: str = "bench_results"
+    trainer: Trainer | None = Field(None, description="The train stack (GRPO).")
 
     @field_validator("name")
     @classmethod

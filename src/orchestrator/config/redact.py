@@ -24,6 +24,10 @@ def redact_env(env: dict[str, str]) -> dict[str, str]:
 def redacted_config(spec: StackSpec) -> dict[str, Any]:
     """The resolved config as plain data, with secret values replaced by a marker."""
     data = spec.model_dump(mode="json")
-    for section in ("server", "client"):
-        data[section]["env"] = redact_env(data[section]["env"])
+    sections = [data["client"], data["server"], data["trainer"]]
+    if data["trainer"]:
+        sections.append(data["trainer"]["rollout"])
+    for section in sections:
+        if section:
+            section["env"] = redact_env(section["env"])
     return data

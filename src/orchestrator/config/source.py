@@ -26,6 +26,7 @@ ENV_OVERRIDES: dict[str, tuple[Loc, bool]] = {
     "NUM_PROMPTS": (("workload", "num_prompts"), True),
     "INPUT_LEN": (("workload", "input_len"), True),
     "OUTPUT_LEN": (("workload", "output_len"), True),
+    "MAX_TOKENS": (("trainer", "max_completion_length"), True),
 }
 
 
@@ -122,8 +123,22 @@ def apply_env(layers: Layers, environ: Mapping[str, str] | None = None) -> None:
         raw = environ.get(var)
         if raw is None or raw == "":
             continue
+        if isinstance(layers.data, dict):
+            loc = _env_target(layers.data, var, loc)
+            if loc is None:
+                continue
         origin = f"environment variable {var}={raw}"
         layers.set(loc, _parse_value(raw, origin) if as_yaml else raw, origin)
+
+
+def _env_target(data: dict[str, Any], var: str, loc: Loc) -> Loc | None:
+    """Where an environment variable lands: MODEL names the trainer's model in a train-only
+    config, and MAX_TOKENS means nothing to a config without a trainer."""
+    if var == "MODEL" and "server" not in data and "trainer" in data:
+        return ("trainer", "model")
+    if var == "MAX_TOKENS" and "trainer" not in data:
+        return None
+    return loc
 
 
 def apply_sets(layers: Layers, assignments: Sequence[str]) -> None:

@@ -19,8 +19,12 @@ def render_compose(plan: Plan) -> dict[str, Any]:
     explicitly, so any project name compose derives does not change what is created.
     """
     services = {c.role: _service(plan, c) for c in plan.components}
-    if "server" in services and "client" in services:
-        services["client"]["depends_on"] = {"server": {"condition": "service_healthy"}}
+    # What has a health check (a server) must be healthy before the rest (client, trainer) starts.
+    healthy = [c.role for c in plan.components if c.probe]
+    for component in plan.components:
+        if not component.probe and healthy:
+            services[component.role]["depends_on"] = {
+                role: {"condition": "service_healthy"} for role in healthy}
     network = {"name": plan.network, "driver": "bridge", "labels": dict(plan.labels)}
     return {"services": services, "networks": {"default": network}}
 

@@ -14,9 +14,9 @@ from typing import Any
 import jinja2
 import yaml
 
-from orchestrator.config.model import StackSpec
+from orchestrator.config.model import KubernetesSettings, StackSpec
 from orchestrator.errors import RenderError
-from orchestrator.plan import LABEL_PREFIX, SCRIPTS_MOUNT, Component, Plan
+from orchestrator.plan import LABEL_PREFIX, RENDEZVOUS_PORT, SCRIPTS_MOUNT, Component, Plan
 from orchestrator.resources import data_dir
 
 _TEMPLATE_SUFFIX = ".yaml.j2"
@@ -59,32 +59,15 @@ def chart_values(plan: Plan, spec: StackSpec, chart: Path) -> dict[str, Any]:
         "nodeSelector": k8s.node_selector,
         "tolerations": k8s.tolerations,
         "server": {"enabled": False},
+        "rollout": {"enabled": False},
         "client": {"name": ""},
+        "trainer": {"enabled": False},
         "scripts": {"configMapName": scripts_name, "files": _script_files()},
     }
     server = roles.get("server")
     if server:
-        cache = next(v for v in server.volumes if v.source == "model-cache")
         computed["server"] = {
-            "enabled": True,
-            "name": server.name,
-            "image": server.image,
-            "command": server.argv,
-            "env": server.env,
-            "secretEnv": _secret_env(server),
-            "port": server.ports[0].container_port,
-            "gpus": server.gpus.count,
-            "shmSizeLimit": quantity(server.shm_size_bytes or 0),
-            "modelCache": {
-                "mountPath": cache.mount_path,
-                "pvc": k8s.model_cache_pvc,
-                "hostPath": k8s.model_cache_host_path,
-            },
-            "probes": {"startupBudgetSeconds": server.probe.startup_budget_s if server.probe else 0},
-            "labels": server.labels,
-            # Pod templates carry exactly the selector's labels: leaving out the per-run label
-            # means a new run does not roll the pods.
-            "selector": _selector(server),
+            **_vllm_values(server, k8s),
             "nodes": server.nodes,
             # Multi-node: ray_node.sh (from the scripts ConfigMap) runs Ray, then vllm serve.
             "leaderCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "leader", "--", *server.argv],
@@ -92,18 +75,72 @@ def chart_values(plan: Plan, spec: StackSpec, chart: Path) -> dict[str, Any]:
             # The leader's pod labels, which are also the Service's selector.
             "leaderLabels": {**_selector(server), LEADER_LABEL: "leader"},
         }
-    client = roles["client"]
-    computed["client"] = {
-        "name": client.name,
-        "image": client.image,
-        "command": client.argv,
-        "env": client.env,
-        "secretEnv": _secret_env(client),
-        "labels": client.labels,
-        "scriptsMountPath": _mount(client, "scripts"),
-        "resultsPath": _mount(client, "scratch"),
-    }
+    rollout = roles.get("rollout")
+    if rollout:
+        computed["rollout"] = _vllm_values(rollout, k8s)
+    client = roles.get("client")
+    if client:
+        computed["client"] = {
+            "name": client.name,
+            "image": client.image,
+            "command": client.argv,
+            "env": client.env,
+            "secretEnv": _secret_env(client),
+            "labels": client.labels,
+            "scriptsMountPath": _mount(client, "scripts"),
+            "resultsPath": _mount(client, "scratch"),
+        }
+    trainer = roles.get("trainer")
+    if trainer:
+        computed["trainer"] = {
+            "enabled": True,
+            "name": trainer.name,
+            "image": trainer.image,
+            "command": trainer.argv,
+            "env": trainer.env,
+            "secretEnv": _secret_env(trainer),
+            "ports": [{"name": p.name, "containerPort": p.container_port} for p in trainer.ports],
+            "gpus": trainer.gpus.count,
+            "nodes": trainer.nodes,
+            "shmSizeLimit": quantity(trainer.shm_size_bytes or 0),
+            "labels": trainer.labels,
+            "selector": _selector(trainer),
+            "scriptsMountPath": _mount(trainer, "scripts"),
+            "outputPath": _mount(trainer, "scratch"),
+            "outputPvc": k8s.train_output_pvc,
+            "modelCache": _model_cache(trainer, k8s),
+            "rendezvousPort": RENDEZVOUS_PORT,
+        }
     return _deep_merge(defaults, computed)
+
+
+def _vllm_values(component: Component, k8s: KubernetesSettings) -> dict[str, Any]:
+    """Values shared by the chart's vLLM servers: the bench server and the rollout server."""
+    return {
+        "enabled": True,
+        "name": component.name,
+        "containerName": component.role,
+        "image": component.image,
+        "command": component.argv,
+        "env": component.env,
+        "secretEnv": _secret_env(component),
+        "port": component.ports[0].container_port,
+        "gpus": component.gpus.count,
+        "nodes": 1,
+        "shmSizeLimit": quantity(component.shm_size_bytes or 0),
+        "modelCache": _model_cache(component, k8s),
+        "probes": {"startupBudgetSeconds": component.probe.startup_budget_s if component.probe else 0},
+        "labels": component.labels,
+        # Pod templates carry exactly the selector's labels: leaving out the per-run label
+        # means a new run does not roll the pods.
+        "selector": _selector(component),
+    }
+
+
+def _model_cache(component: Component, k8s: KubernetesSettings) -> dict[str, Any]:
+    cache = next(v for v in component.volumes if v.source == "model-cache")
+    return {"mountPath": cache.mount_path, "pvc": k8s.model_cache_pvc,
+            "hostPath": k8s.model_cache_host_path}
 
 
 def quantity(size_bytes: int) -> str:

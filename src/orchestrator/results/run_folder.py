@@ -26,10 +26,12 @@ class RunFolder:
     path: Path
 
     @classmethod
-    def create(cls, results_dir: Path, run_id: str) -> RunFolder:
-        """Make the folder (and raw/) for a new run."""
+    def create(cls, results_dir: Path, run_id: str, with_raw: bool = True) -> RunFolder:
+        """Make the folder (and raw/, for a benchmark's point files) for a new run."""
         path = results_dir / run_id
-        (path / "raw").mkdir(parents=True, exist_ok=False)
+        path.mkdir(parents=True, exist_ok=False)
+        if with_raw:
+            (path / "raw").mkdir()
         return cls(path)
 
     @property

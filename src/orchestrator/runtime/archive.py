@@ -11,11 +11,14 @@ from orchestrator.errors import EngineError
 from orchestrator.files import write_atomic
 
 
-def safe_extract(chunks: Iterable[bytes], dest: Path, skip_existing: bool = True) -> list[Path]:
-    """Extract the regular files of a tar stream into `dest` (flattened); return new files.
+def safe_extract(chunks: Iterable[bytes], dest: Path, skip_existing: bool = True,
+                 keep_tree: str | None = None) -> list[Path]:
+    """Extract the regular files of a tar stream into `dest`; return the new files.
 
-    Refuses absolute paths, `..`, links and device files instead of writing them. Each file
-    is written atomically, so a reader never sees half a file.
+    Files land flattened into `dest`, unless `keep_tree` names the copied folder: then paths
+    below it are kept (Docker's archives start with the folder's own name, `tar -C DIR .`
+    archives do not). Refuses absolute paths, `..`, links and device files instead of writing
+    them. Each file is written atomically, so a reader never sees half a file.
     """
     data = io.BytesIO(b"".join(chunks))
     written: list[Path] = []
@@ -29,7 +32,7 @@ def safe_extract(chunks: Iterable[bytes], dest: Path, skip_existing: bool = True
                 raise EngineError(f"refused to extract {member.name!r}: links and devices are not copied")
             if member.isdir():
                 continue
-            target = dest / path.name
+            target = dest / (_below(path, keep_tree) if keep_tree else path.name)
             if skip_existing and target.exists():
                 continue
             source = archive.extractfile(member)
@@ -38,3 +41,8 @@ def safe_extract(chunks: Iterable[bytes], dest: Path, skip_existing: bool = True
             write_atomic(target, source.read())
             written.append(target)
     return written
+
+
+def _below(path: PurePosixPath, folder: str) -> PurePosixPath:
+    parts = path.parts[1:] if path.parts and path.parts[0] == folder else path.parts
+    return PurePosixPath(*parts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,8 +35,11 @@ class Runtime(Protocol):
     def preflight(self, plan: Plan) -> None:
         """Refuse to start when something needed is missing or taken; starts nothing."""
 
-    def up(self, plan: Plan) -> None:
-        """Create and start every component of the plan."""
+    def up(self, plan: Plan, roles: Sequence[str] | None = None) -> None:
+        """Create and start the plan's components (only `roles`, when given), in plan order.
+
+        What components share (network, namespace, scripts) is created by the first call.
+        """
 
     def alive(self, plan: Plan, role: str) -> str | None:
         """None while the component runs, else how it ended (exit code, OOM)."""
@@ -44,11 +47,16 @@ class Runtime(Protocol):
     def readiness(self, plan: Plan, role: str) -> list[Check]:
         """What must hold before the component counts as ready (health, model served)."""
 
+    def wait(self, plan: Plan, role: str) -> int:
+        """Block until the component's own process ends; return its exit code."""
+
     def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
         """Run argv inside the component, streaming its output; return its exit code."""
 
-    def copy_out(self, plan: Plan, role: str, path: str, dest: Path) -> list[Path]:
-        """Copy the files under `path` in the component into `dest`; return the new ones."""
+    def copy_out(self, plan: Plan, role: str, path: str, dest: Path,
+                 keep_tree: bool = False) -> list[Path]:
+        """Copy the files under `path` in the component into `dest` (flattened, unless
+        `keep_tree`); return the new ones. Works on a component that has exited."""
 
     def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         """The component's log output, as text chunks."""

@@ -10,8 +10,8 @@ import errno
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from orchestrator.errors import EngineError, PreflightError, StartupError
@@ -21,7 +21,9 @@ from orchestrator.render.docker import container_kwargs, network_kwargs, secret_
 from orchestrator.runtime.archive import safe_extract
 from orchestrator.runtime.base import ComponentState, parse_timestamp
 
-_IMAGE_FIELD = {"server": "server.image", "client": "client.image"}
+_IMAGE_FIELD = {"server": "server.image", "client": "client.image", "trainer": "trainer.image",
+                "rollout": "trainer.rollout.image"}
+_HOST_PORT_FIELD = {"server": "server.host_port", "rollout": "trainer.rollout.host_port"}
 
 
 class DockerRuntime:
@@ -57,17 +59,23 @@ class DockerRuntime:
             self._ensure_image(component)
             for port in component.ports:
                 if port.host_port and not _port_free(port.host_port):
+                    field = _HOST_PORT_FIELD.get(component.role, f"{component.role}.host_port")
                     raise PreflightError(
-                        f"host port {port.host_port} (server.host_port) is already in use on this"
-                        " host; set server.host_port to a free port or stop what uses it"
+                        f"host port {port.host_port} ({field}) is already in use on this"
+                        f" host; set {field} to a free port or stop what uses it"
                     )
 
-    def up(self, plan: Plan) -> None:
-        """Create the network, then create and start each container in order."""
+    def up(self, plan: Plan, roles: Sequence[str] | None = None) -> None:
+        """Create the network (once), then create and start each container in order."""
         errors = self._docker.errors
+        label = f"{LABEL_PREFIX}project={plan.project}"
         try:
-            self.client.networks.create(**network_kwargs(plan))
+            networks = self.client.networks.list(filters={"label": label})
+            if not any(network.name == plan.network for network in networks):
+                self.client.networks.create(**network_kwargs(plan))
             for component in plan.components:
+                if roles is not None and component.role not in roles:
+                    continue
                 kwargs = container_kwargs(plan, component)
                 kwargs["environment"] = _resolve_secrets(component, kwargs["environment"])
                 self.client.containers.create(**kwargs).start()
@@ -89,7 +97,13 @@ class DockerRuntime:
     def readiness(self, plan: Plan, role: str) -> list[Check]:
         """/health answers 200 and /v1/models lists the served model, through the host port."""
         base = self._endpoint(plan, role)
-        return [HttpOk(f"{base}/health"), ModelListed(base, plan.component(role).served_model or "")]
+        served = plan.component(role).served_model
+        return [HttpOk(f"{base}/health"), *([ModelListed(base, served)] if served else [])]
+
+    def wait(self, plan: Plan, role: str) -> int:
+        """Block until the container exits; return its exit code."""
+        container = self._require(plan.project, role)
+        return int(container.wait()["StatusCode"])
 
     def _endpoint(self, plan: Plan, role: str) -> str:
         component = plan.component(role)
@@ -107,14 +121,15 @@ class DockerRuntime:
             on_output(chunk.decode("utf-8", errors="replace"))
         return int(api.exec_inspect(exec_id)["ExitCode"])
 
-    def copy_out(self, plan: Plan, role: str, path: str, dest: Path) -> list[Path]:
+    def copy_out(self, plan: Plan, role: str, path: str, dest: Path,
+                 keep_tree: bool = False) -> list[Path]:
         """Copy files under `path` out of the container (tar, extracted safely)."""
         container = self._require(plan.project, role)
         try:
             stream, _ = container.get_archive(path)
         except self._docker.errors.NotFound:
             return []
-        return safe_extract(stream, dest)
+        return safe_extract(stream, dest, keep_tree=PurePosixPath(path).name if keep_tree else None)
 
     def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         """The container's stdout and stderr."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from orchestrator.config.model import KubernetesSettings, StackSpec
@@ -32,10 +32,13 @@ PLURALS = {
     "Pod": "pods",
     "Deployment": "deployments",
     "LeaderWorkerSet": "leaderworkersets",
+    "Job": "jobs",
 }
-API_VERSIONS = {"Deployment": "apps/v1", "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1"}
+API_VERSIONS = {"Deployment": "apps/v1", "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1",
+                "Job": "batch/v1"}
 # Pods first so nothing restarts them; the namespace (only one orchestrator made) last.
-DELETE_ORDER = ("Pod", "LeaderWorkerSet", "Deployment", "Service", "ConfigMap")
+# Jobs before pods, so that the Job controller does not replace the pods being deleted.
+DELETE_ORDER = ("Job", "Pod", "LeaderWorkerSet", "Deployment", "Service", "ConfigMap")
 DOWN_TIMEOUT_S = 180
 _PULL_FAILURES = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName"}
 
@@ -94,12 +97,16 @@ class KubernetesRuntime:
                 ) from None
             raise EngineError(f"cannot read namespace {self.namespace}: {exc}") from None
 
-    def up(self, plan: Plan) -> None:
-        """Apply every rendered object, in the chart's order (namespace first)."""
+    def up(self, plan: Plan, roles: Sequence[str] | None = None) -> None:
+        """Apply the rendered objects, in the chart's order (namespace first); with `roles`,
+        those of the other components are left out (shared objects are always applied)."""
         if self.spec is None:
             raise EngineError("starting a stack on Kubernetes needs its config")
         for objects in render_kubernetes(plan, self.spec).values():
             for obj in objects:
+                role = (obj["metadata"].get("labels") or {}).get(f"{LABEL_PREFIX}component")
+                if roles is not None and role is not None and role not in roles:
+                    continue
                 try:
                     self._request("PATCH", _path(obj), body=obj)
                 except ApiFailure as exc:
@@ -122,6 +129,18 @@ class KubernetesRuntime:
             _PodReady(self, plan.project, "client"),
             _ExecCheck(self, plan, "client", check, f"{url}/health and /v1/models, from the client pod"),
         ]
+
+    def wait(self, plan: Plan, role: str) -> int:
+        """Poll the component's pod until it has Succeeded or Failed; return its exit code."""
+        while True:
+            pod = self._require_pod(plan.project, role)
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                for container in pod["status"].get("containerStatuses") or []:
+                    terminated = (container.get("state") or {}).get("terminated")
+                    if terminated:
+                        return int(terminated.get("exitCode", 1))
+                return 0 if pod["status"]["phase"] == "Succeeded" else 1
+            time.sleep(2)
 
     def alive(self, plan: Plan, role: str) -> str | None:
         """None while the pod can still become ready; else what went wrong and the likely fix."""
@@ -146,7 +165,8 @@ class KubernetesRuntime:
                 on_output(text)
         return _exit_code(ws, argv)
 
-    def copy_out(self, plan: Plan, role: str, path: str, dest: Path) -> list[Path]:
+    def copy_out(self, plan: Plan, role: str, path: str, dest: Path,
+                 keep_tree: bool = False) -> list[Path]:
         """Copy files under `path` out of the pod: tar over exec, extracted safely."""
         ws = self._exec_stream(self._pod_name(plan.project, role), ["tar", "cf", "-", "-C", path, "."],
                                binary=True)
@@ -159,7 +179,7 @@ class KubernetesRuntime:
         chunks.append(ws.read_stdout())
         if _exit_code(ws, ["tar"]) != 0 or not any(chunks):
             return []  # nothing there yet, as with Docker's NotFound
-        return safe_extract(chunks, dest)
+        return safe_extract(chunks, dest, keep_tree=PurePosixPath(path).name if keep_tree else None)
 
     def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         """The pod's log; after a crash (restarts > 0), the crashed container's unless following."""
@@ -265,7 +285,10 @@ class KubernetesRuntime:
         except HTTPError as exc:
             raise EngineError(f"cannot reach the Kubernetes API at {self.api.configuration.host}:"
                               f" {type(exc).__name__}") from None
-        data = json.loads(response.data or b"{}")
+        try:
+            data = json.loads(response.data or b"{}")
+        except ValueError:  # a proxy's or gateway's own error page
+            data = {"message": response.data[:300].decode("utf-8", errors="replace")}
         if response.status >= 400:
             raise ApiFailure(response.status, data.get("reason", ""), data.get("message", ""))
         return data

@@ -14,22 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from orchestrator import __version__
 from orchestrator.config import LoadedConfig
 from orchestrator.config.model import StackSpec
 from orchestrator.config.redact import redacted_config
-from orchestrator.errors import BenchmarkError, Interrupted, StartupError
+from orchestrator.errors import BenchmarkError, Interrupted
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan, build_bench_plan
-from orchestrator.readiness import NotAlive, TimedOut, wait_until_ready
 from orchestrator.results.bench_records import ResultFormatError, parse_result, write_summary
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
-
-LOG_TAIL_LINES = 50
+from orchestrator.stacks.startup import save_log, wait_for_ready
 
 
 def point_argv(spec: StackSpec, run_id: str, concurrency: int) -> list[str]:
@@ -69,6 +66,7 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     keep = keep or detach
     run_id = new_run_id()
     plan = build_bench_plan(spec, project, run_id)
+    assert spec.server is not None  # build_bench_plan refuses a config without one
     runtime.preflight(plan)
     folder = RunFolder.create(Path(spec.results_dir), run_id)
     folder.write_yaml("config.yaml", {"project": project, **redacted_config(spec)})
@@ -81,7 +79,9 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
         with sigterm_as_interrupt():
             runtime.up(plan)
             if plan.has("server"):
-                timings["server_ready_s"] = _wait_for_server(plan, spec, runtime, console)
+                timings["server_ready_s"] = wait_for_ready(
+                    plan, "server", runtime, console, spec.server.startup_timeout,
+                    "server.startup_timeout")
             environment.update(runtime.describe(plan))
             folder.write_json("environment.json", environment)
             if not detach:
@@ -91,7 +91,7 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
         raise Interrupted(f"interrupted; {left}, finished points are in {folder.path}") from None
     finally:
         with shielded():
-            _save_logs(plan, runtime, folder)
+            save_log(plan, "server", runtime, folder)
             if not keep:
                 runtime.down(project)
             timings["total_s"] = time.monotonic() - started
@@ -102,44 +102,6 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     if keep:
         console.print(f"kept running: `orchestrator down -p {project}` removes it")
     return folder
-
-
-def _wait_for_server(plan: Plan, spec: StackSpec, runtime: Runtime, console: Console) -> float:
-    checks = runtime.readiness(plan, "server")
-    budget = spec.server.startup_timeout
-    shown: list[str] = []
-
-    def tick(waiting: str, _: float) -> None:
-        progress.update(task, description=f"server: {waiting}")
-        if not shown or shown[-1] != waiting:  # each new state once, so logs show the progression
-            shown.append(waiting)
-            console.print(f"  server: {waiting}", highlight=False)
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task("starting the server", total=None)
-        try:
-            took = wait_until_ready(
-                checks,
-                alive=lambda: runtime.alive(plan, "server"),
-                timeout_s=budget,
-                on_tick=tick,
-            )
-        except NotAlive as dead:
-            log = _tail(runtime, plan.project, "server")
-            follows = f"; its last {LOG_TAIL_LINES} log lines follow" if log.strip() else ""
-            raise StartupError(
-                f"the server container {plan.component('server').name} {dead} while starting{follows}",
-                details=log,
-            ) from None
-        except TimedOut as late:
-            raise StartupError(
-                f"the server was not ready within server.startup_timeout = {budget}s (still"
-                f" waiting for {late}); raise server.startup_timeout or read its log below",
-                details=_tail(runtime, plan.project, "server"),
-            ) from None
-    console.print(f"server ready in {took:.1f}s")
-    return took
 
 
 def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run_id: str,
@@ -170,23 +132,6 @@ def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run
                 f"concurrency {concurrency} finished but left no result file in the client"
             )
     return time.monotonic() - start
-
-
-def _save_logs(plan: Plan, runtime: Runtime, folder: RunFolder) -> None:
-    """Keep the server's whole log in the run folder (best effort: it may never have started)."""
-    if not plan.has("server"):
-        return
-    try:
-        folder.write_text("server.log", "".join(runtime.logs(plan.project, "server")))
-    except Exception:  # noqa: BLE001 - a missing log must not hide the real failure
-        pass
-
-
-def _tail(runtime: Runtime, project: str, role: str) -> str:
-    try:
-        return "".join(runtime.logs(project, role, tail=LOG_TAIL_LINES))
-    except Exception:  # noqa: BLE001 - the log is a courtesy on top of the real error; a pod
-        return ""  # that never started has none
 
 
 def _print_summary(folder: RunFolder, console: Console) -> None:

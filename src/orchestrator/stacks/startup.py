@@ -1,0 +1,73 @@
+"""What every stack does around its work: wait for a server with a spinner, keep its log."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from orchestrator.errors import StartupError
+from orchestrator.plan import Plan
+from orchestrator.readiness import NotAlive, TimedOut, wait_until_ready
+from orchestrator.results.run_folder import RunFolder
+from orchestrator.runtime.base import Runtime
+
+LOG_TAIL_LINES = 50
+
+
+def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console, budget_s: int,
+                   budget_field: str) -> float:
+    """Wait until `role` passes its readiness checks; return the seconds it took.
+
+    Each new waiting state is printed once, so a log shows the progression. A component that
+    dies, or is not ready within `budget_s` (the config's `budget_field`), raises StartupError
+    with its last log lines.
+    """
+    checks = runtime.readiness(plan, role)
+    shown: list[str] = []
+
+    def tick(waiting: str, _: float) -> None:
+        progress.update(task, description=f"{role}: {waiting}")
+        if not shown or shown[-1] != waiting:
+            shown.append(waiting)
+            console.print(f"  {role}: {waiting}", highlight=False)
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(f"starting the {role}", total=None)
+        try:
+            took = wait_until_ready(checks, alive=lambda: runtime.alive(plan, role),
+                                    timeout_s=budget_s, on_tick=tick)
+        except NotAlive as dead:
+            log = tail_log(runtime, plan.project, role)
+            follows = f"; its last {LOG_TAIL_LINES} log lines follow" if log.strip() else ""
+            raise StartupError(
+                f"the {role} container {plan.component(role).name} {dead} while starting{follows}",
+                details=log,
+            ) from None
+        except TimedOut as late:
+            raise StartupError(
+                f"the {role} was not ready within {budget_field} = {budget_s}s (still"
+                f" waiting for {late}); raise {budget_field} or read its log below",
+                details=tail_log(runtime, plan.project, role),
+            ) from None
+    console.print(f"{role} ready in {took:.1f}s")
+    return took
+
+
+def save_log(plan: Plan, role: str, runtime: Runtime, folder: RunFolder) -> None:
+    """Keep a component's whole log as <role>.log in the run folder (best effort: it may never
+    have started)."""
+    if not plan.has(role):
+        return
+    try:
+        folder.write_text(f"{role}.log", "".join(runtime.logs(plan.project, role)))
+    except Exception:  # noqa: BLE001 - a missing log must not hide the real failure
+        pass
+
+
+def tail_log(runtime: Runtime, project: str, role: str) -> str:
+    """The last lines of a component's log, or "" when it has none."""
+    try:
+        return "".join(runtime.logs(project, role, tail=LOG_TAIL_LINES))
+    except Exception:  # noqa: BLE001 - the log is a courtesy on top of the real error; a pod
+        return ""  # that never started has none

@@ -1,0 +1,128 @@
+"""The train stack: the rollout server up and healthy, then the trainer, its log streamed, and
+its output (metrics.csv, rollouts.log, the final model) copied into the run folder.
+
+The trainer's output is copied even when it fails or is interrupted, so the metrics and timing
+lines of the steps that finished are kept. Everything started is removed at the end unless
+--keep was asked, whatever happened.
+"""
+
+from __future__ import annotations
+
+import csv
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from orchestrator import __version__
+from orchestrator.config import LoadedConfig
+from orchestrator.config.redact import redacted_config
+from orchestrator.errors import Interrupted, TrainingError
+from orchestrator.plan import TRAIN_OUTPUT_DIR, Plan, build_train_plan
+from orchestrator.results.run_folder import RunFolder, new_run_id
+from orchestrator.runtime.base import Runtime
+from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
+from orchestrator.stacks.startup import save_log, wait_for_ready
+
+
+def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Console,
+              detach: bool = False) -> RunFolder:
+    """Run the whole train stack; return the run folder. Raises OrchestratorError kinds.
+
+    `detach` starts the stack and leaves it training: follow it with `orchestrator logs trainer -f`.
+    """
+    spec, project = loaded.spec, loaded.project
+    keep = keep or detach
+    run_id = new_run_id()
+    plan = build_train_plan(spec, project, run_id)
+    trainer = spec.trainer
+    assert trainer is not None  # build_train_plan refuses a config without one
+    runtime.preflight(plan)
+    folder = RunFolder.create(Path(trainer.results_dir), run_id, with_raw=False)
+    folder.write_yaml("config.yaml", {"project": project, **redacted_config(spec)})
+    console.print(f"[bold]run {run_id}[/bold] ({project}, {runtime.kind}, train) -> {folder.path}")
+    timings: dict[str, float] = {}
+    environment: dict[str, Any] = {"orchestrator": __version__, "python": sys.version.split()[0],
+                                   "host": platform.platform()}
+    started = time.monotonic()
+    collect_on_exit = False  # the trainer ran, and its output is not home yet
+    try:
+        with sigterm_as_interrupt():
+            if trainer.rollout is not None:
+                runtime.up(plan, ["rollout"])
+                timings["rollout_ready_s"] = wait_for_ready(
+                    plan, "rollout", runtime, console, trainer.rollout.startup_timeout,
+                    "trainer.rollout.startup_timeout")
+            collect_on_exit = not detach
+            runtime.up(plan, ["trainer"])
+            environment.update(runtime.describe(plan))
+            folder.write_json("environment.json", environment)
+            if not detach:
+                train_start = time.monotonic()
+                code = _follow(plan, runtime, folder, console)
+                timings["train_s"] = time.monotonic() - train_start
+                runtime.copy_out(plan, "trainer", TRAIN_OUTPUT_DIR, folder.path, keep_tree=True)
+                collect_on_exit = False
+                if code != 0:
+                    raise TrainingError(
+                        f"the trainer exited with code {code}; its log is in"
+                        f" {folder.path / 'trainer.log'} (what it wrote before is kept there too)"
+                    )
+    except KeyboardInterrupt:
+        left = "the stack was left running (--keep)" if keep else "everything started was removed"
+        raise Interrupted(f"interrupted; {left}, the steps that finished are in {folder.path}") from None
+    finally:
+        with shielded():
+            if collect_on_exit:
+                _collect_what_was_written(plan, runtime, folder)
+            save_log(plan, "rollout", runtime, folder)
+            if not keep:
+                runtime.down(project)
+            timings["total_s"] = time.monotonic() - started
+            environment["timings"] = {k: round(v, 2) for k, v in timings.items()}
+            folder.write_json("environment.json", environment)
+    if detach:
+        console.print(f"training in the background: `orchestrator logs trainer -f -p {project}`;"
+                      f" `orchestrator down -p {project}` stops it")
+    else:
+        _print_summary(folder, console)
+        if keep:
+            console.print(f"kept: `orchestrator down -p {project}` removes it")
+    return folder
+
+
+def _follow(plan: Plan, runtime: Runtime, folder: RunFolder, console: Console) -> int:
+    """Stream the trainer's log to the terminal and to trainer.log until it exits."""
+    for chunk in runtime.logs(plan.project, "trainer", follow=True):
+        console.out(chunk, end="", highlight=False)
+        folder.append_text("trainer.log", chunk)
+    return runtime.wait(plan, "trainer")
+
+
+def _collect_what_was_written(plan: Plan, runtime: Runtime, folder: RunFolder) -> None:
+    """After a failure or Ctrl-C: copy whatever the trainer wrote (best effort)."""
+    try:
+        runtime.copy_out(plan, "trainer", TRAIN_OUTPUT_DIR, folder.path, keep_tree=True)
+    except Exception:  # noqa: BLE001 - the failure being reported matters more than this copy
+        pass
+
+
+def _print_summary(folder: RunFolder, console: Console) -> None:
+    metrics = folder.path / "metrics.csv"
+    rows = []
+    if metrics.exists():
+        with metrics.open(encoding="utf-8") as handle:
+            rows = [row for row in csv.DictReader(handle) if row.get("loss")]
+    if rows:
+        last = rows[-1]
+        console.print(f"step {last['step']}: loss {last['loss']}, reward {last.get('reward', '-')}"
+                      f" (metrics.csv has {len(rows)} logged steps)", highlight=False)
+    final = folder.path / "final"
+    if final.is_dir():
+        console.print(f"final model: {final}", highlight=False)
+    rollouts = folder.path / "rollouts.log"
+    if rollouts.exists():
+        console.print(f"rollout timing: `orchestrator analyze rollouts {rollouts}`", highlight=False)
