@@ -68,13 +68,15 @@ gpu_image() {
   local upstream tag
   upstream=$(cat "$images/vllm-image.txt")
   tag="orchestrator-vllm-gpu:$(inputs_hash "$images/gpu/Dockerfile" "$images/vllm-image.txt" \
-        "$repo"/container_scripts/*)"
+        "$images/gpu/requirements-train.txt" "$repo"/container_scripts/*)"
   if image_exists "$tag"; then
     say "reusing $tag"
   else
     say "building $tag from $upstream"
     docker build -q --build-arg "VLLM_IMAGE=$upstream" -t "$tag" -f "$images/gpu/Dockerfile" "$repo" >&2
   fi
+  # trainer.image's default names this tag.
+  docker tag "$tag" orchestrator-vllm-gpu:local
   echo "$tag"
 }
 

@@ -150,3 +150,23 @@ def test_schema_accepts_the_examples_and_rejects_unknown_keys(cli) -> None:
         jsonschema.validate(yaml.safe_load(example.read_text()), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"server": {"model": "m", "prot": 1}}, schema)
+
+
+def test_env_overrides_follow_the_sections_present() -> None:
+    # MAX_TOKENS sets the trainer's completion length, and means nothing to a bench config.
+    train = load_config(EXAMPLES / "gpu-train.yaml", environ={"MAX_TOKENS": "300"}).spec
+    assert train.trainer and train.trainer.max_completion_length == 300
+    bench = load_config(EXAMPLES / "cpu-tiny.yaml", environ={"MAX_TOKENS": "300"}).spec
+    assert bench.trainer is None
+    # MODEL names the model of whichever stack the config has.
+    train = load_config(EXAMPLES / "cpu-train.yaml", environ={"MODEL": "/models/other"}).spec
+    assert train.trainer and train.trainer.model == "/models/other" and train.server is None
+    bench = load_config(EXAMPLES / "cpu-tiny.yaml", environ={"MODEL": "/models/other"}).spec
+    assert bench.server and bench.server.model == "/models/other"
+
+
+def test_secrets_in_trainer_env_are_redacted(cli) -> None:
+    result = cli("config", "show", "-f", "examples/cpu-train.yaml",
+                 "--set", "trainer.env.WANDB_API_KEY=abc123")
+    assert result.exit_code == 0
+    assert "abc123" not in result.stdout and "WANDB_API_KEY: <redacted>" in result.stdout

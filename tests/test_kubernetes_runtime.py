@@ -216,3 +216,34 @@ def test_context_picks_the_cluster(cli, cluster, tmp_path, monkeypatch) -> None:
     assert cli("ps", "-p", "cpu-tiny", "--runtime", "kubernetes").exit_code == 1  # current: dead
     chosen = cli("ps", "-p", "cpu-tiny", "--runtime", "kubernetes", "--context", "fake")
     assert chosen.exit_code == 0, chosen.stderr
+
+
+def test_train_manifests_applied_then_ps_logs_and_down(cli, cluster, tmp_path) -> None:
+    """The train stack as `kubectl apply -f out/` would create it (server-side apply of the
+    rendered objects), then ps, logs and down by label, as the README shows."""
+    from orchestrator.config import load_config
+    from orchestrator.plan import build_train_plan
+    from orchestrator.runtime.kubernetes import KubernetesRuntime
+
+    sets = ["runtime.kind=kubernetes", "trainer.gpus=1", "trainer.rollout.gpus=1"]
+    loaded = load_config(REPO / "examples" / "gpu-train.yaml", sets=sets, environ={})
+    KubernetesRuntime(loaded.spec, loaded.spec.runtime.kubernetes).up(
+        build_train_plan(loaded.spec, loaded.project))
+    kinds = sorted(f"{o['kind']} {o['metadata']['name']}" for kind in ("Job", "Deployment", "Service")
+                   for o in cluster.find(kind))
+    assert kinds == ["Deployment qwen-grpo-rollout", "Job qwen-grpo-trainer", "Service qwen-grpo-rollout"]
+
+    on = ["-p", "qwen-grpo", "--runtime", "kubernetes"]
+    ps = cli("ps", *on)
+    assert ps.exit_code == 0, ps.stderr
+    assert "qwen-grpo-trainer-0-fake" in ps.stdout and "trainer" in ps.stdout
+    assert cli("ps", "trainer", "-q", *on).stdout.split() == ["qwen-grpo-trainer-0-fake"]
+    logs = cli("logs", "trainer", *on)
+    assert logs.exit_code == 0 and logs.stdout  # the pod's (scripted) log
+    down = cli("down", *on)
+    assert down.exit_code == 0, down.stderr
+    assert "removed job qwen-grpo-trainer" in down.stdout
+    assert "removed deployment qwen-grpo-rollout" in down.stdout
+    assert not [o for kind in ("Job", "Pod", "Deployment", "Service", "ConfigMap")
+                for o in cluster.find(kind)
+                if (o["metadata"].get("labels") or {}).get("orchestrator.project") == "qwen-grpo"]

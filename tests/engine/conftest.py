@@ -49,9 +49,10 @@ class Orchestrator:
     def env(self) -> dict[str, str]:
         return {**os.environ, **TEST_ENV, "PYTHONUNBUFFERED": "1"}
 
-    def __call__(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str, timeout: float = 600,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True,
-                              text=True, cwd=REPO, env=self.env(), timeout=timeout)
+                              text=True, cwd=REPO, env={**self.env(), **(env or {})}, timeout=timeout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen([sys.executable, "-m", "orchestrator", *args],

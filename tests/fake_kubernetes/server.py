@@ -3,7 +3,7 @@
 No cluster can run on the machines that test orchestrator, so the Kubernetes runtime is tested
 against this. It speaks the paths, verbs and payloads of the Kubernetes API that the official
 Python client uses (server-side apply, list by label selector, delete, pod logs, and exec over a
-`v4.channel.k8s.io` websocket). Objects live in memory. Pods are simulated: a Deployment or a
+`v4.channel.k8s.io` websocket). Objects live in memory. Pods are simulated: a Deployment, a Job or a
 LeaderWorkerSet gets a pod whose status moves along a scripted timeline (see `PodScript`), and
 exec into a pod runs a Python function standing in for the container (see `ExecHandler`).
 What it cannot show: scheduling, image pulls, networking, or vLLM itself; those only a real
@@ -285,19 +285,22 @@ class FakeKubernetes:
         namespace = key[2]
         if kind == "Pod":
             self.pods[(namespace, key[3])] = FakePod(PodScript(steps=[(0, running(True))]))
-        elif kind in ("Deployment", "LeaderWorkerSet"):
-            if kind == "Deployment":
-                template = obj["spec"]["template"]
-            else:
+        elif kind in ("Deployment", "LeaderWorkerSet", "Job"):
+            if kind == "LeaderWorkerSet":
                 template = obj["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
-            name = f"{key[3]}-fake-0"
-            pod = {"apiVersion": "v1", "kind": "Pod",
-                   "metadata": {"name": name, "namespace": namespace,
-                                "labels": template["metadata"]["labels"], "uid": f"fake-{next(self._uid)}",
-                                "creationTimestamp": "2026-01-01T00:00:00Z"},
-                   "spec": {**template["spec"], "nodeName": "fake-node-1"}}
-            self.objects[("api/v1", "pods", namespace, name)] = pod
-            self.pods[(namespace, name)] = FakePod(self.server_script())
+            else:
+                template = obj["spec"]["template"]
+            count = obj["spec"].get("completions", 1) if kind == "Job" else 1
+            for index in range(count):
+                name = f"{key[3]}-{index}-fake" if kind == "Job" else f"{key[3]}-fake-0"
+                pod = {"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": name, "namespace": namespace,
+                                    "labels": template["metadata"]["labels"],
+                                    "uid": f"fake-{next(self._uid)}",
+                                    "creationTimestamp": "2026-01-01T00:00:00Z"},
+                       "spec": {**template["spec"], "nodeName": f"fake-node-{index + 1}"}}
+                self.objects[("api/v1", "pods", namespace, name)] = pod
+                self.pods[(namespace, name)] = FakePod(self.server_script())
 
     def ready(self, component: str) -> bool:
         """Whether a pod of that orchestrator component is Ready now (for exec handlers)."""

@@ -80,7 +80,11 @@ class DockerRuntime:
                 kwargs["environment"] = _resolve_secrets(component, kwargs["environment"])
                 self.client.containers.create(**kwargs).start()
         except errors.APIError as exc:
-            raise StartupError(f"Docker refused to start the stack: {_reason(exc)}") from None
+            reason = _reason(exc)
+            if "nvidia" in reason:
+                reason += ("; this host's Docker has no GPU runtime: install the NVIDIA Container"
+                           " Toolkit, or run on CPU (gpus: 0)")
+            raise StartupError(f"Docker refused to start the stack: {reason}") from None
 
     def alive(self, plan: Plan, role: str) -> str | None:
         """None while running; else the exit code and whether it was OOM-killed."""

@@ -1,0 +1,140 @@
+"""`orchestrator up train` on the real engine: TRL's GRPOTrainer on the CPU image's tiny model,
+its output collected home, and the faults that apply to training."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from orchestrator.analysis.rollouts import analyze
+
+from .conftest import leftovers, read_json
+
+CPU_TRAIN = "examples/cpu-train.yaml"
+GPU_TRAIN = "examples/gpu-train.yaml"
+
+
+def _metrics(run: Path) -> list[dict[str, str]]:
+    with (run / "metrics.csv").open() as handle:
+        return [row for row in csv.DictReader(handle) if row.get("loss")]
+
+
+def _train(orch, project: str, *sets: str, flags: tuple[str, ...] = (), **kwargs):
+    args = ["up", "train", "-f", CPU_TRAIN, "-p", project, *flags,
+            "--set", f"trainer.results_dir={orch.results}"]
+    for assignment in sets:
+        args += ["--set", assignment]
+    return orch(*args, **kwargs)
+
+
+def test_up_train_on_cpu_end_to_end(orch, project) -> None:
+    result = _train(orch, project, env={"MAX_TOKENS": "24"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "LLM Generation:" in result.stdout  # the trainer's log was streamed
+    (run,) = orch.runs()
+    steps = _metrics(run)
+    assert [int(row["step"]) for row in steps] == [1, 2, 3]
+    assert all(row["reward"] and float(row["grad_norm"]) > 0 for row in steps)
+    # MAX_TOKENS reached the trainer: no completion is longer.
+    assert read_json(run / "settings.json")["max_completion_length"] == 24
+    assert max(float(row["completions/max_length"]) for row in steps) <= 24
+    assert (run / "final" / "model.safetensors").stat().st_size > 1_000_000
+    assert (run / "final" / "config.json").exists()
+    report = analyze(run / "rollouts.log")
+    assert report.turns == 3 and report.unparsed == []
+    assert "train_grpo.py: done" in (run / "trainer.log").read_text()
+    timings = read_json(run / "environment.json")["timings"]
+    assert 0 < timings["train_s"] <= timings["total_s"]
+    assert f"step 3: loss" in result.stdout
+    assert leftovers(project) == []
+
+
+def test_trainer_failure_keeps_what_it_wrote(orch, project) -> None:
+    result = _train(orch, project, "trainer.rewards=['no_such_module:reward']")
+    assert result.returncode == 1
+    (run,) = orch.runs()
+    assert result.stderr.startswith(
+        f"error: the trainer exited with code 1; its log is in {run / 'trainer.log'}")
+    assert "cannot load reward 'no_such_module:reward'" in (run / "trainer.log").read_text()
+    assert read_json(run / "settings.json")["rewards"] == ["no_such_module:reward"]
+    assert "Traceback" not in result.stderr
+    assert leftovers(project) == []
+
+
+def test_detach_then_logs_follow_ps_and_down(orch, project) -> None:
+    result = _train(orch, project, "trainer.max_steps=6", flags=("--detach",))
+    assert result.returncode == 0, result.stderr
+    assert f"orchestrator logs trainer -f -p {project}" in result.stdout
+    names = orch("ps", "trainer", "-q", "-p", project).stdout.split()
+    assert names == [f"{project}-trainer"]
+    followed = orch("logs", "trainer", "-f", "-p", project, timeout=300)
+    assert followed.returncode == 0
+    assert followed.stdout.count("LLM Generation:") == 6
+    assert followed.stdout.rstrip().endswith("final model in /root/train_output/final")
+    down = orch("down", "-p", project)
+    assert f"removed container {project}-trainer" in down.stdout
+    assert leftovers(project) == []
+
+
+def test_sigint_during_training_keeps_the_steps_that_finished(orch, project) -> None:
+    proc = orch.popen("up", "train", "-f", CPU_TRAIN, "-p", project,
+                      "--set", f"trainer.results_dir={orch.results}",
+                      "--set", "trainer.max_steps=5000")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        log = subprocess.run(["docker", "logs", f"{project}-trainer"], capture_output=True,
+                             text=True).stdout
+        if log.count("'loss'") >= 3:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "error: interrupted; everything started was removed, the steps that finished are in" in stderr
+    (run,) = orch.runs()
+    assert 3 <= len(_metrics(run)) < 5000
+    assert (run / "rollouts.log").exists()
+    assert leftovers(project) == []
+
+
+def test_gpu_stack_on_a_host_without_gpus(orch, project, cpu_image) -> None:
+    """The GPU example here: Docker cannot give the rollout server a GPU; the trainer was never
+    created, the message says why, and nothing is left."""
+    result = orch("up", "train", "-f", GPU_TRAIN, "-p", project,
+                  "--set", f"trainer.image={cpu_image}", "--set", "trainer.hf_token=null",
+                  "--set", "trainer.model_cache.host_path=null",
+                  "--set", f"trainer.results_dir={orch.results}")
+    assert result.returncode == 1
+    line = result.stderr.splitlines()[0]
+    assert line.startswith("error: Docker refused to start the stack:")
+    assert "install the NVIDIA Container Toolkit" in line
+    assert "trainer" not in result.stdout
+    assert leftovers(project) == []
+
+
+def test_gpu_dockerfile_builds_on_a_stand_in_base(cpu_image) -> None:
+    """images/gpu/Dockerfile built FROM the CPU image instead of the official one (no registry
+    here): its paths, its TRL pins (already satisfied there) and the scripts it copies."""
+    repo = Path(__file__).resolve().parents[2]
+    tag = "orchestrator-gpu-dockerfile-check:test"
+    build = subprocess.run(
+        ["docker", "build", "-q", "--build-arg", f"VLLM_IMAGE={cpu_image}", "-t", tag,
+         "-f", str(repo / "images" / "gpu" / "Dockerfile"), str(repo)],
+        capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )
+    try:
+        assert build.returncode == 0, build.stderr[-2000:]
+        probe = subprocess.run(
+            ["docker", "run", "--rm", tag, "python3", "-c",
+             "import os, trl; print(trl.__version__, sorted(os.listdir('/opt/orchestrator/scripts')))"],
+            capture_output=True, text=True)
+        assert probe.returncode == 0, probe.stderr[-2000:]
+        assert probe.stdout.split()[0] == "1.16.0"
+        assert "'train_grpo.py'" in probe.stdout and "'run_benchmark.sh'" in probe.stdout
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
