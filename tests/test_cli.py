@@ -57,18 +57,19 @@ def test_validate_exit_codes(cli) -> None:
     assert "server.max_model_len = 896" in bad.stderr
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["up", "bench", "--runtime", "local"], ["down", "--runtime", "local"],
-     ["ps", "--runtime", "local"], ["logs", "server", "-f", "--runtime", "local"]],
-    ids=" ".join,
-)
-def test_runtimes_still_to_come_say_not_implemented(cli, args) -> None:
-    file_flag = "--file" if args[0] == "logs" else "-f"
-    result = cli(*args, file_flag, TINY)
-    assert result.exit_code == 2
-    assert "runtime is not implemented yet" in result.stderr
-    assert result.stdout == ""
+def test_local_runtime_without_vllm_is_refused_before_starting(cli, tmp_path) -> None:
+    result = cli("up", "bench", "-f", TINY, "--runtime", "local",
+                 "--set", f"results_dir={tmp_path}", env={"PATH": "/usr/bin:/bin"})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: 'vllm' (the server's command) is not on PATH")
+    assert list(tmp_path.iterdir()) == []  # refused before a run folder was made
+
+
+def test_local_ps_and_down_with_nothing_running(cli) -> None:
+    assert cli("down", "-p", "nothing-here", "--runtime", "local").stdout == (
+        "nothing of project nothing-here to remove\n")
+    result = cli("ps", "-p", "nothing-here", "--runtime", "local")
+    assert result.exit_code == 0 and "nothing-here" not in result.stdout
 
 
 def test_up_validates_before_anything_else(cli) -> None:

@@ -50,6 +50,8 @@ CASES: dict[str, list[str]] = {
     "gpu-train-compose": ["-f", GPU_TRAIN, "--format", "compose"],
     "gpu-train-kubernetes": ["-f", GPU_TRAIN, "--runtime", "kubernetes", *TRAIN_COUNTS],
     "multinode-train-kubernetes": ["-f", "tests/render_configs/kubernetes-train-multinode.yaml"],
+    "cpu-tiny-local": ["-f", TINY, "--runtime", "local"],
+    "gpu-train-local": ["-f", GPU_TRAIN, "--runtime", "local"],
 }  # fmt: skip
 KUBERNETES = [name for name, args in CASES.items() if "kubernetes" in name]
 COMPOSE = [name for name in CASES if name.endswith("-compose")]
@@ -301,10 +303,23 @@ def test_compose_format_is_docker_only(cli) -> None:
     assert "--format compose renders for --runtime docker only" in words
 
 
-def test_local_runtime_render_is_not_implemented_yet(cli) -> None:
-    result = cli("render", "bench", "-f", TINY, "--runtime", "local")
-    assert result.exit_code == 2
-    assert "the local runtime is not implemented yet" in result.stderr
+def test_local_render_maps_container_paths_to_the_host(cli, tmp_path) -> None:
+    rendered = yaml.safe_load(_render(cli, "cpu-tiny-local", tmp_path / "a")["local.yaml"])
+    state = "/home/tester/.local/state/orchestrator/local/cpu-tiny"
+    assert rendered["state_dir"] == state
+    server, client = rendered["processes"]
+    assert server["argv"][:3] == ["vllm", "serve", "/models/tiny-qwen2"] and server["port"] == 8000
+    assert client["env"]["VLLM_SERVER_URL"] == "http://127.0.0.1:8000"
+    assert client["env"]["RESULTS_DIR"] == f"{state}/client/results"
+    assert server["env"]["CUDA_VISIBLE_DEVICES"] == ""
+    train = yaml.safe_load(_render(cli, "gpu-train-local", tmp_path / "b")["local.yaml"])
+    rollout, trainer = train["processes"]
+    assert (rollout["env"]["CUDA_VISIBLE_DEVICES"], trainer["env"]["CUDA_VISIBLE_DEVICES"]) == ("0", "1")
+    assert trainer["argv"][1] == str(data_dir("container_scripts") / "train_grpo.py")
+    assert trainer["argv"][trainer["argv"].index("--vllm-server-url") + 1] == "http://127.0.0.1:8000"
+    out = trainer["argv"][trainer["argv"].index("--output-dir") + 1]
+    assert out == "/home/tester/.local/state/orchestrator/local/qwen-grpo/trainer/output"
+    assert rollout["env"]["HF_TOKEN"] == "${HF_TOKEN}"  # a reference, never the value
 
 
 def test_train_stack_on_kubernetes_is_a_deployment_a_service_and_a_job(cli, tmp_path) -> None:

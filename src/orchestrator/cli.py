@@ -246,9 +246,10 @@ def render(
 
         files = render_kubernetes(plan, loaded.spec)
     else:
-        from orchestrator.runtime import get_runtime
+        from orchestrator.render.local import render_local
+        from orchestrator.runtime.local import state_root
 
-        get_runtime(kind, f"render {stack.value}")
+        files["local.yaml"] = [render_local(plan, state_root())]
     if output is None:
         typer.echo(to_yaml([obj for objects in files.values() for obj in objects]), nl=False)
         return

@@ -116,9 +116,16 @@ def project_labels(project: str, stack: str, run_id: str | None = None) -> dict[
     return labels
 
 
+def service_host(spec: StackSpec, project: str, role: str) -> str:
+    """How other components reach a component: its container or Service name, or, for host
+    processes (the local runtime), this host's loopback."""
+    return "127.0.0.1" if spec.runtime.kind == "local" else f"{project}-{role}"
+
+
 def server_url(spec: StackSpec, project: str) -> str:
     """The URL the client sends requests to."""
-    return spec.client.server_url or f"http://{project}-server:{spec.server.port}"
+    assert spec.server is not None
+    return spec.client.server_url or f"http://{service_host(spec, project, 'server')}:{spec.server.port}"
 
 
 def build_bench_plan(spec: StackSpec, project: str, run_id: str | None = None) -> Plan:
@@ -148,7 +155,9 @@ def build_train_plan(spec: StackSpec, project: str, run_id: str | None = None) -
     components = []
     if trainer.rollout is not None:
         components.append(_rollout(trainer, project, labels, rollout_gpus))
-    components.append(_trainer(trainer, project, labels, trainer_gpus))
+    rollout_url = (f"http://{service_host(spec, project, 'rollout')}:{trainer.rollout.port}"
+                   if trainer.rollout else None)
+    components.append(_trainer(trainer, project, labels, trainer_gpus, rollout_url))
     network = spec.runtime.docker.network or f"{project}-net"
     return Plan(project=project, stack="train", network=network, labels=labels, components=components)
 
@@ -288,7 +297,7 @@ def rollout_argv(trainer: Trainer) -> list[str]:
     return argv + list(rollout.extra_args)
 
 
-def trainer_argv(trainer: Trainer, project: str) -> list[str]:
+def trainer_argv(trainer: Trainer, project: str, rollout_url: str | None) -> list[str]:
     """The training command: train_grpo.py, under torchrun when it spans GPUs or nodes."""
     script = f"{SCRIPTS_MOUNT}/train_grpo.py"
     if trainer.nodes > 1:
@@ -320,8 +329,8 @@ def trainer_argv(trainer: Trainer, project: str) -> list[str]:
             "--seed", str(trainer.seed),
             "--output-dir", TRAIN_OUTPUT_DIR,
             "--generation", trainer.generation]  # fmt: skip
-    if trainer.rollout is not None:
-        argv += ["--vllm-server-url", f"http://{project}-rollout:{trainer.rollout.port}",
+    if trainer.rollout is not None and rollout_url:
+        argv += ["--vllm-server-url", rollout_url,
                  "--vllm-group-port", str(trainer.rollout.group_port)]
     if trainer.log_raw_output:
         argv.append("--log-raw-output")
@@ -347,7 +356,8 @@ def _rollout(trainer: Trainer, project: str, labels: dict[str, str], gpus: GpuRe
     )
 
 
-def _trainer(trainer: Trainer, project: str, labels: dict[str, str], gpus: GpuRequest) -> Component:
+def _trainer(trainer: Trainer, project: str, labels: dict[str, str], gpus: GpuRequest,
+             rollout_url: str | None) -> Component:
     ports = []
     if trainer.rollout is not None:
         # The trainer is rank 0 of the weight-sync group: the rollout server connects to it.
@@ -358,7 +368,7 @@ def _trainer(trainer: Trainer, project: str, labels: dict[str, str], gpus: GpuRe
         role="trainer",
         name=f"{project}-trainer",
         image=trainer.image,
-        argv=trainer_argv(trainer, project),
+        argv=trainer_argv(trainer, project, rollout_url),
         env={**QUIET_ENV, **trainer.env},
         labels={**labels, f"{LABEL_PREFIX}component": "trainer"},
         secret_env={"HF_TOKEN": trainer.hf_token} if trainer.hf_token else {},

@@ -23,7 +23,11 @@ def get_runtime(kind: str, verb: str, spec: StackSpec | None = None,
 
         settings = spec.runtime.kubernetes if spec else (kubernetes or KubernetesSettings())
         return KubernetesRuntime(spec, settings)
+    if kind == "local":
+        from orchestrator.runtime.local import LocalRuntime
+
+        return LocalRuntime()
     raise NotImplementedYet(
-        f"the {kind} runtime is not implemented yet, so `orchestrator {verb}` cannot run;"
-        " `orchestrator render bench --runtime docker` shows what it would start"
+        f"the {kind} runtime does not exist, so `orchestrator {verb}` cannot run;"
+        " use docker, kubernetes or local"
     )

@@ -12,6 +12,7 @@ from orchestrator.results.run_folder import RunFolder
 from orchestrator.runtime.base import Runtime
 
 LOG_TAIL_LINES = 50
+_WHAT = {"local": "process"}  # what a component is called on each runtime
 
 
 def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console, budget_s: int,
@@ -41,7 +42,8 @@ def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console, bu
             log = tail_log(runtime, plan.project, role)
             follows = f"; its last {LOG_TAIL_LINES} log lines follow" if log.strip() else ""
             raise StartupError(
-                f"the {role} container {plan.component(role).name} {dead} while starting{follows}",
+                f"the {role} {_WHAT.get(runtime.kind, 'container')} {plan.component(role).name}"
+                f" {dead} while starting{follows}",
                 details=log,
             ) from None
         except TimedOut as late:

@@ -1,0 +1,181 @@
+"""The local runtime for real: vLLM's CPU build and `vllm bench serve` as host processes.
+
+A container of the CPU image stands in for a bare host: it has vLLM, the tiny model and
+Python, and no Docker. orchestrator runs inside it from this checkout (PYTHONPATH), so every
+process it starts is a process of that "host", and `ps -e` there shows whether any is left.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+from .conftest import TEST_ENV
+
+TINY = "examples/cpu-tiny.yaml"
+
+
+class BareHost:
+    """A long-lived container with vLLM and no Docker; `run` is a shell on it."""
+
+    def __init__(self, image: str, results: Path) -> None:
+        self.name = f"orch-bare-{uuid.uuid4().hex[:6]}"
+        self.results = results
+        env = [f"--env={k}={v}" for k, v in {**TEST_ENV, "PYTHONPATH": "/repo/src"}.items()]
+        # --init reaps orphans as a host's init does, so a zombie is never mistaken for a leftover.
+        subprocess.run(["docker", "run", "-d", "--init", "--name", self.name, "--shm-size", "1g", *env,
+                        "-v", f"{REPO}:/repo:ro", "-v", f"{results}:/results", "-w", "/repo",
+                        image, "sleep", "infinity"], check=True, capture_output=True)
+
+    def run(self, script: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", "exec", self.name, "bash", "-c", script],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def orchestrator(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", "exec", self.name, "python3", "-m", "orchestrator", *args],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def processes(self) -> list[str]:
+        """Every process on the host except its init, its idle `sleep` and this `ps`."""
+        out = self.run("ps -eo pid=,stat=,args=").stdout.splitlines()
+        return [line.strip() for line in out
+                if not any(keep in line for keep in ("sleep infinity", "ps -eo", "bash -c ps"))
+                and not line.strip().startswith("1 ")]
+
+    def remove(self) -> None:
+        subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def host(cpu_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BareHost]:
+    bare = BareHost(cpu_image, tmp_path_factory.mktemp("local-results"))
+    yield bare
+    bare.remove()
+
+
+@pytest.fixture
+def results(host: BareHost) -> Iterator[str]:
+    """A fresh results folder on the host for this test; nothing of the test runs after it."""
+    name = f"/results/{uuid.uuid4().hex[:8]}"
+    yield name
+    host.orchestrator("down", "-p", "cpu-tiny", "--runtime", "local")
+
+
+def _runs(host: BareHost, folder: str) -> list[Path]:
+    local = host.results / Path(folder).name
+    return sorted(p for p in local.iterdir() if p.is_dir()) if local.exists() else []
+
+
+def _up(host: BareHost, results: str, *extra: str, timeout: float = 600):
+    return host.orchestrator("up", "bench", "-f", TINY, "--runtime", "local",
+                             "--set", f"results_dir={results}", *extra, timeout=timeout)
+
+
+def test_up_bench_end_to_end_as_host_processes(host, results) -> None:
+    result = _up(host, results)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (run,) = _runs(host, results)
+    raw = sorted((run / "raw").glob("results_*.json"))
+    assert [json.loads(p.read_text())["max_concurrency"] for p in raw] == [1, 4]
+    with (run / "summary.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    for row, path in zip(rows, raw):
+        data = json.loads(path.read_text())
+        assert int(row["completed"]) == data["completed"] == 20 and int(row["failed"]) == 0
+        assert float(row["output_throughput"]) == data["output_throughput"] > 0
+    environment = json.loads((run / "environment.json").read_text())
+    assert environment["runtime"] == "local" and environment["vllm"]
+    assert environment["processes"]["server"]["command"] == "vllm"
+    assert "Application startup complete" in (run / "server.log").read_text()
+    assert host.processes() == []
+
+
+def test_ps_logs_and_down_from_another_shell(host, results) -> None:
+    assert _up(host, results, "--detach").returncode == 0
+    ps = host.orchestrator("ps", "-p", "cpu-tiny", "--runtime", "local")
+    assert ps.returncode == 0
+    server_row = next(line for line in ps.stdout.splitlines() if "cpu-tiny-server" in line)
+    assert "running (pid" in server_row and "healthy" in server_row and "8000" in server_row
+    logs = host.orchestrator("logs", "server", "--tail", "200", "-p", "cpu-tiny", "--runtime", "local")
+    assert "Application startup complete" in logs.stdout
+    assert host.processes()  # the server (and its engine) and the idle client run
+    down = host.orchestrator("down", "-p", "cpu-tiny", "--runtime", "local")
+    assert "removed process cpu-tiny-server (pid" in down.stdout
+    assert host.processes() == []
+    again = host.orchestrator("down", "-p", "cpu-tiny", "--runtime", "local")
+    assert again.stdout == "nothing of project cpu-tiny to remove\n"
+
+
+def test_server_that_exits_at_start(host, results) -> None:
+    result = _up(host, results, "--set",
+                 "server.extra_args=['--kv-cache-memory-bytes', '64M', '--no-such-flag']")
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: the server process cpu-tiny-server exited with code")
+    assert "--no-such-flag" in result.stderr
+    assert host.processes() == []
+
+
+def test_health_timeout(host, results) -> None:
+    result = _up(host, results, "--set", "server.startup_timeout=4")
+    assert result.returncode == 1
+    assert "error: the server was not ready within server.startup_timeout = 4s" in result.stderr
+    assert host.processes() == []
+
+
+def test_port_in_use_is_refused_before_starting(host, results) -> None:
+    host.run("setsid python3 -m http.server 8000 >/dev/null 2>&1 < /dev/null &")
+    try:
+        time.sleep(1)
+        result = _up(host, results)
+        assert result.returncode == 1
+        assert result.stderr.startswith(
+            "error: port 8000 (server.port) is already in use on this host")
+        assert _runs(host, results) == []
+    finally:
+        host.run("pkill -f 'http.server 8000'")
+    assert host.processes() == []
+
+
+def test_sigint_mid_sweep_keeps_finished_points(host, results) -> None:
+    proc = subprocess.Popen(
+        ["docker", "exec", host.name, "bash", "-c",
+         f"echo $$ > /tmp/orch.pid; exec python3 -m orchestrator up bench -f {TINY} --runtime local"
+         f" --set results_dir={results} --set workload.concurrency=[1,2,3,4,5,6]"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        runs = _runs(host, results)
+        if runs and list((runs[0] / "raw").glob("results_1_*.json")):
+            break
+        time.sleep(0.5)
+    host.run("kill -INT $(cat /tmp/orch.pid)")
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "error: interrupted; everything started was removed, finished points are in" in stderr
+    (run,) = _runs(host, results)
+    kept = sorted((run / "raw").glob("results_*.json"))
+    assert 1 <= len(kept) < 6
+    assert host.processes() == []
+
+
+def test_up_train_as_host_processes(host, results) -> None:
+    result = host.orchestrator("up", "train", "-f", "examples/cpu-train.yaml", "--runtime", "local",
+                               "--set", f"trainer.results_dir={results}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (run,) = _runs(host, results)
+    with (run / "metrics.csv").open() as handle:
+        steps = [row for row in csv.DictReader(handle) if row.get("loss")]
+    assert [int(row["step"]) for row in steps] == [1, 2, 3]
+    assert (run / "final" / "model.safetensors").stat().st_size > 1_000_000
+    assert "LLM Generation:" in (run / "rollouts.log").read_text()
+    assert host.processes() == []
