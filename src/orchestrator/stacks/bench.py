@@ -85,7 +85,8 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
             environment.update(runtime.describe(plan))
             folder.write_json("environment.json", environment)
             if not detach:
-                timings["sweep_s"] = _sweep(plan, spec, runtime, folder, run_id, console)
+                timings["sweep_s"] = _sweep(plan, spec, runtime, folder, run_id, console,
+                                            environment.setdefault("point_wall_s", {}))
     except KeyboardInterrupt:
         left = "the stack was left running (--keep)" if keep else "everything started was removed"
         raise Interrupted(f"interrupted; {left}, finished points are in {folder.path}") from None
@@ -105,7 +106,9 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
 
 
 def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run_id: str,
-           console: Console) -> float:
+           console: Console, point_wall_s: dict[str, float]) -> float:
+    """Run every sweep point; `point_wall_s` gets each point's wall time (the bench tool's own
+    time, start-up included), so that orchestrator's overhead can be told apart."""
     start = time.monotonic()
     records: list[dict[str, Any]] = []
 
@@ -114,7 +117,9 @@ def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run
         folder.append_text("client.log", text)
 
     for concurrency in spec.workload.concurrency_points:
+        point_start = time.monotonic()
         code = runtime.exec(plan, "client", point_argv(spec, run_id, concurrency), show)
+        point_wall_s[str(concurrency)] = round(time.monotonic() - point_start, 2)
         new_files = runtime.copy_out(plan, "client", f"{CLIENT_RESULTS_DIR}/{run_id}", folder.raw)
         for path in new_files:
             try:
