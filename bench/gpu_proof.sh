@@ -7,6 +7,8 @@
 set -euo pipefail
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+# FlashInfer is not carried (hundreds of MB of kernels): vLLM samples with PyTorch instead.
+export VLLM_USE_FLASHINFER_SAMPLER=0
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 site=/tmp/site
 export PYTHONPATH="$site:$repo/src" PATH="$site/bin:$PATH"

@@ -163,3 +163,10 @@ def test_cpu_train_plan_is_the_trainer_alone() -> None:
     trainer = plan.component("trainer")
     assert trainer.gpus.count == 0 and "--vllm-server-url" not in trainer.argv
     assert trainer.env["VLLM_NO_USAGE_STATS"] == "1"
+
+
+def test_colocated_vllm_runs_under_torchrun_even_on_one_gpu() -> None:
+    sets = ["trainer.generation=colocate", "trainer.rollout=null", "trainer.gpus=[0]"]
+    trainer = _train(EXAMPLES / "gpu-train-local.yaml", sets).component("trainer")
+    assert trainer.argv[:4] == ["torchrun", "--standalone", "--nproc-per-node", "1"]
+    assert trainer.gpus.ids == (0,) and "--vllm-server-url" not in trainer.argv

@@ -306,7 +306,8 @@ def trainer_argv(trainer: Trainer, project: str, rollout_url: str | None) -> lis
         launcher = ["torchrun", "--nnodes", str(trainer.nodes),
                     "--nproc-per-node", str(trainer.gpu_count), "--node-rank", "$(NODE_RANK)",
                     "--master-addr", f"{name}-0.{name}", "--master-port", str(RENDEZVOUS_PORT)]
-    elif trainer.gpu_count > 1:
+    elif trainer.gpu_count > 1 or trainer.generation == "colocate":
+        # Colocated vLLM joins torch.distributed (its external launcher), even on one GPU.
         launcher = ["torchrun", "--standalone", "--nproc-per-node", str(trainer.gpu_count)]
     else:
         launcher = ["python3"]
