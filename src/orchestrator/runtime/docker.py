@@ -6,9 +6,7 @@ State lives in the engine: every container and network carries the plan's labels
 
 from __future__ import annotations
 
-import errno
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -20,6 +18,7 @@ from orchestrator.readiness import Check, HttpOk, ModelListed
 from orchestrator.render.docker import container_kwargs, network_kwargs, secret_placeholder
 from orchestrator.runtime.archive import safe_extract
 from orchestrator.runtime.base import ComponentState, parse_timestamp
+from orchestrator.runtime.host import port_free, server_version
 
 _IMAGE_FIELD = {"server": "server.image", "client": "client.image", "trainer": "trainer.image",
                 "rollout": "trainer.rollout.image"}
@@ -58,7 +57,7 @@ class DockerRuntime:
         for component in plan.components:
             self._ensure_image(component)
             for port in component.ports:
-                if port.host_port and not _port_free(port.host_port):
+                if port.host_port and not port_free(port.host_port):
                     field = _HOST_PORT_FIELD.get(component.role, f"{component.role}.host_port")
                     raise PreflightError(
                         f"host port {port.host_port} ({field}) is already in use on this"
@@ -211,7 +210,7 @@ class DockerRuntime:
             "images": images,
         }
         if plan.has("server"):
-            info["vllm"] = _server_version(self._endpoint(plan, "server"))
+            info["vllm"] = server_version(self._endpoint(plan, "server"))
         return info
 
     # -- helpers -------------------------------------------------------------------------------
@@ -252,15 +251,6 @@ class DockerRuntime:
             ) from None
 
 
-def _server_version(base_url: str) -> str | None:
-    import requests
-
-    try:
-        return requests.get(f"{base_url}/version", timeout=5).json().get("version")
-    except (requests.RequestException, ValueError, AttributeError):
-        return None
-
-
 def _resolve_secrets(component: Component, environment: dict[str, str]) -> dict[str, str]:
     """Fill secret placeholders from this process's environment; drop unset ones."""
     resolved = dict(environment)
@@ -272,16 +262,6 @@ def _resolve_secrets(component: Component, environment: dict[str, str]) -> dict[
             else:
                 del resolved[name]
     return resolved
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("0.0.0.0", port))
-        except OSError as exc:
-            return exc.errno != errno.EADDRINUSE
-    return True
 
 
 def _reason(exc: BaseException) -> str:

@@ -9,13 +9,11 @@ folders under the project's state directory.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +26,7 @@ from orchestrator.plan import Component, Plan
 from orchestrator.readiness import Check, HttpOk, ModelListed
 from orchestrator.render.local import Mounts, host_mounts, process_env, to_host
 from orchestrator.runtime.base import ComponentState
+from orchestrator.runtime.host import port_free, server_version
 
 STOP_GRACE_S = 10.0  # between SIGTERM and SIGKILL, as `docker stop` does
 _PORT_FIELD = {"server": "server.port", "rollout": "trainer.rollout.port"}
@@ -67,7 +66,7 @@ class LocalRuntime:
                     " on this host (e.g. pip install vllm) or use runtime.kind: docker"
                 )
             for port in component.ports[:1] if component.probe else []:
-                if not _port_free(port.container_port):
+                if not port_free(port.container_port):
                     field = _PORT_FIELD.get(component.role, f"{component.role} port")
                     raise PreflightError(
                         f"port {port.container_port} ({field}) is already in use on this host;"
@@ -245,7 +244,7 @@ class LocalRuntime:
         }
         for role in ("server", "rollout"):
             if plan.has(role):
-                info["vllm"] = _version(plan.component(role).ports[0].container_port)
+                info["vllm"] = server_version(f"http://127.0.0.1:{plan.component(role).ports[0].container_port}")
         return info
 
     # -- helpers -------------------------------------------------------------------------------
@@ -367,16 +366,6 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("0.0.0.0", port))
-        except OSError as exc:
-            return exc.errno != errno.EADDRINUSE
-    return True
-
-
 def _answers(port: int) -> bool:
     import requests
 
@@ -384,15 +373,6 @@ def _answers(port: int) -> bool:
         return requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
     except requests.RequestException:
         return False
-
-
-def _version(port: int) -> str | None:
-    import requests
-
-    try:
-        return requests.get(f"http://127.0.0.1:{port}/version", timeout=5).json().get("version")
-    except (requests.RequestException, ValueError, AttributeError):
-        return None
 
 
 def _gpu_names() -> list[str]:

@@ -7,26 +7,21 @@ crash or Ctrl-C keeps every finished point. Everything started is removed at the
 
 from __future__ import annotations
 
-import platform
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator import __version__
 from orchestrator.config import LoadedConfig
 from orchestrator.config.model import StackSpec
-from orchestrator.config.redact import redacted_config
 from orchestrator.errors import BenchmarkError, Interrupted
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan, build_bench_plan
 from orchestrator.results.bench_records import ResultFormatError, parse_result, write_summary
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
-from orchestrator.stacks.startup import save_log, wait_for_ready
+from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready
 
 
 def point_argv(spec: StackSpec, run_id: str, concurrency: int) -> list[str]:
@@ -67,13 +62,8 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     run_id = new_run_id()
     plan = build_bench_plan(spec, project, run_id)
     assert spec.server is not None  # build_bench_plan refuses a config without one
-    runtime.preflight(plan)
-    folder = RunFolder.create(Path(spec.results_dir), run_id)
-    folder.write_yaml("config.yaml", {"project": project, **redacted_config(spec)})
-    console.print(f"[bold]run {run_id}[/bold] ({project}, {runtime.kind}) -> {folder.path}")
+    folder, environment = begin_run(loaded, runtime, plan, spec.results_dir, console)
     timings: dict[str, float] = {}
-    environment: dict[str, Any] = {"orchestrator": __version__, "python": sys.version.split()[0],
-                                   "host": platform.platform()}
     started = time.monotonic()
     try:
         with sigterm_as_interrupt():

@@ -1,18 +1,42 @@
-"""What every stack does around its work: wait for a server with a spinner, keep its log."""
+"""What every stack does around its work: open the run folder, wait for a server with a
+spinner, keep its log."""
 
 from __future__ import annotations
+
+import platform
+import sys
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from orchestrator import __version__
+from orchestrator.config import LoadedConfig
+from orchestrator.config.redact import redacted_config
 from orchestrator.errors import StartupError
-from orchestrator.plan import Plan
+from orchestrator.plan import LABEL_PREFIX, Plan
 from orchestrator.readiness import NotAlive, TimedOut, wait_until_ready
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.runtime.base import Runtime
 
 LOG_TAIL_LINES = 50
 _WHAT = {"local": "process"}  # what a component is called on each runtime
+
+
+def begin_run(loaded: LoadedConfig, runtime: Runtime, plan: Plan, results_dir: str,
+              console: Console, with_raw: bool = True) -> tuple[RunFolder, dict[str, Any]]:
+    """Preflight, then the run folder with the resolved config (secrets redacted); returns the
+    folder and the start of environment.json. Nothing is created when preflight refuses."""
+    runtime.preflight(plan)
+    run_id = plan.labels[f"{LABEL_PREFIX}run"]
+    folder = RunFolder.create(Path(results_dir), run_id, with_raw=with_raw)
+    folder.write_yaml("config.yaml", {"project": loaded.project, **redacted_config(loaded.spec)})
+    console.print(f"[bold]run {run_id}[/bold] ({loaded.project}, {runtime.kind}, {plan.stack})"
+                  f" -> {folder.path}")
+    environment = {"orchestrator": __version__, "python": sys.version.split()[0],
+                   "host": platform.platform()}
+    return folder, environment
 
 
 def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console, budget_s: int,

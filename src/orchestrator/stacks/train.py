@@ -9,23 +9,17 @@ lines of the steps that finished are kept. Everything started is removed at the 
 from __future__ import annotations
 
 import csv
-import platform
-import sys
 import time
-from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
-from orchestrator import __version__
 from orchestrator.config import LoadedConfig
-from orchestrator.config.redact import redacted_config
 from orchestrator.errors import Interrupted, TrainingError
 from orchestrator.plan import TRAIN_OUTPUT_DIR, Plan, build_train_plan
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
-from orchestrator.stacks.startup import save_log, wait_for_ready
+from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready
 
 
 def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Console,
@@ -40,13 +34,9 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     plan = build_train_plan(spec, project, run_id)
     trainer = spec.trainer
     assert trainer is not None  # build_train_plan refuses a config without one
-    runtime.preflight(plan)
-    folder = RunFolder.create(Path(trainer.results_dir), run_id, with_raw=False)
-    folder.write_yaml("config.yaml", {"project": project, **redacted_config(spec)})
-    console.print(f"[bold]run {run_id}[/bold] ({project}, {runtime.kind}, train) -> {folder.path}")
+    folder, environment = begin_run(loaded, runtime, plan, trainer.results_dir, console,
+                                    with_raw=False)
     timings: dict[str, float] = {}
-    environment: dict[str, Any] = {"orchestrator": __version__, "python": sys.version.split()[0],
-                                   "host": platform.platform()}
     started = time.monotonic()
     collect_on_exit = False  # the trainer ran, and its output is not home yet
     try:
