@@ -24,7 +24,13 @@ from orchestrator.errors import EngineError, PreflightError, StartupError
 from orchestrator.files import write_atomic
 from orchestrator.plan import Component, Plan
 from orchestrator.readiness import Check, HttpOk, ModelListed
-from orchestrator.render.local import Mounts, host_mounts, process_env, to_host
+from orchestrator.render.local import (
+    Mounts,
+    cuda_visible_devices,
+    host_mounts,
+    process_env,
+    to_host,
+)
 from orchestrator.runtime.base import ComponentState
 from orchestrator.runtime.host import port_free, server_version
 
@@ -86,10 +92,11 @@ class LocalRuntime:
                 if volume.source == "scratch":
                     (work / volume.name).mkdir(exist_ok=True)
             log_path = folder / f"{component.role}.log"
+            env = self._env(plan, component)
             try:
                 with log_path.open("ab") as log:
                     process = subprocess.Popen(
-                        self._argv(plan, component, component.argv), env=self._env(plan, component),
+                        self._argv(plan, component, component.argv), env=env,
                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=work,
                         start_new_session=True,  # its own process group: down kills it whole
                     )
@@ -102,7 +109,7 @@ class LocalRuntime:
                 "start_ticks": _start_ticks(process.pid), "argv": component.argv,
                 "log": str(log_path),
                 "port": component.ports[0].container_port if component.ports else None,
-                "cuda_visible_devices": self._env(plan, component)["CUDA_VISIBLE_DEVICES"],
+                "cuda_visible_devices": env["CUDA_VISIBLE_DEVICES"],
             })
 
     def alive(self, plan: Plan, role: str) -> str | None:
@@ -237,7 +244,7 @@ class LocalRuntime:
             "runtime": "local",
             "host": platform.node(),
             "processes": {
-                c.role: {"command": c.argv[0], "cuda_visible_devices": self._env(plan, c)["CUDA_VISIBLE_DEVICES"]}
+                c.role: {"command": c.argv[0], "cuda_visible_devices": cuda_visible_devices(c)}
                 for c in plan.components
             },
             "gpus": _gpu_names(),
@@ -310,24 +317,25 @@ class LocalRuntime:
         return _alive(entry)
 
 
-def _start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks (/proc), which tells a reused pid apart."""
+def _stat(pid: int | str) -> list[str] | None:
+    """/proc/PID/stat's fields after the command name (state first), or None when it is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    return text.rsplit(")", 1)[1].split()
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks, which tells a reused pid apart."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def _alive(entry: dict[str, Any]) -> bool:
     """Whether the recorded process still runs (not a zombie, not a new process with its pid)."""
-    pid = entry["pid"]
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):
+    fields = _stat(entry["pid"])
+    if fields is None or fields[0] in ("Z", "X"):
         return False
     recorded = entry.get("start_ticks")
     return recorded is None or int(fields[19]) == recorded
@@ -356,12 +364,9 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 def _group_alive(pgid: int) -> bool:
     """Whether any process of the group is still running (zombies do not count)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+    for proc in Path("/proc").glob("[0-9]*"):
+        fields = _stat(proc.name)
+        if fields and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             return True
     return False
 

@@ -20,8 +20,8 @@ from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan, build_ben
 from orchestrator.results.bench_records import ResultFormatError, parse_result, write_summary
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.runtime.base import Runtime
-from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
-from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready
+from orchestrator.stacks.signals import sigterm_as_interrupt
+from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready
 
 
 def point_argv(spec: StackSpec, run_id: str, concurrency: int) -> list[str]:
@@ -81,13 +81,7 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
         left = "the stack was left running (--keep)" if keep else "everything started was removed"
         raise Interrupted(f"interrupted; {left}, finished points are in {folder.path}") from None
     finally:
-        with shielded():
-            save_log(plan, "server", runtime, folder)
-            if not keep:
-                runtime.down(project)
-            timings["total_s"] = time.monotonic() - started
-            environment["timings"] = {k: round(v, 2) for k, v in timings.items()}
-            folder.write_json("environment.json", environment)
+        finish_run(plan, runtime, folder, keep, environment, timings, started)
     if not detach:
         _print_summary(folder, console)
     if keep:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import platform
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,10 @@ from orchestrator.plan import LABEL_PREFIX, Plan
 from orchestrator.readiness import NotAlive, TimedOut, wait_until_ready
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.runtime.base import Runtime
+from orchestrator.stacks.signals import shielded
 
 LOG_TAIL_LINES = 50
+SERVER_ROLES = ("server", "rollout")  # the components whose whole log each run keeps
 _WHAT = {"local": "process"}  # what a component is called on each runtime
 
 
@@ -37,6 +41,24 @@ def begin_run(loaded: LoadedConfig, runtime: Runtime, plan: Plan, results_dir: s
     environment = {"orchestrator": __version__, "python": sys.version.split()[0],
                    "host": platform.platform()}
     return folder, environment
+
+
+def finish_run(plan: Plan, runtime: Runtime, folder: RunFolder, keep: bool,
+               environment: dict[str, Any], timings: dict[str, float], started: float,
+               first: Callable[[], None] | None = None) -> None:
+    """The end of every run, whatever happened, with Ctrl-C and SIGTERM ignored: `first` (a
+    stack's own rescue of partial results), each server's whole log into the run folder, the
+    stack removed unless `keep`, and the timings written into environment.json."""
+    with shielded():
+        if first is not None:
+            first()
+        for role in SERVER_ROLES:
+            save_log(plan, role, runtime, folder)
+        if not keep:
+            runtime.down(plan.project)
+        timings["total_s"] = time.monotonic() - started
+        environment["timings"] = {k: round(v, 2) for k, v in timings.items()}
+        folder.write_json("environment.json", environment)
 
 
 def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console, budget_s: int,

@@ -18,8 +18,8 @@ from orchestrator.errors import Interrupted, TrainingError
 from orchestrator.plan import TRAIN_OUTPUT_DIR, Plan, build_train_plan
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.runtime.base import Runtime
-from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
-from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready
+from orchestrator.stacks.signals import sigterm_as_interrupt
+from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready
 
 
 def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Console,
@@ -65,15 +65,8 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
         left = "the stack was left running (--keep)" if keep else "everything started was removed"
         raise Interrupted(f"interrupted; {left}, the steps that finished are in {folder.path}") from None
     finally:
-        with shielded():
-            if collect_on_exit:
-                _collect_what_was_written(plan, runtime, folder)
-            save_log(plan, "rollout", runtime, folder)
-            if not keep:
-                runtime.down(project)
-            timings["total_s"] = time.monotonic() - started
-            environment["timings"] = {k: round(v, 2) for k, v in timings.items()}
-            folder.write_json("environment.json", environment)
+        rescue = (lambda: _collect_what_was_written(plan, runtime, folder)) if collect_on_exit else None
+        finish_run(plan, runtime, folder, keep, environment, timings, started, first=rescue)
     if detach:
         console.print(f"training in the background: `orchestrator logs trainer -f -p {project}`;"
                       f" `orchestrator down -p {project}` stops it")
