@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import EXAMPLES
 from orchestrator.config import load_config
-from orchestrator.plan import build_bench_plan, build_plan, build_train_plan
 from orchestrator.errors import ConfigError
-
-import pytest
+from orchestrator.plan import build_bench_plan, build_plan, build_train_plan
 
 
 def _plan(path, sets=(), project=None, run_id=None):
@@ -117,7 +117,7 @@ def test_gpu_train_plan_pairs_rollout_and_trainer() -> None:
     assert rollout.probe and rollout.probe.path == "/health" and rollout.served_model is None
     assert rollout.gpus.ids == (0,) and trainer.gpus.ids == (1,)
     assert trainer.argv[:2] == ["python3", "/opt/orchestrator/scripts/train_grpo.py"]
-    flags = dict(zip(trainer.argv[2::2], trainer.argv[3::2]))
+    flags = dict(zip(trainer.argv[2::2], trainer.argv[3::2], strict=False))
     assert flags["--vllm-server-url"] == "http://qwen-grpo-rollout:8000"
     assert flags["--vllm-group-port"] == "51216" and flags["--generation"] == "server"
     assert flags["--max-completion-length"] == "512" and flags["--output-dir"] == "/root/train_output"

@@ -18,7 +18,6 @@ import pytest
 import yaml
 from docker.models.containers import _create_container_args
 
-from conftest import EXAMPLES, REPO
 from orchestrator.resources import data_dir
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -43,7 +43,7 @@ def test_bad_settings_exit_with_a_message(argv, message, monkeypatch) -> None:
 def test_unknown_yaml_key(tmp_path) -> None:
     config = tmp_path / "grpo.yaml"
     config.write_text("model: m\nlearnig_rate: 1\n")
-    with pytest.raises(SystemExit, match="unknown settings .*learnig_rate"):
+    with pytest.raises(SystemExit, match=r"unknown settings .*learnig_rate"):
         train_grpo.parse_settings(["--config", str(config)])
 
 

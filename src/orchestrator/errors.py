@@ -57,3 +57,7 @@ class Interrupted(OrchestratorError):
     """Ctrl-C or SIGTERM: everything started was removed, finished results were kept."""
 
     exit_code = 130
+
+
+class DeadlineError(OrchestratorError):
+    """A wait passed its deadline; what was awaited was left as it was."""

@@ -24,7 +24,7 @@ def test_up_bench_sweeps_and_brings_results_home(orch, project) -> None:
     assert [p.name.split("_")[1] for p in raw] == ["1", "4"]
     summary = read_json(run / "summary.json")
     assert [row["concurrency"] for row in summary] == [1, 4]
-    for row, path in zip(summary, raw):
+    for row, path in zip(summary, raw, strict=True):
         data = read_json(path)
         assert data["completed"] == 20 and data["failed"] == 0
         assert data["request_throughput"] > 0 and data["output_throughput"] > 0
@@ -41,7 +41,7 @@ def test_up_bench_sweeps_and_brings_results_home(orch, project) -> None:
     assert config["project"] == project and config["server"]["model"] == "/models/tiny-qwen2"
     environment = read_json(run / "environment.json")
     assert environment["runtime"] == "docker" and environment["vllm"]
-    assert environment["images"]["server"]["id"].startswith("sha256:")
+    assert environment["components"]["server"]["id"].startswith("sha256:")
     timings = environment["timings"]
     assert 0 < timings["server_ready_s"] < timings["total_s"] <= took
     assert "Application startup complete" in (run / "server.log").read_text()

@@ -75,7 +75,7 @@ def test_sigint_during_the_sweep_keeps_finished_points(orch, project) -> None:
     (run,) = orch.runs()
     kept = sorted((run / "raw").glob("results_*.json"))
     assert 1 <= len(kept) < 6
-    assert [row["concurrency"] for row in read_json(run / "summary.json")][0] == 1
+    assert next(row["concurrency"] for row in read_json(run / "summary.json")) == 1
     assert leftovers(project) == []
 
 

@@ -88,13 +88,13 @@ def test_up_bench_end_to_end_as_host_processes(host, results) -> None:
     assert [json.loads(p.read_text())["max_concurrency"] for p in raw] == [1, 4]
     with (run / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    for row, path in zip(rows, raw):
+    for row, path in zip(rows, raw, strict=True):
         data = json.loads(path.read_text())
         assert int(row["completed"]) == data["completed"] == 20 and int(row["failed"]) == 0
         assert float(row["output_throughput"]) == data["output_throughput"] > 0
     environment = json.loads((run / "environment.json").read_text())
     assert environment["runtime"] == "local" and environment["vllm"]
-    assert environment["processes"]["server"]["command"] == "vllm"
+    assert environment["components"]["server"]["image"] == "vllm"
     assert "Application startup complete" in (run / "server.log").read_text()
     assert host.processes() == []
 

@@ -49,7 +49,7 @@ def test_up_train_on_cpu_end_to_end(orch, project) -> None:
     assert "train_grpo.py: done" in (run / "trainer.log").read_text()
     timings = read_json(run / "environment.json")["timings"]
     assert 0 < timings["train_s"] <= timings["total_s"]
-    assert f"step 3: loss" in result.stdout
+    assert "step 3: loss" in result.stdout
     assert leftovers(project) == []
 
 

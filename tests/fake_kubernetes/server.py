@@ -40,11 +40,16 @@ Status = dict[str, Any]
 
 @dataclass
 class PodScript:
-    """A pod's status over time: (seconds after creation, status) steps; the last one stays."""
+    """A pod's status over time: (seconds after creation, status) steps; the last one stays.
+
+    A status's container named "main" stands for the pod's first container; `files` are what
+    the pod's containers wrote (as if they had run).
+    """
 
     steps: list[tuple[float, Status]]
     logs: str = ""
     previous_logs: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def status_at(self, age: float) -> Status:
         current = self.steps[0][1]
@@ -98,8 +103,9 @@ def healthy_server(step: float = 0.3) -> PodScript:
                      logs="INFO fake: Application startup complete.\n")
 
 
-# exec(pod, argv) -> (output, exit code); it may change the pod's files.
-ExecHandler = Callable[["FakePod", list[str]], tuple[bytes, int]]
+# exec(pod, argv) -> (output, exit code), or a generator that yields output chunks (each sent
+# as it comes) and returns the exit code; it may change the pod's files.
+ExecHandler = Callable[["FakePod", list[str]], Any]
 
 
 @dataclass
@@ -110,6 +116,25 @@ class FakePod:
     created: float = field(default_factory=time.monotonic)
     files: dict[str, bytes] = field(default_factory=dict)
     execs: list[list[str]] = field(default_factory=list)
+    containers: list[str] = field(default_factory=lambda: ["main"])
+
+    def __post_init__(self) -> None:
+        self.files.update(self.script.files)
+
+    def status(self) -> Status:
+        """The pod's status now, its containers named as in its spec."""
+        status = self.script.status_at(time.monotonic() - self.created)
+        for entry in status.get("containerStatuses") or []:
+            if entry["name"] == "main":
+                entry["name"] = self.containers[0]
+        return status
+
+    def running(self, container: str) -> bool:
+        """Whether that container runs now (exec needs a running container)."""
+        for entry in self.status().get("containerStatuses") or []:
+            if entry["name"] == container:
+                return "running" in entry.get("state", {})
+        return False
 
 
 class FakeKubernetes:
@@ -118,6 +143,8 @@ class FakeKubernetes:
     def __init__(self, server_script: Callable[[], PodScript] = healthy_server,
                  exec_handler: ExecHandler | None = None) -> None:
         self.server_script = server_script
+        # Scripts for the pods of other components (by orchestrator.component label).
+        self.role_scripts: dict[str, Callable[[], PodScript]] = {}
         self.exec_handler = exec_handler or (lambda pod, argv: (b"", 0))
         self.objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], FakePod] = {}
@@ -175,7 +202,7 @@ class FakeKubernetes:
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         self._loop.run_until_complete(site.start())
-        port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - aiohttp has no public getter
+        port = site._server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         ready.set()
         self._loop.run_forever()
@@ -210,7 +237,7 @@ class FakeKubernetes:
         view = copy.deepcopy(obj)
         pod = self.pods.get((key[2], key[3])) if key[1] == "pods" else None
         if pod is not None:
-            view["status"] = pod.script.status_at(time.monotonic() - pod.created)
+            view["status"] = pod.status()
         if key in self._deleted_at:
             view["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
         return view
@@ -284,7 +311,8 @@ class FakeKubernetes:
         """What controllers and the kubelet would do: make and run pods (simulated)."""
         namespace = key[2]
         if kind == "Pod":
-            self.pods[(namespace, key[3])] = FakePod(PodScript(steps=[(0, running(True))]))
+            self.pods[(namespace, key[3])] = FakePod(PodScript(steps=[(0, running(True))]),
+                                                     containers=_names(obj["spec"]))
         elif kind in ("Deployment", "LeaderWorkerSet", "Job"):
             if kind == "LeaderWorkerSet":
                 template = obj["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
@@ -300,7 +328,9 @@ class FakeKubernetes:
                                     "creationTimestamp": "2026-01-01T00:00:00Z"},
                        "spec": {**template["spec"], "nodeName": f"fake-node-{index + 1}"}}
                 self.objects[("api/v1", "pods", namespace, name)] = pod
-                self.pods[(namespace, name)] = FakePod(self.server_script())
+                role = template["metadata"]["labels"].get("orchestrator.component", "")
+                script = self.role_scripts.get(role, self.server_script)
+                self.pods[(namespace, name)] = FakePod(script(), containers=_names(template["spec"]))
 
     def ready(self, component: str) -> bool:
         """Whether a pod of that orchestrator component is Ready now (for exec handlers)."""
@@ -317,6 +347,9 @@ class FakeKubernetes:
         pod = self.pods.get((request.match_info["ns"], request.match_info["name"]))
         if pod is None:
             return _status(404, "NotFound", "pod not found")
+        refused = _container_refused(pod, request)
+        if refused is not None:
+            return refused
         text = pod.script.previous_logs if request.query.get("previous") == "true" else pod.script.logs
         tail = request.query.get("tailLines")
         if tail:
@@ -326,24 +359,42 @@ class FakeKubernetes:
         await response.prepare(request)
         await response.write(text.encode())
         if request.query.get("follow") == "true":
-            # A followed log stays open, as a real one does, until the client goes away.
-            while True:
+            # A followed log stays open, as a real one does, until the client goes away or
+            # the container ends.
+            container = request.query.get("container", pod.containers[0])
+            while pod.running(container) or not _ever_ran(pod, container):
                 await asyncio.sleep(0.2)
                 if request.transport is None or request.transport.is_closing():
                     break
         return response
 
-    async def _exec(self, request: web.Request) -> web.WebSocketResponse:
+    async def _exec(self, request: web.Request) -> web.StreamResponse:
+        pod = self.pods.get((request.match_info["ns"], request.match_info["name"]))
+        if pod is not None:
+            refused = _container_refused(pod, request)
+            if refused is not None:
+                return refused  # before the upgrade, as the API server does
+            if not pod.running(request.query.get("container", pod.containers[0])):
+                return _status(400, "BadRequest", "container is not running")
         ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
         await ws.prepare(request)
-        pod = self.pods.get((request.match_info["ns"], request.match_info["name"]))
         argv = request.query.getall("command", [])
+        loop = asyncio.get_running_loop()
         if pod is None:
             output, code = b"pod not found\n", 1
         else:
             pod.execs.append(argv)
-            output, code = await asyncio.get_running_loop().run_in_executor(
-                None, self.exec_handler, pod, argv)
+            result = await loop.run_in_executor(None, self.exec_handler, pod, argv)
+            if isinstance(result, tuple):
+                output, code = result
+            else:  # a generator: each chunk goes out as it comes
+                output, code = b"", 0
+                while True:
+                    done, value = await loop.run_in_executor(None, _step, result)
+                    if done:
+                        code = value
+                        break
+                    await ws.send_bytes(b"\x01" + value)
         for start in range(0, len(output), 32 * 1024):
             await ws.send_bytes(b"\x01" + output[start:start + 32 * 1024])
         status = ({"metadata": {}, "status": "Success"} if code == 0 else
@@ -352,6 +403,38 @@ class FakeKubernetes:
         await ws.send_bytes(b"\x03" + json.dumps(status).encode())
         await ws.close()
         return ws
+
+
+def _step(generator: Any) -> tuple[bool, Any]:
+    """(False, next chunk), or (True, the generator's return value); StopIteration cannot
+    cross into an asyncio future."""
+    try:
+        return False, next(generator)
+    except StopIteration as end:
+        return True, end.value
+
+
+def _ever_ran(pod: FakePod, container: str) -> bool:
+    """Whether the container has started (a pending one's follow waits for it)."""
+    for entry in pod.status().get("containerStatuses") or []:
+        if entry["name"] == container:
+            return "waiting" not in entry.get("state", {})
+    return False
+
+
+def _names(pod_spec: dict[str, Any]) -> list[str]:
+    return [c["name"] for c in pod_spec.get("containers") or []] or ["main"]
+
+
+def _container_refused(pod: FakePod, request: web.Request) -> web.Response | None:
+    """A real API server wants the container named when a pod has several, and a real one."""
+    container = request.query.get("container")
+    if container is None and len(pod.containers) > 1:
+        return _status(400, "BadRequest", f"a container name must be specified, choose one of:"
+                                          f" {pod.containers}")
+    if container is not None and container not in pod.containers:
+        return _status(400, "BadRequest", f"container {container} is not valid for this pod")
+    return None
 
 
 def _status(code: int, reason: str, message: str) -> web.Response:

@@ -128,7 +128,7 @@ def analyze(path: Path, min_output_tokens: int = 512, max_tokens: int | None = N
 def _histogram(outs: list[int]) -> list[dict[str, int]]:
     edges = [0, 64, 128, 256, 512, 1024, 2048, 4096]
     buckets = []
-    for low, high in zip(edges, [*edges[1:], None]):
+    for low, high in zip(edges, [*edges[1:], None], strict=True):
         count = sum(1 for o in outs if o >= low and (high is None or o < high))
         if count:
             buckets.append({"from": low, "to": high or max(outs) + 1, "turns": count})

@@ -51,7 +51,7 @@ def format_validation_error(exc: ValidationError, root: type[BaseModel]) -> list
 
     grouped: dict[Loc, list[dict[str, Any]]] = {}
     for loc, err in kept:
-        grouped.setdefault(loc, []).append(err)
+        grouped.setdefault(loc, []).append(dict(err))
     return [(loc, _message(root, loc, errs)) for loc, errs in grouped.items()]
 
 
@@ -72,18 +72,18 @@ def show(value: Any) -> str:
 def _message(root: type[BaseModel], loc: Loc, errs: list[dict[str, Any]]) -> str:
     name = dotted(loc)
     first = errs[0]
-    kind = first["type"]
-    if kind == "extra_forbidden":
+    error = first["type"]
+    if error == "extra_forbidden":
         return _unknown_key(root, loc)
-    if kind == "missing":
+    if error == "missing":
         return f"{name} is missing; add it under {dotted(loc[:-1]) or 'the top level'}"
     value = show(first.get("input"))
-    if kind in _BOUNDS:
-        key, symbol = _BOUNDS[kind]
+    if error in _BOUNDS:
+        key, symbol = _BOUNDS[error]
         limit = first["ctx"][key]
         hint = "; ports are 1-65535" if loc[-1] in ("port", "host_port") else ""
         return f"{name} = {value} is out of range: it must be {symbol} {limit}{hint}"
-    if kind == "value_error":
+    if error == "value_error":
         reason = str(first["ctx"]["error"]) if "ctx" in first else first["msg"]
         return f"{name} = {value} {reason}"
     expected: list[str] = []
@@ -94,7 +94,7 @@ def _message(root: type[BaseModel], loc: Loc, errs: list[dict[str, Any]]) -> str
         else:
             expected.append(_EXPECTED.get(err["type"], err["msg"].removeprefix("Input should be ")))
     text = f"{name} = {value} must be {' or '.join(dict.fromkeys(expected))}"
-    if kind == "literal_error" and isinstance(first.get("input"), str):
+    if error == "literal_error" and isinstance(first.get("input"), str):
         options = [o.strip(" '") for o in first["ctx"]["expected"].replace(" or ", ", ").split(",")]
         close = difflib.get_close_matches(first["input"], options, n=1)
         if close:

@@ -1,4 +1,5 @@
-"""The shape of an orchestrator config file (pydantic v2).
+"""The shape of an orchestrator config file (pydantic v2): the runtime, the bench stack's
+server, client and workload, and the whole file.
 
 Only single-field rules live here (types, ranges, allowed values); rules that relate several
 fields are in `checks.py`, so that each can say in the user's words which fields to change.
@@ -9,127 +10,26 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
+from pydantic import Field, field_validator
+
+from orchestrator.config.fields import (
+    DEFAULT_VLLM_IMAGE,
+    DNS_LABEL,
+    Dtype,
+    EnvValue,
+    GpuCounting,
+    Gpus,
+    MemoryFraction,
+    ModelCache,
+    ModelName,
+    PortNumber,
+    PositiveInt,
+    SecretRef,
+    Section,
+    ShmSize,
 )
-
-from orchestrator.resources import data_dir
-
-
-def _pinned_vllm_image() -> str:
-    # images/vllm-image.txt is the one place the official image's tag is pinned.
-    return (data_dir("images") / "vllm-image.txt").read_text(encoding="utf-8").strip()
-
-
-DEFAULT_VLLM_IMAGE = _pinned_vllm_image()
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_SIZE = re.compile(r"^(\d+)([kmg]?)b?$", re.IGNORECASE)
-_SIZE_FACTORS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-def parse_size(text: str) -> int:
-    """Return the byte count of a Docker-style size such as `16g`, `512m` or `1048576`."""
-    match = _SIZE.match(text.strip())
-    if not match:
-        raise ValueError("is not a size; write it like 1g, 512m or 16g")
-    return int(match.group(1)) * _SIZE_FACTORS[match.group(2).lower()]
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, values are not coerced loosely."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-def _env_text(value: object) -> object:
-    # YAML turns `VLLM_LOGGING_LEVEL: 1` into an int; an environment only holds text.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-EnvValue = Annotated[str, BeforeValidator(_env_text)]
-PortNumber = Annotated[int, Field(ge=1, le=65535)]
-PositiveInt = Annotated[int, Field(ge=1)]
-
-
-def _check_gpus(value: int | list[int]) -> int | list[int]:
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("must be 0 (CPU) or more")
-        return value
-    if not value:
-        raise ValueError("is an empty list: give GPU ids such as [0, 1], or a count")
-    if any(gpu < 0 for gpu in value):
-        raise ValueError("GPU ids are 0 or more")
-    if len(set(value)) != len(value):
-        raise ValueError("lists a GPU id twice")
-    return value
-
-
-def _check_fraction(value: float) -> float:
-    if not 0 < value <= 1:
-        raise ValueError("must be in (0, 1]: a fraction of each GPU's memory, such as 0.9")
-    return value
-
-
-def _check_shm(value: str) -> str:
-    if parse_size(value) < 1024**3:
-        raise ValueError("is below 1g: vLLM needs at least 1g of /dev/shm")
-    return value
-
-
-# A GPU request: a count, or the ids of the GPUs to use.
-Gpus = Annotated[int | list[int], AfterValidator(_check_gpus)]
-MemoryFraction = Annotated[float, AfterValidator(_check_fraction)]
-ShmSize = Annotated[str, AfterValidator(_check_shm)]
-
-
-class GpuCounting:
-    """`gpu_count` and `gpu_ids` for sections with a `gpus` field (a count or a list of ids)."""
-
-    @property
-    def gpu_count(self) -> int:
-        """How many GPUs this part uses (on each node)."""
-        gpus = self.gpus  # type: ignore[attr-defined]
-        return gpus if isinstance(gpus, int) else len(gpus)
-
-    @property
-    def gpu_ids(self) -> list[int] | None:
-        """The GPU ids asked for by id, or None when only a count was given."""
-        gpus = self.gpus  # type: ignore[attr-defined]
-        return None if isinstance(gpus, int) else list(gpus)
-
-
-class SecretRef(Section):
-    """A secret passed by reference: the value never appears in rendered files or results."""
-
-    from_env: str = Field(
-        "HF_TOKEN",
-        description="Docker/local runtimes: host environment variable that holds the value.",
-    )
-    k8s_secret: str = Field("hf-token", description="Kubernetes: the Secret holding the value.")
-    k8s_key: str = Field("token", description="Kubernetes: the key inside that Secret.")
-
-
-class ModelCache(Section):
-    """Where downloaded weights persist between runs (Kubernetes: see runtime.kubernetes)."""
-
-    mount_path: str = Field(
-        "/root/.cache/huggingface", description="Path inside the server container."
-    )
-    host_path: str | None = Field(
-        "~/.cache/huggingface",
-        description="Docker/local: host folder mounted at mount_path; null for none.",
-    )
+from orchestrator.config.trainer import Trainer
+from orchestrator.runtime.registry import KINDS
 
 
 class KubernetesSettings(Section):
@@ -161,7 +61,7 @@ class KubernetesSettings(Section):
     @field_validator("namespace")
     @classmethod
     def _namespace_is_dns_label(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value) or len(value) > 63:
+        if not DNS_LABEL.match(value) or len(value) > 63:
             raise ValueError(
                 "must be a DNS label: lowercase letters, digits and '-', at most 63 characters"
             )
@@ -177,21 +77,9 @@ class DockerSettings(Section):
 class Runtime(Section):
     """Where the stack runs."""
 
-    kind: Literal["docker", "kubernetes", "local"] = "docker"
+    kind: Literal[KINDS] = "docker"  # type: ignore[valid-type]  # the registry's kinds
     docker: DockerSettings = Field(default_factory=DockerSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
-
-
-Dtype = Literal["auto", "half", "float16", "bfloat16", "float", "float32"]
-
-
-def _model_not_empty(value: str) -> str:
-    if not value.strip():
-        raise ValueError("is empty: name a Hugging Face model id or a path inside the image")
-    return value
-
-
-ModelName = Annotated[str, AfterValidator(_model_not_empty)]
 
 
 class Server(GpuCounting, Section):
@@ -317,80 +205,6 @@ class Workload(Section):
         return list(range(self.concurrency.min, self.concurrency.max + 1, self.concurrency.step))
 
 
-DEFAULT_TRAINER_IMAGE = "orchestrator-vllm-gpu:local"  # host_scripts/build_images.sh gpu
-
-
-class Rollout(GpuCounting, Section):
-    """The rollout server the trainer generates with (`trl vllm-serve`, trainer.generation: server)."""
-
-    image: str | None = Field(None, description="Default: trainer.image (it has TRL and vLLM).")
-    gpus: Gpus = Field(1, description="A count, or a list of GPU ids; the trainer gets others.")
-    port: PortNumber = 8000
-    host_port: PortNumber | None = Field(
-        None, description="Docker/local: host port for its API; default: rollout.port."
-    )
-    group_port: PortNumber = Field(
-        51216, description="The weight-sync (NCCL) group port; the trainer listens on it."
-    )
-    tensor_parallel_size: PositiveInt = 1
-    max_model_len: PositiveInt | None = None
-    gpu_memory_utilization: MemoryFraction = 0.9
-    dtype: Dtype = "auto"
-    enforce_eager: bool = False
-    extra_args: list[str] = Field(default_factory=list)
-    env: dict[str, EnvValue] = Field(default_factory=dict)
-    shm_size: ShmSize = "16g"
-    startup_timeout: PositiveInt = Field(900, description="Seconds to wait for /health.")
-
-
-class Trainer(GpuCounting, Section):
-    """GRPO training with TRL (container_scripts/train_grpo.py)."""
-
-    image: str = Field(DEFAULT_TRAINER_IMAGE, description="An image with TRL; see images/gpu.")
-    model: ModelName = Field(description="Hugging Face id or a path inside the image.")
-    dataset: str = Field("toy", description="A JSONL file in the image (a 'prompt' per line), or toy.")
-    rewards: list[str] = Field(
-        default_factory=lambda: ["json_valid", "length_penalty"],
-        description="json_valid, length_penalty, or module:function importable in the trainer.",
-    )
-    learning_rate: Annotated[float, Field(gt=0)] = 1e-6
-    beta: Annotated[float, Field(ge=0)] = Field(0.04, description="KL coefficient.")
-    num_generations: Annotated[int, Field(ge=2)] = Field(4, description="Completions per prompt.")
-    per_device_batch_size: PositiveInt = 4
-    gradient_accumulation_steps: PositiveInt = 1
-    max_prompt_length: PositiveInt = 256
-    max_completion_length: PositiveInt = Field(
-        128, description="Tokens per completion (the MAX_TOKENS environment variable sets it)."
-    )
-    temperature: Annotated[float, Field(gt=0)] = 1.0
-    length_target_words: PositiveInt = Field(50, description="length_penalty's free length.")
-    max_steps: PositiveInt = 10
-    logging_steps: PositiveInt = 1
-    save_steps: Annotated[int, Field(ge=0)] = Field(0, description="0: only the final model.")
-    seed: int = 0
-    log_raw_output: bool = Field(False, description="Log completions' text beside timing lines.")
-    generation: Literal["server", "colocate", "plain"] = Field(
-        "server",
-        description="server: a paired rollout server; colocate: vLLM in the trainer;"
-        " plain: the model's own generate (CPU).",
-    )
-    gpus: Gpus = Field(1, description="A count, or a list of GPU ids; 0 for CPU. Per node.")
-    nodes: PositiveInt = Field(1, description="Kubernetes: trainer pods (an indexed Job).")
-    env: dict[str, EnvValue] = Field(default_factory=dict)
-    hf_token: SecretRef | None = Field(
-        default_factory=SecretRef, description="HF_TOKEN passed by reference; null for none."
-    )
-    model_cache: ModelCache = Field(default_factory=ModelCache)
-    shm_size: ShmSize = "16g"
-    rollout: Rollout | None = Field(None, description="Required with generation: server.")
-    results_dir: str = "train_results"
-
-    @property
-    def processes(self) -> int:
-        """Training processes: one per GPU on each node (one on CPU)."""
-        return max(self.gpu_count, 1) * self.nodes
-
-
 class StackSpec(Section):
     """A whole orchestrator config file: a server to benchmark, a trainer, or both."""
 
@@ -405,10 +219,9 @@ class StackSpec(Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and (not _DNS_LABEL.match(value) or len(value) > 40):
+        if value is not None and (not DNS_LABEL.match(value) or len(value) > 40):
             raise ValueError(
                 "must be lowercase letters, digits and '-', at most 40 characters"
                 " (it prefixes container, pod and network names)"
             )
         return value
-

@@ -47,7 +47,7 @@ class Layers:
 
     def set(self, loc: Loc, value: Any, origin: str) -> None:
         """Set `loc` to `value`, creating parent mappings, and forget origins under it."""
-        node = self.data
+        node: dict[Any, Any] = self.data
         for depth, key in enumerate(loc[:-1]):
             child = node.get(key)
             if child is None:
@@ -91,7 +91,8 @@ def read_file(path: Path) -> Layers:
             f" not a {type(data).__name__}"
         )
     layers = Layers(data=data)
-    _record_positions(root, (), str(path), layers.origins)
+    if root is not None:
+        _record_positions(root, (), str(path), layers.origins)
     return layers
 
 
@@ -123,10 +124,10 @@ def apply_env(layers: Layers, environ: Mapping[str, str] | None = None) -> None:
         raw = environ.get(var)
         if raw is None or raw == "":
             continue
-        if isinstance(layers.data, dict):
-            loc = _env_target(layers.data, var, loc)
-            if loc is None:
-                continue
+        target = _env_target(layers.data, var, loc)
+        if target is None:
+            continue
+        loc = target
         origin = f"environment variable {var}={raw}"
         layers.set(loc, _parse_value(raw, origin) if as_yaml else raw, origin)
 

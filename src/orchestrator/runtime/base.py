@@ -8,8 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from orchestrator.plan import Plan
+from orchestrator.plan import Plan, Scope
 from orchestrator.readiness import Check
+
+# The keys every runtime's `describe` returns (environment.json); what only one runtime knows
+# goes under "details".
+DESCRIBE_KEYS = ("runtime", "engine", "components", "vllm", "details")
 
 
 @dataclass(frozen=True)
@@ -28,9 +32,13 @@ class ComponentState:
 
 
 class Runtime(Protocol):
-    """Where a plan runs: up · wait (readiness, alive) · exec · copy_out · logs · status · down."""
+    """Where a plan runs: up · wait (readiness, alive, exit) · exec · copy_out · logs · status ·
+    down. Engines are made by the registry with the plan's Scope."""
 
     kind: str
+
+    def __init__(self, scope: Scope) -> None:
+        """Connect to the engine (refuses with EngineError when it cannot be reached)."""
 
     def preflight(self, plan: Plan) -> None:
         """Refuse to start when something needed is missing or taken; starts nothing."""
@@ -42,24 +50,27 @@ class Runtime(Protocol):
         """
 
     def alive(self, plan: Plan, role: str) -> str | None:
-        """None while the component runs, else how it ended (exit code, OOM)."""
+        """None while the component runs, else how it ended (exit code, OOM), in words that
+        name the config field to change."""
 
     def readiness(self, plan: Plan, role: str) -> list[Check]:
         """What must hold before the component counts as ready (health, model served)."""
 
-    def wait(self, plan: Plan, role: str) -> int:
-        """Block until the component's own process ends; return its exit code."""
+    def wait(self, plan: Plan, role: str, timeout_s: float) -> int:
+        """Block until the component's main process ends; return its exit code. Raises
+        DeadlineError after `timeout_s` seconds, leaving the component running."""
 
     def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
-        """Run argv inside the component, streaming its output; return its exit code."""
+        """Run argv inside the running component, streaming its output; return its exit code."""
 
     def copy_out(self, plan: Plan, role: str, path: str, dest: Path,
                  keep_tree: bool = False) -> list[Path]:
         """Copy the files under `path` in the component into `dest` (flattened, unless
-        `keep_tree`); return the new ones. Works on a component that has exited."""
+        `keep_tree`); return the new ones ([] when `path` does not exist). Works while the
+        component runs and after its main process has ended, until `down`."""
 
     def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
-        """The component's log output, as text chunks."""
+        """The component's log output, as text chunks; `follow` ends when the component does."""
 
     def status(self, project: str) -> list[ComponentState]:
         """Everything the project has in this runtime."""
@@ -68,7 +79,14 @@ class Runtime(Protocol):
         """Remove everything the project has; return what was removed. Idempotent."""
 
     def describe(self, plan: Plan) -> dict[str, Any]:
-        """Versions and ids for environment.json (engine, images, the server's vLLM)."""
+        """Versions and ids for environment.json, under DESCRIBE_KEYS: the runtime's kind, its
+        engine's version, each component's image (or command) and id, the serving component's
+        vLLM version, and runtime-specific details."""
+
+
+def secret_placeholder(env_name: str) -> str:
+    """How a secret's value is written in rendered files: a reference, never the value."""
+    return "${" + env_name + "}"
 
 
 def parse_timestamp(text: str | None) -> float | None:
@@ -80,3 +98,10 @@ def parse_timestamp(text: str | None) -> float | None:
         return datetime.fromisoformat(trimmed).timestamp()
     except ValueError:
         return None
+
+
+def describe_record(kind: str, engine: str | None, components: dict[str, dict[str, Any]],
+                    vllm: str | None, **details: Any) -> dict[str, Any]:
+    """A `describe` answer with exactly DESCRIBE_KEYS."""
+    return {"runtime": kind, "engine": engine, "components": components, "vllm": vllm,
+            "details": details}

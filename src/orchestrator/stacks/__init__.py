@@ -6,15 +6,18 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator.errors import NotImplementedYet
+from orchestrator.runtime.registry import traits
 
 
 def stack_runner(name: str, runtime_kind: str) -> Callable[..., Any]:
     """The function that runs the named stack (bench or train) on that kind of runtime."""
-    if name == "train" and runtime_kind == "kubernetes":
+    runtime = traits(runtime_kind)
+    if name not in runtime.stacks:
+        hint = f" && {runtime.apply_hint}" if runtime.apply_hint else ""
         raise NotImplementedYet(
-            "`orchestrator up train` runs on docker for now; on Kubernetes run `orchestrator"
-            " render train --runtime kubernetes -o out/ && kubectl apply -f out/`, then"
-            " `orchestrator logs trainer -f`, `ps` and `down` as usual"
+            f"`orchestrator up {name}` does not run on {runtime.title} yet; run `orchestrator"
+            f" render {name} --runtime {runtime_kind} -o out/{hint}`, then `orchestrator logs"
+            f" {'trainer' if name == 'train' else 'server'} -f`, `ps` and `down` as usual"
         )
     if name == "train":
         from orchestrator.stacks.train import run_train

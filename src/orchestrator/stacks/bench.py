@@ -16,6 +16,7 @@ from rich.table import Table
 from orchestrator.config import LoadedConfig
 from orchestrator.config.model import StackSpec
 from orchestrator.errors import BenchmarkError, Interrupted
+from orchestrator.names import Role
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan, build_bench_plan
 from orchestrator.results.bench_records import ResultFormatError, parse_result, write_summary
 from orchestrator.results.run_folder import RunFolder, new_run_id
@@ -63,25 +64,23 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     plan = build_bench_plan(spec, project, run_id)
     assert spec.server is not None  # build_bench_plan refuses a config without one
     folder, environment = begin_run(loaded, runtime, plan, spec.results_dir, console)
-    timings: dict[str, float] = {}
     started = time.monotonic()
     try:
         with sigterm_as_interrupt():
             runtime.up(plan)
-            if plan.has("server"):
-                timings["server_ready_s"] = wait_for_ready(
-                    plan, "server", runtime, console, spec.server.startup_timeout,
-                    "server.startup_timeout")
-            environment.update(runtime.describe(plan))
-            folder.write_json("environment.json", environment)
+            if plan.has(Role.server):
+                environment.timings["server_ready_s"] = wait_for_ready(
+                    plan, Role.server, runtime, console)
+            environment.runtime = runtime.describe(plan)
+            environment.write(folder)
             if not detach:
-                timings["sweep_s"] = _sweep(plan, spec, runtime, folder, run_id, console,
-                                            environment.setdefault("point_wall_s", {}))
+                environment.timings["sweep_s"] = _sweep(plan, spec, runtime, folder, run_id,
+                                                        console, environment.point_wall_s)
     except KeyboardInterrupt:
         left = "the stack was left running (--keep)" if keep else "everything started was removed"
         raise Interrupted(f"interrupted; {left}, finished points are in {folder.path}") from None
     finally:
-        finish_run(plan, runtime, folder, keep, environment, timings, started)
+        finish_run(plan, runtime, folder, keep, environment, started)
     if not detach:
         _print_summary(folder, console)
     if keep:
@@ -102,9 +101,9 @@ def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run
 
     for concurrency in spec.workload.concurrency_points:
         point_start = time.monotonic()
-        code = runtime.exec(plan, "client", point_argv(spec, run_id, concurrency), show)
-        point_wall_s[str(concurrency)] = round(time.monotonic() - point_start, 2)
-        new_files = runtime.copy_out(plan, "client", f"{CLIENT_RESULTS_DIR}/{run_id}", folder.raw)
+        code = runtime.exec(plan, Role.client, point_argv(spec, run_id, concurrency), show)
+        point_wall_s[str(concurrency)] = time.monotonic() - point_start
+        new_files = runtime.copy_out(plan, Role.client, f"{CLIENT_RESULTS_DIR}/{run_id}", folder.raw)
         for path in new_files:
             try:
                 records.append(parse_result(path))

@@ -3,48 +3,44 @@ spinner, keep its log."""
 
 from __future__ import annotations
 
-import platform
-import sys
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from orchestrator import __version__
 from orchestrator.config import LoadedConfig
 from orchestrator.config.redact import redacted_config
 from orchestrator.errors import StartupError
-from orchestrator.plan import LABEL_PREFIX, Plan
+from orchestrator.names import SERVING_ROLES, fields_of
+from orchestrator.plan import Plan
 from orchestrator.readiness import NotAlive, TimedOut, wait_until_ready
+from orchestrator.results.environment import RunEnvironment
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.runtime.base import Runtime
+from orchestrator.runtime.registry import traits
 from orchestrator.stacks.signals import shielded
 
 LOG_TAIL_LINES = 50
-SERVER_ROLES = ("server", "rollout")  # the components whose whole log each run keeps
-_WHAT = {"local": "process"}  # what a component is called on each runtime
 
 
 def begin_run(loaded: LoadedConfig, runtime: Runtime, plan: Plan, results_dir: str,
-              console: Console, with_raw: bool = True) -> tuple[RunFolder, dict[str, Any]]:
+              console: Console, with_raw: bool = True) -> tuple[RunFolder, RunEnvironment]:
     """Preflight, then the run folder with the resolved config (secrets redacted); returns the
-    folder and the start of environment.json. Nothing is created when preflight refuses."""
+    folder and the record behind environment.json. Nothing is created when preflight refuses."""
     runtime.preflight(plan)
-    run_id = plan.labels[f"{LABEL_PREFIX}run"]
-    folder = RunFolder.create(Path(results_dir), run_id, with_raw=with_raw)
+    folder = RunFolder.create(Path(results_dir), plan.run_id, with_raw=with_raw)
     folder.write_yaml("config.yaml", {"project": loaded.project, **redacted_config(loaded.spec)})
-    console.print(f"[bold]run {run_id}[/bold] ({loaded.project}, {runtime.kind}, {plan.stack})"
-                  f" -> {folder.path}")
-    environment = {"orchestrator": __version__, "python": sys.version.split()[0],
-                   "host": platform.platform()}
-    return folder, environment
+    console.print(f"[bold]run {plan.run_id}[/bold] ({loaded.project}, {runtime.kind},"
+                  f" {plan.stack}) -> {escape(str(folder.path))}")
+    return folder, RunEnvironment()
 
 
 def finish_run(plan: Plan, runtime: Runtime, folder: RunFolder, keep: bool,
-               environment: dict[str, Any], timings: dict[str, float], started: float,
+               environment: RunEnvironment, started: float,
                first: Callable[[], None] | None = None) -> None:
     """The end of every run, whatever happened, with Ctrl-C and SIGTERM ignored: `first` (a
     stack's own rescue of partial results), each server's whole log into the run folder, the
@@ -52,23 +48,24 @@ def finish_run(plan: Plan, runtime: Runtime, folder: RunFolder, keep: bool,
     with shielded():
         if first is not None:
             first()
-        for role in SERVER_ROLES:
+        for role in SERVING_ROLES:
             save_log(plan, role, runtime, folder)
         if not keep:
             runtime.down(plan.project)
-        timings["total_s"] = time.monotonic() - started
-        environment["timings"] = {k: round(v, 2) for k, v in timings.items()}
-        folder.write_json("environment.json", environment)
+        environment.timings["total_s"] = time.monotonic() - started
+        environment.write(folder)
 
 
-def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console, budget_s: int,
-                   budget_field: str) -> float:
+def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console) -> float:
     """Wait until `role` passes its readiness checks; return the seconds it took.
 
     Each new waiting state is printed once, so a log shows the progression. A component that
-    dies, or is not ready within `budget_s` (the config's `budget_field`), raises StartupError
-    with its last log lines.
+    dies, or is not ready within its probe's start-up budget (the role's startup_timeout),
+    raises StartupError with its last log lines.
     """
+    probe = plan.component(role).probe
+    assert probe is not None  # only components with a health probe are waited for
+    budget_s, budget_field = probe.startup_budget_s, fields_of(role).field("startup_timeout")
     checks = runtime.readiness(plan, role)
     shown: list[str] = []
 
@@ -88,7 +85,7 @@ def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console, bu
             log = tail_log(runtime, plan.project, role)
             follows = f"; its last {LOG_TAIL_LINES} log lines follow" if log.strip() else ""
             raise StartupError(
-                f"the {role} {_WHAT.get(runtime.kind, 'container')} {plan.component(role).name}"
+                f"the {role} {traits(runtime.kind).component_word} {plan.component(role).name}"
                 f" {dead} while starting{follows}",
                 details=log,
             ) from None
@@ -107,10 +104,9 @@ def save_log(plan: Plan, role: str, runtime: Runtime, folder: RunFolder) -> None
     have started)."""
     if not plan.has(role):
         return
-    try:
+    # A missing log must not hide the real failure.
+    with contextlib.suppress(Exception):
         folder.write_text(f"{role}.log", "".join(runtime.logs(plan.project, role)))
-    except Exception:  # noqa: BLE001 - a missing log must not hide the real failure
-        pass
 
 
 def tail_log(runtime: Runtime, project: str, role: str) -> str:

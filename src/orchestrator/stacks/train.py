@@ -8,6 +8,7 @@ lines of the steps that finished are kept. Everything started is removed at the 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import time
 
@@ -15,11 +16,14 @@ from rich.console import Console
 
 from orchestrator.config import LoadedConfig
 from orchestrator.errors import Interrupted, TrainingError
+from orchestrator.names import Role
 from orchestrator.plan import TRAIN_OUTPUT_DIR, Plan, build_train_plan
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.signals import sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready
+
+EXIT_AFTER_LOG_S = 120  # between the end of the trainer's log and its recorded exit
 
 
 def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Console,
@@ -36,25 +40,23 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     assert trainer is not None  # build_train_plan refuses a config without one
     folder, environment = begin_run(loaded, runtime, plan, trainer.results_dir, console,
                                     with_raw=False)
-    timings: dict[str, float] = {}
     started = time.monotonic()
     collect_on_exit = False  # the trainer ran, and its output is not home yet
     try:
         with sigterm_as_interrupt():
-            if trainer.rollout is not None:
-                runtime.up(plan, ["rollout"])
-                timings["rollout_ready_s"] = wait_for_ready(
-                    plan, "rollout", runtime, console, trainer.rollout.startup_timeout,
-                    "trainer.rollout.startup_timeout")
+            if plan.has(Role.rollout):
+                runtime.up(plan, [Role.rollout])
+                environment.timings["rollout_ready_s"] = wait_for_ready(
+                    plan, Role.rollout, runtime, console)
             collect_on_exit = not detach
-            runtime.up(plan, ["trainer"])
-            environment.update(runtime.describe(plan))
-            folder.write_json("environment.json", environment)
+            runtime.up(plan, [Role.trainer])
+            environment.runtime = runtime.describe(plan)
+            environment.write(folder)
             if not detach:
                 train_start = time.monotonic()
                 code = _follow(plan, runtime, folder, console)
-                timings["train_s"] = time.monotonic() - train_start
-                runtime.copy_out(plan, "trainer", TRAIN_OUTPUT_DIR, folder.path, keep_tree=True)
+                environment.timings["train_s"] = time.monotonic() - train_start
+                runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder.path, keep_tree=True)
                 collect_on_exit = False
                 if code != 0:
                     raise TrainingError(
@@ -66,7 +68,7 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
         raise Interrupted(f"interrupted; {left}, the steps that finished are in {folder.path}") from None
     finally:
         rescue = (lambda: _collect_what_was_written(plan, runtime, folder)) if collect_on_exit else None
-        finish_run(plan, runtime, folder, keep, environment, timings, started, first=rescue)
+        finish_run(plan, runtime, folder, keep, environment, started, first=rescue)
     if detach:
         console.print(f"training in the background: `orchestrator logs trainer -f -p {project}`;"
                       f" `orchestrator down -p {project}` stops it")
@@ -79,18 +81,18 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
 
 def _follow(plan: Plan, runtime: Runtime, folder: RunFolder, console: Console) -> int:
     """Stream the trainer's log to the terminal and to trainer.log until it exits."""
-    for chunk in runtime.logs(plan.project, "trainer", follow=True):
+    for chunk in runtime.logs(plan.project, Role.trainer, follow=True):
         console.out(chunk, end="", highlight=False)
         folder.append_text("trainer.log", chunk)
-    return runtime.wait(plan, "trainer")
+    # The log ends when the trainer does; the exit code follows at once.
+    return runtime.wait(plan, Role.trainer, timeout_s=EXIT_AFTER_LOG_S)
 
 
 def _collect_what_was_written(plan: Plan, runtime: Runtime, folder: RunFolder) -> None:
     """After a failure or Ctrl-C: copy whatever the trainer wrote (best effort)."""
-    try:
-        runtime.copy_out(plan, "trainer", TRAIN_OUTPUT_DIR, folder.path, keep_tree=True)
-    except Exception:  # noqa: BLE001 - the failure being reported matters more than this copy
-        pass
+    # The failure being reported matters more than this copy.
+    with contextlib.suppress(Exception):
+        runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder.path, keep_tree=True)
 
 
 def _print_summary(folder: RunFolder, console: Console) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.plan import Component, Plan
-from orchestrator.render.docker import bind_mounts, http_check_argv
+from orchestrator.runtime.docker.render import bind_mounts, http_check_argv
 
 
 def render_compose(plan: Plan) -> dict[str, Any]:
@@ -18,15 +18,20 @@ def render_compose(plan: Plan) -> dict[str, Any]:
     There is no top-level `name` (compose v1 refuses it): containers and the network are named
     explicitly, so any project name compose derives does not change what is created.
     """
-    services = {c.role: _service(plan, c) for c in plan.components}
+    services = {c.role.value: _service(plan, c) for c in plan.components}
     # What has a health check (a server) must be healthy before the rest (client, trainer) starts.
-    healthy = [c.role for c in plan.components if c.probe]
+    healthy = [c.role.value for c in plan.components if c.probe]
     for component in plan.components:
         if not component.probe and healthy:
-            services[component.role]["depends_on"] = {
+            services[component.role.value]["depends_on"] = {
                 role: {"condition": "service_healthy"} for role in healthy}
     network = {"name": plan.network, "driver": "bridge", "labels": dict(plan.labels)}
     return {"services": services, "networks": {"default": network}}
+
+
+def render_files(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    """`render --runtime docker --format compose`: one docker-compose.yaml."""
+    return {"docker-compose.yaml": [render_compose(plan)]}
 
 
 def _escape(text: str) -> str:
@@ -41,7 +46,7 @@ def _service(plan: Plan, component: Component) -> dict[str, Any]:
     service: dict[str, Any] = {
         "image": component.image,
         "container_name": component.name,
-        "hostname": component.role,
+        "hostname": component.role.value,
         "entrypoint": [_escape(arg) for arg in component.argv],
         "environment": environment,
         "labels": dict(component.labels),

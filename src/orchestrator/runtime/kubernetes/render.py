@@ -14,19 +14,26 @@ from typing import Any
 import jinja2
 import yaml
 
-from orchestrator.config.model import KubernetesSettings, StackSpec
 from orchestrator.errors import RenderError
-from orchestrator.plan import LABEL_PREFIX, RENDEZVOUS_PORT, SCRIPTS_MOUNT, Component, Plan
+from orchestrator.names import LABEL_NODE_ROLE, LABEL_RUN
+from orchestrator.plan import RENDEZVOUS_PORT, SCRIPTS_MOUNT, Component, Plan
 from orchestrator.resources import data_dir
 
 _TEMPLATE_SUFFIX = ".yaml.j2"
-LEADER_LABEL = f"{LABEL_PREFIX}role"
+# The trainer pod's second container: it outlives the trainer, so its output can be copied out.
+RESULTS_CONTAINER = "results"
+EXIT_CODE_FILE = ".exit-code"  # written into the output folder when the trainer ends
 
 
-def render_kubernetes(plan: Plan, spec: StackSpec) -> dict[str, list[dict[str, Any]]]:
+def render_files(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    """`render --runtime kubernetes`: one numbered manifest file per chart template."""
+    return render_kubernetes(plan)
+
+
+def render_kubernetes(plan: Plan) -> dict[str, list[dict[str, Any]]]:
     """Render every chart template; returns {file name: [objects]} for templates that emit any."""
     chart = data_dir("k8s")
-    values = chart_values(plan, spec, chart)
+    values = chart_values(plan, chart)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(chart / "templates"),
         undefined=jinja2.StrictUndefined,
@@ -46,18 +53,17 @@ def render_kubernetes(plan: Plan, spec: StackSpec) -> dict[str, list[dict[str, A
     return rendered
 
 
-def chart_values(plan: Plan, spec: StackSpec, chart: Path) -> dict[str, Any]:
+def chart_values(plan: Plan, chart: Path) -> dict[str, Any]:
     """The chart's values.yaml overlaid with the values the plan decides."""
     defaults = yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8")) or {}
-    k8s = spec.runtime.kubernetes
-    roles = {c.role: c for c in plan.components}
+    roles: dict[str, Component] = {c.role.value: c for c in plan.components}
     scripts_name = f"{plan.project}-scripts"
     computed: dict[str, Any] = {
-        "namespace": k8s.namespace,
-        "createNamespace": k8s.create_namespace,
+        "namespace": plan.scope.namespace,
+        "createNamespace": plan.placement.create_namespace,
         "labels": plan.labels,
-        "nodeSelector": k8s.node_selector,
-        "tolerations": k8s.tolerations,
+        "nodeSelector": plan.placement.node_selector,
+        "tolerations": plan.placement.tolerations,
         "server": {"enabled": False},
         "rollout": {"enabled": False},
         "client": {"name": ""},
@@ -67,17 +73,17 @@ def chart_values(plan: Plan, spec: StackSpec, chart: Path) -> dict[str, Any]:
     server = roles.get("server")
     if server:
         computed["server"] = {
-            **_vllm_values(server, k8s),
+            **_vllm_values(server),
             "nodes": server.nodes,
             # Multi-node: ray_node.sh (from the scripts ConfigMap) runs Ray, then vllm serve.
             "leaderCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "leader", "--", *server.argv],
             "workerCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "worker"],
             # The leader's pod labels, which are also the Service's selector.
-            "leaderLabels": {**_selector(server), LEADER_LABEL: "leader"},
+            "leaderLabels": {**_selector(server), LABEL_NODE_ROLE: "leader"},
         }
     rollout = roles.get("rollout")
     if rollout:
-        computed["rollout"] = _vllm_values(rollout, k8s)
+        computed["rollout"] = _vllm_values(rollout)
     client = roles.get("client")
     if client:
         computed["client"] = {
@@ -87,8 +93,8 @@ def chart_values(plan: Plan, spec: StackSpec, chart: Path) -> dict[str, Any]:
             "env": client.env,
             "secretEnv": _secret_env(client),
             "labels": client.labels,
-            "scriptsMountPath": _mount(client, "scripts"),
-            "resultsPath": _mount(client, "scratch"),
+            "scriptsMountPath": client.mount("scripts"),
+            "resultsPath": client.mount("scratch"),
         }
     trainer = roles.get("trainer")
     if trainer:
@@ -105,21 +111,23 @@ def chart_values(plan: Plan, spec: StackSpec, chart: Path) -> dict[str, Any]:
             "shmSizeLimit": quantity(trainer.shm_size_bytes or 0),
             "labels": trainer.labels,
             "selector": _selector(trainer),
-            "scriptsMountPath": _mount(trainer, "scripts"),
-            "outputPath": _mount(trainer, "scratch"),
-            "outputPvc": k8s.train_output_pvc,
-            "modelCache": _model_cache(trainer, k8s),
+            "scriptsMountPath": trainer.mount("scripts"),
+            "outputPath": trainer.mount("scratch"),
+            "outputPvc": next(v.claim for v in trainer.volumes if v.source == "scratch"),
+            "modelCache": _model_cache(trainer),
             "rendezvousPort": RENDEZVOUS_PORT,
+            "resultsContainer": RESULTS_CONTAINER,
+            "exitCodeFile": f"{trainer.mount('scratch')}/{EXIT_CODE_FILE}",
         }
     return _deep_merge(defaults, computed)
 
 
-def _vllm_values(component: Component, k8s: KubernetesSettings) -> dict[str, Any]:
+def _vllm_values(component: Component) -> dict[str, Any]:
     """Values shared by the chart's vLLM servers: the bench server and the rollout server."""
     return {
         "enabled": True,
         "name": component.name,
-        "containerName": component.role,
+        "containerName": component.role.value,
         "image": component.image,
         "command": component.argv,
         "env": component.env,
@@ -128,7 +136,7 @@ def _vllm_values(component: Component, k8s: KubernetesSettings) -> dict[str, Any
         "gpus": component.gpus.count,
         "nodes": 1,
         "shmSizeLimit": quantity(component.shm_size_bytes or 0),
-        "modelCache": _model_cache(component, k8s),
+        "modelCache": _model_cache(component),
         "probes": {"startupBudgetSeconds": component.probe.startup_budget_s if component.probe else 0},
         "labels": component.labels,
         # Pod templates carry exactly the selector's labels: leaving out the per-run label
@@ -137,10 +145,9 @@ def _vllm_values(component: Component, k8s: KubernetesSettings) -> dict[str, Any
     }
 
 
-def _model_cache(component: Component, k8s: KubernetesSettings) -> dict[str, Any]:
+def _model_cache(component: Component) -> dict[str, Any]:
     cache = next(v for v in component.volumes if v.source == "model-cache")
-    return {"mountPath": cache.mount_path, "pvc": k8s.model_cache_pvc,
-            "hostPath": k8s.model_cache_host_path}
+    return {"mountPath": cache.mount_path, "pvc": cache.claim, "hostPath": cache.node_path}
 
 
 def quantity(size_bytes: int) -> str:
@@ -166,11 +173,7 @@ def _secret_env(component: Component) -> list[dict[str, str]]:
 
 def _selector(component: Component) -> dict[str, str]:
     # Selectors are immutable, so they leave out the per-run label.
-    return {k: v for k, v in component.labels.items() if k != f"{LABEL_PREFIX}run"}
-
-
-def _mount(component: Component, source: str) -> str:
-    return next(v.mount_path for v in component.volumes if v.source == source)
+    return {k: v for k, v in component.labels.items() if k != LABEL_RUN}
 
 
 def _script_files() -> dict[str, str]:

@@ -11,13 +11,9 @@ from typing import Any
 
 from orchestrator.plan import Component, Plan
 from orchestrator.resources import data_dir
+from orchestrator.runtime.base import secret_placeholder
 
 _NANOSECONDS = 1_000_000_000
-
-
-def secret_placeholder(env_name: str) -> str:
-    """How a secret's value is written in rendered files: a reference, never the value."""
-    return "${" + env_name + "}"
 
 
 def network_kwargs(plan: Plan) -> dict[str, Any]:
@@ -39,7 +35,7 @@ def container_kwargs(plan: Plan, component: Component) -> dict[str, Any]:
         "environment": environment,
         "labels": dict(component.labels),
         "network": plan.network,
-        "hostname": component.role,
+        "hostname": component.role.value,
         "detach": True,
     }
     if component.gpus.count:
@@ -73,6 +69,11 @@ def render_docker(plan: Plan) -> dict[str, Any]:
         "network": network_kwargs(plan),
         "containers": [container_kwargs(plan, c) for c in plan.components],
     }
+
+
+def render_files(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    """`render --runtime docker`: one file with the SDK's arguments."""
+    return {"docker.yaml": [render_docker(plan)]}
 
 
 def http_check_argv(port: int, path: str) -> list[str]:

@@ -12,17 +12,19 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from orchestrator.errors import EngineError, PreflightError, StartupError
-from orchestrator.plan import LABEL_PREFIX, Component, Plan
-from orchestrator.readiness import Check, HttpOk, ModelListed
-from orchestrator.render.docker import container_kwargs, network_kwargs, secret_placeholder
+from orchestrator.errors import DeadlineError, EngineError, PreflightError, StartupError
+from orchestrator.names import LABEL_COMPONENT, LABEL_PROJECT, fields_of
+from orchestrator.plan import Component, Plan, Scope
+from orchestrator.readiness import Check
 from orchestrator.runtime.archive import safe_extract
-from orchestrator.runtime.base import ComponentState, parse_timestamp
-from orchestrator.runtime.host import port_free, server_version
-
-_IMAGE_FIELD = {"server": "server.image", "client": "client.image", "trainer": "trainer.image",
-                "rollout": "trainer.rollout.image"}
-_HOST_PORT_FIELD = {"server": "server.host_port", "rollout": "trainer.rollout.host_port"}
+from orchestrator.runtime.base import (
+    ComponentState,
+    describe_record,
+    parse_timestamp,
+    secret_placeholder,
+)
+from orchestrator.runtime.docker.render import container_kwargs, network_kwargs
+from orchestrator.runtime.host import ended, port_free, serving_checks, serving_version
 
 
 class DockerRuntime:
@@ -30,10 +32,15 @@ class DockerRuntime:
 
     kind = "docker"
 
-    def __init__(self) -> None:
+    def __init__(self, scope: Scope) -> None:
         import docker
 
         self._docker = docker
+        import requests
+
+        # The SDK's wait with a timeout ends in the HTTP client's own read timeout.
+        self._docker_timeouts = (requests.exceptions.ReadTimeout,
+                                 requests.exceptions.ConnectionError)
         try:
             self.client = docker.from_env(timeout=120)
             self.client.ping()
@@ -58,7 +65,7 @@ class DockerRuntime:
             self._ensure_image(component)
             for port in component.ports:
                 if port.host_port and not port_free(port.host_port):
-                    field = _HOST_PORT_FIELD.get(component.role, f"{component.role}.host_port")
+                    field = fields_of(component.role).host_port
                     raise PreflightError(
                         f"host port {port.host_port} ({field}) is already in use on this"
                         f" host; set {field} to a free port or stop what uses it"
@@ -67,7 +74,7 @@ class DockerRuntime:
     def up(self, plan: Plan, roles: Sequence[str] | None = None) -> None:
         """Create the network (once), then create and start each container in order."""
         errors = self._docker.errors
-        label = f"{LABEL_PREFIX}project={plan.project}"
+        label = f"{LABEL_PROJECT}={plan.project}"
         try:
             networks = self.client.networks.list(filters={"label": label})
             if not any(network.name == plan.network for network in networks):
@@ -94,19 +101,20 @@ class DockerRuntime:
         if container.status == "running":
             return None
         state = container.attrs.get("State", {})
-        oom = "yes" if state.get("OOMKilled") else "no"
-        return f"exited with code {state.get('ExitCode')} (OOM-killed: {oom})"
+        return ended(role, state.get("ExitCode"), bool(state.get("OOMKilled")))
 
     def readiness(self, plan: Plan, role: str) -> list[Check]:
         """/health answers 200 and /v1/models lists the served model, through the host port."""
-        base = self._endpoint(plan, role)
-        served = plan.component(role).served_model
-        return [HttpOk(f"{base}/health"), *([ModelListed(base, served)] if served else [])]
+        return serving_checks(self._endpoint(plan, role), plan.component(role).served_model)
 
-    def wait(self, plan: Plan, role: str) -> int:
+    def wait(self, plan: Plan, role: str, timeout_s: float) -> int:
         """Block until the container exits; return its exit code."""
         container = self._require(plan.project, role)
-        return int(container.wait()["StatusCode"])
+        try:
+            return int(container.wait(timeout=timeout_s)["StatusCode"])
+        except self._docker_timeouts as exc:
+            raise DeadlineError(f"the {role} container {container.name} was still running after"
+                                f" {timeout_s:g}s") from exc
 
     def _endpoint(self, plan: Plan, role: str) -> str:
         component = plan.component(role)
@@ -160,7 +168,7 @@ class DockerRuntime:
             rows.append(
                 ComponentState(
                     name=container.name,
-                    component=container.labels.get(f"{LABEL_PREFIX}component", "?"),
+                    component=container.labels.get(LABEL_COMPONENT, "?"),
                     image=attrs.get("Config", {}).get("Image", ""),
                     state=container.status,
                     health=health,
@@ -174,7 +182,7 @@ class DockerRuntime:
         """Remove the project's containers (force) and networks; safe to run twice."""
         errors = self._docker.errors
         removed = []
-        label = f"{LABEL_PREFIX}project={project}"
+        label = f"{LABEL_PROJECT}={project}"
         try:
             for container in self._containers(project):
                 try:
@@ -193,36 +201,32 @@ class DockerRuntime:
         return removed
 
     def describe(self, plan: Plan) -> dict[str, Any]:
-        """Engine version and the image id of each component."""
+        """Engine version, each component's image and image id, the serving component's vLLM."""
         version = self.client.version()
-        images = {}
+        components = {}
         for component in plan.components:
             container = self._container(plan.project, component.role)
-            images[component.role] = {
+            components[component.role.value] = {
                 "image": component.image,
                 "id": container.image.id if container else None,
             }
-        info: dict[str, Any] = {
-            "runtime": "docker",
-            "engine_version": version.get("Version"),
-            "api_version": version.get("ApiVersion"),
-            "os": f"{version.get('Os')}/{version.get('Arch')}",
-            "images": images,
-        }
-        if plan.has("server"):
-            info["vllm"] = server_version(self._endpoint(plan, "server"))
-        return info
+        serving = plan.serving()
+        return describe_record(
+            "docker", version.get("Version"), components,
+            serving_version(self._endpoint(plan, serving.role)) if serving else None,
+            api_version=version.get("ApiVersion"), os=f"{version.get('Os')}/{version.get('Arch')}",
+        )
 
     # -- helpers -------------------------------------------------------------------------------
 
     def _containers(self, project: str) -> list[Any]:
-        return self.client.containers.list(
-            all=True, filters={"label": f"{LABEL_PREFIX}project={project}"}
-        )
+        return list(self.client.containers.list(
+            all=True, filters={"label": f"{LABEL_PROJECT}={project}"}
+        ))
 
     def _container(self, project: str, role: str) -> Any | None:
         for container in self._containers(project):
-            if container.labels.get(f"{LABEL_PREFIX}component") == role:
+            if container.labels.get(LABEL_COMPONENT) == role:
                 return container
         return None
 
@@ -245,7 +249,7 @@ class DockerRuntime:
             self.client.images.pull(component.image)
         except errors.DockerException as exc:
             raise PreflightError(
-                f"image {component.image!r} ({_IMAGE_FIELD.get(component.role, component.role)})"
+                f"image {component.image!r} ({fields_of(component.role).image})"
                 f" is not on this host and pulling it failed ({_reason(exc)}); build it"
                 " (host_scripts/build_images.sh) or set the image to one that exists"
             ) from None

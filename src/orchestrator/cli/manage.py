@@ -1,0 +1,99 @@
+"""Commands that find a project's components by label: ps, logs, down."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.app import (
+    ContextOpt,
+    FileOpt,
+    ProjectOpt,
+    RuntimeOpt,
+    SetOpt,
+    app,
+    out,
+    target,
+)
+from orchestrator.names import Role
+
+
+@app.command(epilog="[bold]Examples[/bold]\n\n  orchestrator down -f examples/cpu-tiny.yaml\n\n"
+             "  orchestrator down -p cpu-tiny")
+def down(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = None,
+         runtime: RuntimeOpt = None, context: ContextOpt = None) -> None:
+    """Remove everything the project started (found by its labels); safe to run twice."""
+    name, engine = target(file, set_, project, runtime, context, "down")
+    removed = engine.down(name)
+    for item in removed:
+        typer.echo(f"removed {item}")
+    if not removed:
+        typer.echo(f"nothing of project {name} to remove")
+
+
+@app.command(epilog="[bold]Examples[/bold]\n\n  orchestrator ps -f examples/cpu-tiny.yaml\n\n"
+             "  docker exec -it $(orchestrator ps server -q -p cpu-tiny) bash")
+def ps(
+    component: Annotated[Role | None, typer.Argument(help="Only this component.")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only print names.")] = False,
+    file: FileOpt = None,
+    set_: SetOpt = None,
+    project: ProjectOpt = None,
+    runtime: RuntimeOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """List the project's containers or pods: name, image, state, health, ports, age."""
+    from rich.table import Table
+
+    name, engine = target(file, set_, project, runtime, context, "ps")
+    rows = [r for r in engine.status(name) if component is None or r.component == component.value]
+    if quiet:
+        for row in rows:
+            typer.echo(row.name)
+        return
+    pods = any(row.node for row in rows)  # Kubernetes: restarts and node instead of ports
+    headers = ["name", "component", "image", "state", "health",
+               *(["restarts", "node"] if pods else ["ports"]), "age"]
+    table = Table(*headers, box=None)
+    for column in table.columns:
+        column.no_wrap = True
+    for row in rows:
+        where = [str(row.restarts), row.node] if pods else [row.ports]
+        table.add_row(row.name, row.component, row.image, row.state, row.health, *where,
+                      _age(row.age_s))
+    out().print(table)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+@app.command(
+    epilog="[bold]Examples[/bold]\n\n  orchestrator logs server -f\n\n"
+    "  orchestrator logs client --tail 50 --file examples/cpu-tiny.yaml",
+)
+def logs(
+    component: Annotated[Role, typer.Argument(help="Which component's logs.")],
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep streaming new lines.")] = False,
+    tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.",
+                                             show_default=False)] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Config file.", show_default=False,
+                                              dir_okay=False)] = None,
+    set_: SetOpt = None,
+    project: ProjectOpt = None,
+    runtime: RuntimeOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Print a component's logs (`-f` follows them, as in docker compose)."""
+    name, engine = target(file, set_, project, runtime, context, f"logs {component.value}")
+    for chunk in engine.logs(name, component.value, follow, tail):
+        sys.stdout.write(chunk)
+        sys.stdout.flush()

@@ -1,0 +1,144 @@
+"""Commands that check, render and run a stack: validate, render, up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.app import (
+    ContextOpt,
+    FileOpt,
+    ProjectOpt,
+    RuntimeOpt,
+    SetOpt,
+    Stack,
+    app,
+    context_set,
+    err,
+    load,
+    out,
+)
+from orchestrator.runtime.registry import KINDS, RUNTIMES
+
+FORMATS_HELP = "; ".join(f"{kind}: {', '.join(row.renderers)}" for kind, row in RUNTIMES.items())
+
+
+@app.command(
+    epilog="[bold]Examples[/bold]\n\n"
+    "  orchestrator validate -f examples/cpu-tiny.yaml\n\n"
+    "  orchestrator validate -f examples/seed-002-gpt-oss-120b.yaml --set workload.output_len=512",
+)
+def validate(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = None,
+             runtime: RuntimeOpt = None) -> None:
+    """Check a config without starting anything; exit 0 if valid, 1 with one line per problem."""
+    loaded = load(file, set_, project, runtime)
+    spec = loaded.spec
+    parts = []
+    if spec.server is not None:
+        server = spec.server
+        points = spec.workload.concurrency_points
+        parts.append(
+            f"{server.model} on {_where(server.gpu_count)} (tp {server.tensor_parallel_size} x pp"
+            f" {server.pipeline_parallel_size}), {len(points)} sweep point(s) {points}"
+        )
+    if spec.trainer is not None:
+        trainer = spec.trainer
+        rollout = trainer.rollout
+        generation = (f"rollout server on {_where(rollout.gpu_count)}" if rollout
+                      else f"{trainer.generation} generation")
+        parts.append(f"trains {trainer.model} on {_where(trainer.gpu_count)} with {generation},"
+                     f" {trainer.max_steps} step(s)")
+    typer.echo(f"{loaded.path} is valid: project {loaded.project}, runtime {spec.runtime.kind},"
+               f" {'; '.join(parts)}")
+
+
+def _where(gpus: int) -> str:
+    return f"{gpus} GPU(s)" if gpus else "CPU"
+
+
+@app.command(
+    epilog="[bold]Examples[/bold]\n\n"
+    "  orchestrator render bench -f examples/cpu-tiny.yaml\n\n"
+    "  orchestrator render bench --format compose -o out/ && docker compose -f"
+    " out/docker-compose.yaml up -d\n\n"
+    "  orchestrator render bench --runtime kubernetes -o out/ && kubectl apply -f out/\n\n"
+    "  orchestrator render train -f examples/gpu-train.yaml --runtime kubernetes",
+)
+def render(
+    stack: Annotated[Stack, typer.Argument(help="The stack to render.")],
+    file: FileOpt = None,
+    set_: SetOpt = None,
+    project: ProjectOpt = None,
+    runtime: RuntimeOpt = None,
+    format_: Annotated[
+        str | None,
+        typer.Option("--format", help=f"How to render: {FORMATS_HELP}.  [dim][default: the"
+                     " runtime's first][/dim]", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write files into this folder instead of printing.",
+                     file_okay=False, show_default=False),
+    ] = None,
+) -> None:
+    """Show exactly what would be created: Docker SDK arguments, a compose file, manifests, or
+    the host processes."""
+    from orchestrator.plan import build_plan
+    from orchestrator.rendered import header, to_yaml, write_files
+    from orchestrator.runtime import registry
+
+    loaded = load(file, set_, project, runtime)
+    kind = loaded.spec.runtime.kind
+    if format_ is not None and format_ not in registry.formats(kind):
+        owners = [k for k in KINDS if format_ in registry.formats(k)]
+        where = f"--runtime {' or '.join(owners)} only" if owners else "no runtime"
+        raise typer.BadParameter(f"--format {format_} renders for {where}; the {kind} runtime"
+                                 f" renders {', '.join(registry.formats(kind))}",
+                                 param_hint="--format")
+    plan = build_plan(stack.value, loaded.spec, loaded.project)
+    files = registry.render(kind, plan, format_)
+    if output is None:
+        typer.echo(to_yaml([obj for objects in files.values() for obj in objects]), nl=False)
+        return
+    source = header(str(loaded.path))
+    written = write_files(output, {name: source + to_yaml(objs) for name, objs in files.items()})
+    for path in written:
+        err.print(f"wrote {path}", highlight=False)
+
+
+@app.command(
+    epilog="[bold]Examples[/bold]\n\n"
+    "  orchestrator up bench -f examples/cpu-tiny.yaml\n\n"
+    "  orchestrator up bench --set workload.concurrency=[1,8] --keep\n\n"
+    "  orchestrator up bench -d     # start and wait until healthy; benchmark by hand later\n\n"
+    "  orchestrator up train -f examples/cpu-train.yaml    # GRPO; results in train_results/",
+)
+def up(
+    stack: Annotated[Stack, typer.Argument(help="The stack to run.")],
+    file: FileOpt = None,
+    set_: SetOpt = None,
+    project: ProjectOpt = None,
+    runtime: RuntimeOpt = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave everything running afterwards.")] = False,
+    detach: Annotated[bool, typer.Option(
+        "-d", "--detach", help="Start and wait until ready, then leave it running (bench: no"
+        " sweep; train: follow with `logs trainer -f`).")] = False,
+    context: ContextOpt = None,
+) -> None:
+    """Start the stack, wait until healthy, run it, collect results, then tear down.
+
+    [bold]bench[/bold]: the vLLM server, then one `vllm bench serve` per concurrency point;
+    results in results_dir/RUN-ID/. [bold]train[/bold]: the rollout server (`trl vllm-serve`),
+    then GRPO training with its log streamed; metrics.csv, rollouts.log and the final model in
+    trainer.results_dir/RUN-ID/.
+    """
+    from orchestrator.plan import scope_of
+    from orchestrator.runtime.registry import get_runtime
+    from orchestrator.stacks import stack_runner
+
+    loaded = load(file, [*(set_ or []), *context_set(context)], project, runtime)
+    run = stack_runner(stack.value, loaded.spec.runtime.kind)
+    engine = get_runtime(loaded.spec.runtime.kind, f"up {stack.value}", scope_of(loaded.spec))
+    run(loaded, engine, keep=keep, console=out(), detach=detach)

@@ -1,0 +1,140 @@
+"""Field types and small sections that several config sections share: sizes, GPU requests,
+memory fractions, secrets by reference and the model cache."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
+
+from orchestrator.resources import data_dir
+
+
+def _pinned_vllm_image() -> str:
+    # images/vllm-image.txt is the one place the official image's tag is pinned.
+    return (data_dir("images") / "vllm-image.txt").read_text(encoding="utf-8").strip()
+
+
+DEFAULT_VLLM_IMAGE = _pinned_vllm_image()
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_SIZE = re.compile(r"^(\d+)([kmg]?)b?$", re.IGNORECASE)
+_SIZE_FACTORS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """Return the byte count of a Docker-style size such as `16g`, `512m` or `1048576`."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise ValueError("is not a size; write it like 1g, 512m or 16g")
+    return int(match.group(1)) * _SIZE_FACTORS[match.group(2).lower()]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are not coerced loosely."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _env_text(value: object) -> object:
+    # YAML turns `VLLM_LOGGING_LEVEL: 1` into an int; an environment only holds text.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+EnvValue = Annotated[str, BeforeValidator(_env_text)]
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+def _check_gpus(value: int | list[int]) -> int | list[int]:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("must be 0 (CPU) or more")
+        return value
+    if not value:
+        raise ValueError("is an empty list: give GPU ids such as [0, 1], or a count")
+    if any(gpu < 0 for gpu in value):
+        raise ValueError("GPU ids are 0 or more")
+    if len(set(value)) != len(value):
+        raise ValueError("lists a GPU id twice")
+    return value
+
+
+def _check_fraction(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError("must be in (0, 1]: a fraction of each GPU's memory, such as 0.9")
+    return value
+
+
+def _check_shm(value: str) -> str:
+    if parse_size(value) < 1024**3:
+        raise ValueError("is below 1g: vLLM needs at least 1g of /dev/shm")
+    return value
+
+
+# A GPU request: a count, or the ids of the GPUs to use.
+Gpus = Annotated[int | list[int], AfterValidator(_check_gpus)]
+MemoryFraction = Annotated[float, AfterValidator(_check_fraction)]
+ShmSize = Annotated[str, AfterValidator(_check_shm)]
+
+
+class GpuCounting:
+    """`gpu_count` and `gpu_ids` for sections with a `gpus` field (a count or a list of ids)."""
+
+    @property
+    def gpu_count(self) -> int:
+        """How many GPUs this part uses (on each node)."""
+        gpus = self.gpus  # type: ignore[attr-defined]
+        return gpus if isinstance(gpus, int) else len(gpus)
+
+    @property
+    def gpu_ids(self) -> list[int] | None:
+        """The GPU ids asked for by id, or None when only a count was given."""
+        gpus = self.gpus  # type: ignore[attr-defined]
+        return None if isinstance(gpus, int) else list(gpus)
+
+
+class SecretRef(Section):
+    """A secret passed by reference: the value never appears in rendered files or results."""
+
+    from_env: str = Field(
+        "HF_TOKEN",
+        description="Docker/local runtimes: host environment variable that holds the value.",
+    )
+    k8s_secret: str = Field("hf-token", description="Kubernetes: the Secret holding the value.")
+    k8s_key: str = Field("token", description="Kubernetes: the key inside that Secret.")
+
+
+class ModelCache(Section):
+    """Where downloaded weights persist between runs (Kubernetes: see runtime.kubernetes)."""
+
+    mount_path: str = Field(
+        "/root/.cache/huggingface", description="Path inside the server container."
+    )
+    host_path: str | None = Field(
+        "~/.cache/huggingface",
+        description="Docker/local: host folder mounted at mount_path; null for none.",
+    )
+
+
+Dtype = Literal["auto", "half", "float16", "bfloat16", "float", "float32"]
+
+
+def _model_not_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty: name a Hugging Face model id or a path inside the image")
+    return value
+
+
+ModelName = Annotated[str, AfterValidator(_model_not_empty)]

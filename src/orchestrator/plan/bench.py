@@ -1,0 +1,128 @@
+"""The bench stack's plan: a vLLM server (unless client.server_url is set) and a client."""
+
+from __future__ import annotations
+
+from orchestrator.config.fields import parse_size
+from orchestrator.config.model import StackSpec
+from orchestrator.errors import ConfigError
+from orchestrator.names import Role
+from orchestrator.plan.common import (
+    cache_volume,
+    component_labels,
+    health_probe,
+    network_of,
+    placement_of,
+    project_labels,
+    scope_of,
+    service_host,
+)
+from orchestrator.plan.model import (
+    CLIENT_RESULTS_DIR,
+    QUIET_ENV,
+    SCRIPTS_MOUNT,
+    Component,
+    GpuRequest,
+    Plan,
+    Port,
+    Volume,
+)
+
+
+def server_url(spec: StackSpec, project: str) -> str:
+    """The URL the client sends requests to."""
+    assert spec.server is not None
+    return (spec.client.server_url
+            or f"http://{service_host(spec, project, Role.server)}:{spec.server.port}")
+
+
+def build_bench_plan(spec: StackSpec, project: str, run_id: str | None = None) -> Plan:
+    """Plan the bench stack: a vLLM server (unless client.server_url is set) and a client."""
+    if spec.server is None:
+        raise ConfigError(
+            "the bench stack needs a server section (the model to serve and benchmark); add"
+            " server: {model: ...}, or run `orchestrator up train` for the trainer"
+        )
+    labels = project_labels(project, "bench", run_id)
+    components = [] if spec.client.server_url else [_server(spec, project, labels)]
+    components.append(_client(spec, project, labels))
+    return Plan(project=project, stack="bench", network=network_of(spec, project), labels=labels,
+                components=components, scope=scope_of(spec), placement=placement_of(spec))
+
+
+def server_argv(spec: StackSpec) -> list[str]:
+    """The `vllm serve` command line for the server."""
+    server = spec.server
+    assert server is not None
+    argv = ["vllm", "serve", server.model, "--host", "0.0.0.0", "--port", str(server.port)]
+    if server.served_model_name:
+        argv += ["--served-model-name", server.served_model_name]
+    argv += ["--tensor-parallel-size", str(server.tensor_parallel_size)]
+    argv += ["--pipeline-parallel-size", str(server.pipeline_parallel_size)]
+    if server.max_model_len is not None:
+        argv += ["--max-model-len", str(server.max_model_len)]
+    if server.gpu_count > 0:
+        argv += ["--gpu-memory-utilization", str(server.gpu_memory_utilization)]
+    argv += ["--dtype", server.dtype]
+    if server.enforce_eager:
+        argv.append("--enforce-eager")
+    if server.max_num_seqs is not None:
+        argv += ["--max-num-seqs", str(server.max_num_seqs)]
+    if server.max_num_batched_tokens is not None:
+        argv += ["--max-num-batched-tokens", str(server.max_num_batched_tokens)]
+    return argv + list(server.extra_args)
+
+
+def _server(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
+    server = spec.server
+    assert server is not None  # build_bench_plan refuses a config without one
+    return Component(
+        role=Role.server,
+        name=f"{project}-{Role.server}",
+        image=server.image,
+        argv=server_argv(spec),
+        env={**QUIET_ENV, **server.env},
+        labels=component_labels(labels, Role.server),
+        secret_env={"HF_TOKEN": server.hf_token} if server.hf_token else {},
+        gpus=GpuRequest(
+            count=server.gpu_count,
+            ids=tuple(server.gpu_ids) if server.gpu_ids is not None else None,
+        ),
+        ports=[Port("http", server.port, server.host_port or server.port)],
+        probe=health_probe(server.port, server.startup_timeout),
+        volumes=[cache_volume(spec, server.model_cache)],
+        shm_size_bytes=parse_size(server.shm_size),
+        nodes=server.nodes,
+        served_model=server.model_name,
+    )
+
+
+def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
+    work = spec.workload
+    assert spec.server is not None
+    # The client's environment carries the config's defaults, so `run_benchmark.sh` run by hand
+    # inside it benchmarks the same server and workload as `orchestrator up bench`.
+    env = {
+        **QUIET_ENV,
+        "VLLM_SERVER_URL": server_url(spec, project),
+        "MODEL": spec.server.model_name,
+        # The served name may be an alias; the tokenizer is loaded from the real model.
+        "TOKENIZER": spec.server.model,
+        "NUM_PROMPTS": str(work.num_prompts),
+        "INPUT_LEN": str(work.input_len),
+        "OUTPUT_LEN": str(work.output_len),
+        "RESULTS_DIR": CLIENT_RESULTS_DIR,
+        **spec.client.env,
+    }
+    return Component(
+        role=Role.client,
+        name=f"{project}-{Role.client}",
+        image=spec.client.image or spec.server.image,
+        argv=["sleep", "infinity"],
+        env=env,
+        labels=component_labels(labels, Role.client),
+        secret_env={"HF_TOKEN": spec.server.hf_token} if spec.server.hf_token else {},
+        volumes=[
+            Volume(name="scripts", mount_path=SCRIPTS_MOUNT, source="scripts", read_only=True),
+            Volume(name="results", mount_path=CLIENT_RESULTS_DIR, source="scratch"),
+        ],
+    )

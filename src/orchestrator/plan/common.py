@@ -1,0 +1,67 @@
+"""What every stack's plan shares: labels, where the runtime acts, how components reach each
+other, the model cache and the health probe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.config.fields import ModelCache
+from orchestrator.config.model import StackSpec
+from orchestrator.names import LABEL_COMPONENT, LABEL_PROJECT, LABEL_RUN, LABEL_STACK, Role
+from orchestrator.plan.model import HttpProbe, Placement, Scope, Volume
+from orchestrator.runtime.registry import traits
+
+
+def project_labels(project: str, stack: str, run_id: str | None = None) -> dict[str, str]:
+    """Labels that mark what orchestrator owns; `ps`, `logs` and `down` select by them."""
+    labels = {LABEL_PROJECT: project, LABEL_STACK: stack}
+    if run_id:
+        labels[LABEL_RUN] = run_id
+    return labels
+
+
+def component_labels(labels: dict[str, str], role: Role) -> dict[str, str]:
+    """A component's labels: its stack's, and its role."""
+    return {**labels, LABEL_COMPONENT: role.value}
+
+
+def scope_of(spec: StackSpec) -> Scope:
+    """Where the config's runtime acts (context and namespace on Kubernetes)."""
+    k8s = spec.runtime.kubernetes
+    return Scope(namespace=k8s.namespace, context=k8s.context)
+
+
+def placement_of(spec: StackSpec) -> Placement:
+    """Where the config lets components run on a cluster."""
+    k8s = spec.runtime.kubernetes
+    return Placement(create_namespace=k8s.create_namespace, node_selector=dict(k8s.node_selector),
+                     tolerations=[dict(t) for t in k8s.tolerations])
+
+
+def network_of(spec: StackSpec, project: str) -> str:
+    """The bridge network of a project on one host."""
+    return spec.runtime.docker.network or f"{project}-net"
+
+
+def service_host(spec: StackSpec, project: str, role: Role) -> str:
+    """How other components reach a component: its container or Service name, or this host's
+    loopback where the runtime runs services on it."""
+    return "127.0.0.1" if traits(spec.runtime.kind).loopback_services else f"{project}-{role}"
+
+
+def cache_volume(spec: StackSpec, cache: ModelCache) -> Volume:
+    """The model cache, backed as the config says on each runtime."""
+    k8s = spec.runtime.kubernetes
+    return Volume(
+        name="model-cache",
+        mount_path=cache.mount_path,
+        source="model-cache",
+        host_path=str(Path(cache.host_path).expanduser()) if cache.host_path else None,
+        claim=k8s.model_cache_pvc,
+        node_path=k8s.model_cache_host_path,
+    )
+
+
+def health_probe(port: int, budget_s: int) -> HttpProbe:
+    """GET /health on the component's port, within its start-up budget."""
+    return HttpProbe(path="/health", port=port, period_s=10, timeout_s=5, startup_budget_s=budget_s)

@@ -1,0 +1,139 @@
+"""The plan's records: what to run, named and labelled, in each runtime's neutral terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from orchestrator.config.fields import SecretRef
+from orchestrator.names import LABEL_RUN, Role
+
+SCRIPTS_MOUNT = "/opt/orchestrator/scripts"
+CLIENT_RESULTS_DIR = "/root/bench_results"
+TRAIN_OUTPUT_DIR = "/root/train_output"
+RENDEZVOUS_PORT = 29500  # torchrun's, between the pods of a multi-node trainer
+# Kept off in every component: nothing should phone home from a benchmark.
+QUIET_ENV = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    """An HTTP GET that answers 200 when the component is ready."""
+
+    path: str
+    port: int
+    period_s: int
+    timeout_s: int
+    startup_budget_s: int
+
+
+@dataclass(frozen=True)
+class Port:
+    """A container port, published on the host as `host_port` when set."""
+
+    name: str
+    container_port: int
+    host_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A mount. `source` says what backs it, each runtime in its own way:
+
+    - "model-cache": the weights cache: `host_path` on Docker/local; on Kubernetes the
+      PersistentVolumeClaim `claim`, else the node folder `node_path`, else an emptyDir;
+    - "scripts": container_scripts/ (a bind mount, or a ConfigMap on Kubernetes);
+    - "scratch": space that lives and dies with the component (on Kubernetes the claim
+      `claim` when one is given, so that it outlives the pod).
+    """
+
+    name: str
+    mount_path: str
+    source: str
+    host_path: str | None = None
+    read_only: bool = False
+    claim: str | None = None
+    node_path: str | None = None
+
+
+@dataclass(frozen=True)
+class GpuRequest:
+    """GPUs by count, or by ids when `ids` is set."""
+
+    count: int = 0
+    ids: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which engine, and which part of it, a runtime acts on: the kubeconfig context and the
+    namespace on Kubernetes; runtimes with one engine per host ignore it."""
+
+    namespace: str = "default"
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where on a cluster the components may run, and whether to make their namespace."""
+
+    create_namespace: bool = False
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[dict[str, str | int]] = field(default_factory=list)
+
+
+@dataclass
+class Component:
+    """One process to run: a container, a pod's container, or a host process."""
+
+    role: Role
+    name: str
+    image: str
+    argv: list[str]
+    env: dict[str, str]
+    labels: dict[str, str]
+    secret_env: dict[str, SecretRef] = field(default_factory=dict)
+    gpus: GpuRequest = field(default_factory=GpuRequest)
+    ports: list[Port] = field(default_factory=list)
+    probe: HttpProbe | None = None
+    volumes: list[Volume] = field(default_factory=list)
+    shm_size_bytes: int | None = None
+    nodes: int = 1
+    served_model: str | None = None  # the name a server answers to in /v1/models
+
+    def mount(self, source: str) -> str:
+        """Where the first volume backed by `source` is mounted."""
+        return next(v.mount_path for v in self.volumes if v.source == source)
+
+
+@dataclass
+class Plan:
+    """Everything one stack of one project needs to run, in start order: no runtime needs the
+    config beside it."""
+
+    project: str
+    stack: str
+    network: str
+    labels: dict[str, str]
+    components: list[Component]
+    scope: Scope = field(default_factory=Scope)
+    placement: Placement = field(default_factory=Placement)
+
+    @property
+    def run_id(self) -> str:
+        """The run this plan was made for ("" for a plan made only to render)."""
+        return self.labels.get(LABEL_RUN, "")
+
+    def has(self, role: str) -> bool:
+        """Whether the plan has a component with this role (no server when benchmarking a URL)."""
+        return any(component.role == role for component in self.components)
+
+    def component(self, role: str) -> Component:
+        """The component with this role."""
+        for component in self.components:
+            if component.role == role:
+                return component
+        raise KeyError(role)
+
+    def serving(self) -> Component | None:
+        """The component that serves the model (the bench server or the rollout), if any."""
+        return next((c for c in self.components if c.probe is not None), None)

@@ -1,0 +1,1 @@
+"""The Docker runtime: containers on one bridge network, through the Docker SDK."""

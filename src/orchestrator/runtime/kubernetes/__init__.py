@@ -1,0 +1,1 @@
+"""The Kubernetes runtime: the chart's objects applied server-side, pods watched and triaged."""

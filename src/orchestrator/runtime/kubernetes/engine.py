@@ -1,0 +1,299 @@
+"""The Kubernetes runtime's lifecycle: the chart's objects applied server-side, pods watched,
+exec and copies through the API, and removal by label.
+
+State lives in the cluster: every object carries the plan's labels; `ps`, `logs` and `down`
+select by them. Server-side apply (field manager "orchestrator") makes `up` twice update in
+place. Readiness is checked from inside the cluster (exec in the client pod against the
+server's Service), and the benchmark and the copy of its results run over exec, as `kubectl
+exec` would. A trainer pod keeps a "results" container up after the trainer ends, so that its
+output can still be copied out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from orchestrator.errors import DeadlineError, EngineError, PreflightError, StartupError
+from orchestrator.names import LABEL_COMPONENT, LABEL_NODE_ROLE, LABEL_PROJECT
+from orchestrator.plan import SCRIPTS_MOUNT, Plan, Scope
+from orchestrator.readiness import Check
+from orchestrator.runtime.archive import safe_extract
+from orchestrator.runtime.base import ComponentState, describe_record, parse_timestamp
+from orchestrator.runtime.kubernetes.render import RESULTS_CONTAINER, render_kubernetes
+from orchestrator.runtime.kubernetes.transport import ApiFailure, Transport, exit_code
+from orchestrator.runtime.kubernetes.triage import (
+    condition,
+    container_state,
+    main_exit_code,
+    restarted,
+    triage,
+    waiting_reason,
+)
+
+# Pods first so nothing restarts them; the namespace (only one orchestrator made) last.
+# Jobs before pods, so that the Job controller does not replace the pods being deleted.
+DELETE_ORDER = ("Job", "Pod", "LeaderWorkerSet", "Deployment", "Service", "ConfigMap")
+DOWN_TIMEOUT_S = 180
+POLL_S = 2.0
+
+
+class KubernetesRuntime:
+    """Runs a plan on a Kubernetes cluster through the official client."""
+
+    kind = "kubernetes"
+
+    def __init__(self, scope: Scope) -> None:
+        self.api = Transport(scope)
+        self.namespace = scope.namespace
+        self.server_version = self.api.request("GET", "/version").get("gitVersion", "?")
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def preflight(self, plan: Plan) -> None:
+        """The namespace exists (or will be created); nothing is started here."""
+        if plan.placement.create_namespace:
+            return
+        try:
+            self.api.request("GET", f"/api/v1/namespaces/{self.namespace}")
+        except ApiFailure as exc:
+            if exc.status == 404:
+                raise PreflightError(
+                    f"namespace {self.namespace} (runtime.kubernetes.namespace) does not exist;"
+                    " create it or set runtime.kubernetes.create_namespace: true"
+                ) from None
+            raise EngineError(f"cannot read namespace {self.namespace}: {exc}") from None
+
+    def up(self, plan: Plan, roles: Sequence[str] | None = None) -> None:
+        """Apply the rendered objects, in the chart's order (namespace first); with `roles`,
+        those of the other components are left out (shared objects are always applied)."""
+        for objects in render_kubernetes(plan).values():
+            for obj in objects:
+                role = (obj["metadata"].get("labels") or {}).get(LABEL_COMPONENT)
+                if roles is not None and role is not None and role not in roles:
+                    continue
+                try:
+                    self.api.apply(obj)
+                except ApiFailure as exc:
+                    resource, name = obj["kind"], obj["metadata"]["name"]
+                    if exc.status == 404 and resource == "LeaderWorkerSet":
+                        raise StartupError(
+                            "the cluster has no LeaderWorkerSet API: install LWS"
+                            " (leaderworkerset.x-k8s.io) or set server.nodes to 1"
+                        ) from None
+                    raise StartupError(f"the cluster refused {resource} {name}: {exc.message}") from None
+
+    def readiness(self, plan: Plan, role: str) -> list[Check]:
+        """Pods ready, then /health and the model, checked from the client pod via the Service."""
+        component = plan.component(role)
+        url, check = _http_check(plan, role)
+        if component.served_model:
+            check += ["--model", component.served_model]
+        checks: list[Check] = [_PodReady(self, plan.project, role)]
+        if plan.has("client"):
+            checks += [_PodReady(self, plan.project, "client"),
+                       _ExecCheck(self, plan, "client", check,
+                                  f"{url}/health and /v1/models, from the client pod")]
+        return checks
+
+    def wait(self, plan: Plan, role: str, timeout_s: float) -> int:
+        """Poll the component's pod until its main container has ended; return its exit code."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pod = self._require_pod(plan.project, role)
+            code = main_exit_code(pod, role)
+            if code is not None:
+                return code
+            if time.monotonic() >= deadline:
+                raise DeadlineError(f"the {role} pod {pod['metadata']['name']} was still running"
+                                    f" after {timeout_s:g}s")
+            time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
+
+    def alive(self, plan: Plan, role: str) -> str | None:
+        """None while the pod can still become ready; else what went wrong and the likely fix."""
+        for pod in self._pods(plan.project, role):
+            problem = triage(pod, role)
+            if problem:
+                return problem
+            # Pods that are never restarted (a Job's, the client) end for good when the main
+            # container does; the others' crashes show as CrashLoopBackOff above.
+            code = main_exit_code(pod, role)
+            if code is not None and pod["spec"].get("restartPolicy") == "Never":
+                return f"exited with code {code}"
+        return None
+
+    # -- using -------------------------------------------------------------------------------
+
+    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
+        """Run argv in the component's container (as `kubectl exec -c`), streaming its output."""
+        ws = self.api.exec_stream(self._pod_name(plan.project, role), role, argv, binary=False)
+        while ws.is_open():
+            ws.update(timeout=1)
+            # timeout=0: take what has come; the client's default blocks for the next frame.
+            for text in (ws.read_stdout(timeout=0), ws.read_stderr(timeout=0)):
+                if text:
+                    on_output(text)
+        for text in (ws.read_stdout(timeout=0), ws.read_stderr(timeout=0)):
+            if text:
+                on_output(text)
+        return exit_code(ws, argv)
+
+    def copy_out(self, plan: Plan, role: str, path: str, dest: Path,
+                 keep_tree: bool = False) -> list[Path]:
+        """Copy files under `path` out of the pod: tar over exec, extracted safely. After the
+        main container has ended, the pod's results container serves the copy."""
+        pod = self._require_pod(plan.project, role)
+        container = role
+        if "running" not in container_state(pod, role) and \
+                "running" in container_state(pod, RESULTS_CONTAINER):
+            container = RESULTS_CONTAINER
+        ws = self.api.exec_stream(pod["metadata"]["name"], container,
+                                  ["tar", "cf", "-", "-C", path, "."], binary=True)
+        chunks = []
+        while ws.is_open():
+            ws.update(timeout=1)
+            chunk = ws.read_stdout(timeout=0)
+            if chunk:
+                chunks.append(chunk)
+        chunks.append(ws.read_stdout(timeout=0))
+        if exit_code(ws, ["tar"]) != 0 or not any(chunks):
+            return []  # nothing there yet, as with Docker's NotFound
+        return safe_extract(chunks, dest, keep_tree=PurePosixPath(path).name if keep_tree else None)
+
+    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
+        """The component's container log; after a crash (restarts > 0), the crashed container's
+        unless following."""
+        pod = self._require_pod(project, role)
+        response = self.api.log_stream(pod["metadata"]["name"], role, follow, tail,
+                                       previous=restarted(pod) and not follow)
+        for chunk in response.stream(4096):
+            yield chunk.decode("utf-8", errors="replace")
+
+    # -- inspecting and stopping ---------------------------------------------------------------
+
+    def status(self, project: str) -> list[ComponentState]:
+        """The project's pods: phase, readiness, restarts, node, age."""
+        rows = []
+        now = time.time()
+        for pod in self.api.find("Pod", _selector(project)):
+            meta, status = pod["metadata"], pod.get("status", {})
+            containers = status.get("containerStatuses") or []
+            ready = sum(1 for c in containers if c.get("ready"))
+            state = status.get("phase", "Unknown")
+            waiting = waiting_reason(pod)
+            if meta.get("deletionTimestamp"):
+                state = "Terminating"
+            elif waiting:
+                state = waiting
+            created = parse_timestamp(meta.get("creationTimestamp"))
+            rows.append(ComponentState(
+                name=meta["name"],
+                component=(meta.get("labels") or {}).get(LABEL_COMPONENT, "?"),
+                image=pod["spec"]["containers"][0].get("image", ""),
+                state=state,
+                health=f"{ready}/{len(pod['spec']['containers'])} ready",
+                ports="",
+                age_s=now - created if created else None,
+                restarts=sum(c.get("restartCount", 0) for c in containers),
+                node=pod["spec"].get("nodeName", ""),
+            ))
+        return sorted(rows, key=lambda r: r.name)
+
+    def down(self, project: str) -> list[str]:
+        """Delete everything labelled with the project, then wait until it is gone."""
+        selector = _selector(project)
+        removed = []
+        for resource in (*DELETE_ORDER, "Namespace"):
+            for obj in self.api.find(resource, selector):
+                if self.api.delete(obj):
+                    removed.append(f"{resource.lower()} {obj['metadata']['name']}")
+        deadline = time.monotonic() + DOWN_TIMEOUT_S
+        while any(self.api.find(resource, selector) for resource in (*DELETE_ORDER, "Namespace")):
+            if time.monotonic() > deadline:
+                raise EngineError(
+                    f"project {project}'s objects are still terminating after {DOWN_TIMEOUT_S}s;"
+                    f" check `kubectl get all -n {self.namespace} -l {selector}`"
+                )
+            time.sleep(1)
+        return removed
+
+    def describe(self, plan: Plan) -> dict[str, Any]:
+        """The cluster's version, each component's image, the serving component's vLLM (asked
+        from the client pod through its Service), and where the stack ran."""
+        vllm = None
+        serving = plan.serving()
+        if serving is not None and plan.has("client"):
+            out: list[str] = []
+            argv = [*_http_check(plan, serving.role)[1], "--version"]
+            vllm = "".join(out).strip() if self.exec(plan, "client", argv, out.append) == 0 else None
+        components = {c.role.value: {"image": c.image, "id": None} for c in plan.components}
+        return describe_record("kubernetes", self.server_version, components, vllm,
+                               api_server=self.api.host, namespace=self.namespace)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _pods(self, project: str, role: str) -> list[dict[str, Any]]:
+        pods = [p for p in self.api.find("Pod", f"{_selector(project)},{LABEL_COMPONENT}={role}")
+                if not p["metadata"].get("deletionTimestamp")]
+        # With several nodes, the leader is the one that serves and logs the API.
+        return sorted(pods, key=lambda p: (p["metadata"].get("labels") or {}).get(LABEL_NODE_ROLE) != "leader")
+
+    def _require_pod(self, project: str, role: str) -> dict[str, Any]:
+        pods = self._pods(project, role)
+        if not pods:
+            raise EngineError(f"project {project} has no {role} pod in namespace {self.namespace};"
+                              f" is it up? (`orchestrator ps -p {project}`)")
+        return pods[0]
+
+    def _pod_name(self, project: str, role: str) -> str:
+        return str(self._require_pod(project, role)["metadata"]["name"])
+
+
+class _PodReady:
+    """A component's pod is Ready; while waiting, says which phase it is in."""
+
+    def __init__(self, runtime: KubernetesRuntime, project: str, role: str) -> None:
+        self.runtime, self.project, self.role = runtime, project, role
+
+    def __call__(self) -> str | None:
+        pods = self.runtime._pods(self.project, self.role)
+        if not pods:
+            return f"{self.role} pod: not created yet"
+        pod = pods[0]
+        if condition(pod, "Ready") == "True":
+            return None
+        phase = waiting_reason(pod) or pod.get("status", {}).get("phase", "Pending")
+        if phase == "Running":
+            phase = "Running, not ready yet"
+        return f"{self.role} pod {pod['metadata']['name']}: {phase}"
+
+
+class _ExecCheck:
+    """An exec in a component's pod exits 0."""
+
+    def __init__(self, runtime: KubernetesRuntime, plan: Plan, role: str, argv: list[str], what: str) -> None:
+        self.runtime, self.plan, self.role, self.argv, self.what = runtime, plan, role, argv, what
+
+    def __call__(self) -> str | None:
+        output: list[str] = []
+        try:
+            code = self.runtime.exec(self.plan, self.role, self.argv, output.append)
+        except Exception as exc:  # noqa: BLE001 - an exec that fails now means "not ready yet"
+            return f"{self.what}: exec failed ({type(exc).__name__})"
+        if code == 0:
+            return None
+        said = " ".join("".join(output).split())[:120]
+        return f"{self.what}: {said or f'exit {code}'}"
+
+
+def _http_check(plan: Plan, role: str) -> tuple[str, list[str]]:
+    """The component's Service URL, and http_check.py against it (run in the client pod)."""
+    component = plan.component(role)
+    url = f"http://{component.name}:{component.ports[0].container_port}"
+    return url, ["python3", f"{SCRIPTS_MOUNT}/http_check.py", url]
+
+
+def _selector(project: str) -> str:
+    return f"{LABEL_PROJECT}={project}"

@@ -1,0 +1,88 @@
+"""Reading pods: why one fails to start (in words with the likely fix, naming the config field
+of the component that failed), what it waits for, and how its main container ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.names import fields_of
+
+_PULL_FAILURES = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName"}
+
+
+def triage(pod: dict[str, Any], role: str) -> str | None:
+    """The usual ways a pod fails to start; None if none applies."""
+    fields = fields_of(role)
+    status = pod.get("status", {})
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
+            message = condition.get("message", "")
+            if "taint" in message:  # before GPUs: a GPU taint names nvidia.com/gpu too
+                fix = "the nodes are tainted: add tolerations in runtime.kubernetes.tolerations"
+            elif "Insufficient nvidia.com/gpu" in message:
+                fix = f"no node has that many free nvidia.com/gpu: lower {fields.gpus} or free GPUs"
+            elif "node affinity" in message or "selector" in message:
+                fix = "no node matches runtime.kubernetes.node_selector"
+            else:
+                fix = "see `kubectl describe pod`"
+            return f"cannot be scheduled ({message}); {fix}"
+    for container in status.get("containerStatuses") or []:
+        waiting = container.get("state", {}).get("waiting") or {}
+        reason = waiting.get("reason", "")
+        last = (container.get("lastState") or {}).get("terminated") or {}
+        if reason in _PULL_FAILURES:
+            image = container.get("image") or pod["spec"]["containers"][0].get("image")
+            return (f"cannot pull image {image} ({reason}: {waiting.get('message', '')});"
+                    f" check {fields.image}, the registry and its pull secret")
+        if last.get("reason") == "OOMKilled":
+            return ("was OOM-killed (exit 137); give the pod more memory, or lower"
+                    f" {fields.memory_fix}")
+        if reason == "CrashLoopBackOff":
+            return (f"keeps crashing (CrashLoopBackOff, {container.get('restartCount', 0)} restarts,"
+                    f" last exit code {last.get('exitCode', '?')})")
+        if reason == "CreateContainerConfigError":
+            return f"cannot be configured ({waiting.get('message', '')}); check Secrets and ConfigMaps"
+    return None
+
+
+def waiting_reason(pod: dict[str, Any]) -> str | None:
+    """Why the pod's first waiting container waits (ContainerCreating, CrashLoopBackOff, ...)."""
+    for container in pod.get("status", {}).get("containerStatuses") or []:
+        if "waiting" in container.get("state", {}):
+            reason: str | None = container["state"]["waiting"].get("reason")
+            return reason
+    return None
+
+
+def condition(pod: dict[str, Any], name: str) -> str | None:
+    """The status ("True", "False") of one of the pod's conditions, or None."""
+    for entry in pod.get("status", {}).get("conditions") or []:
+        if entry.get("type") == name:
+            value: str | None = entry.get("status")
+            return value
+    return None
+
+
+def container_state(pod: dict[str, Any], container: str) -> dict[str, Any]:
+    """The current state of one container ({"running": ...}, {"terminated": ...}, ...)."""
+    for entry in pod.get("status", {}).get("containerStatuses") or []:
+        if entry.get("name") == container:
+            state: dict[str, Any] = entry.get("state") or {}
+            return state
+    return {}
+
+
+def main_exit_code(pod: dict[str, Any], container: str) -> int | None:
+    """The exit code of the pod's main container once it has ended, else None."""
+    terminated = container_state(pod, container).get("terminated")
+    if terminated:
+        return int(terminated.get("exitCode", 1))
+    phase = pod.get("status", {}).get("phase")
+    if phase in ("Succeeded", "Failed"):
+        return 0 if phase == "Succeeded" else 1
+    return None
+
+
+def restarted(pod: dict[str, Any]) -> bool:
+    """Whether any of the pod's containers has restarted (its previous log tells why)."""
+    return any(s.get("restartCount", 0) for s in pod.get("status", {}).get("containerStatuses") or [])

@@ -1,0 +1,21 @@
+"""What a runtime can do, declared once per runtime; checks, messages and stack selection ask
+these instead of comparing runtime names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Traits:
+    """The abilities and words of one runtime."""
+
+    title: str  # how messages name it: "Docker", "Kubernetes", "local"
+    component_word: str  # what one component is called there: "container", "process"
+    stacks: frozenset[str]  # the stacks `orchestrator up` runs on it
+    pins_gpu_ids: bool  # GPUs are given by id (one host), not only by count
+    loopback_services: bool  # components reach each other on 127.0.0.1, not by name
+    # Roles that may span several nodes, and what they become there ("a LeaderWorkerSet").
+    spans_nodes: dict[str, str] = field(default_factory=dict)
+    # How a user starts what `render -o out/` wrote, where `up` does not run a stack.
+    apply_hint: str = ""

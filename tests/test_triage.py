@@ -1,0 +1,37 @@
+"""Pod triage names the config field of the component that failed, not always the server's."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.runtime.host import ended
+from orchestrator.runtime.kubernetes.triage import triage
+
+OOM = {"status": {"containerStatuses": [{
+    "name": "x", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+    "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]},
+    "spec": {"containers": [{"image": "img"}]}}
+PULL = {"status": {"containerStatuses": [{
+    "name": "x", "image": "img:9", "state": {"waiting": {"reason": "ErrImagePull", "message": "nope"}}}]},
+    "spec": {"containers": [{"image": "img:9"}]}}
+NO_GPU = {"status": {"conditions": [{"type": "PodScheduled", "reason": "Unschedulable",
+                                     "message": "0/1 nodes: 1 Insufficient nvidia.com/gpu."}]}}
+
+
+@pytest.mark.parametrize(("role", "oom", "image", "gpus"), [
+    ("server", "server.max_num_seqs or server.max_model_len", "server.image", "server.gpus"),
+    ("rollout", "trainer.rollout.max_model_len", "trainer.rollout.image", "trainer.rollout.gpus"),
+    ("trainer", "trainer.per_device_batch_size", "trainer.image", "trainer.gpus"),
+    ("client", "workload.num_prompts", "client.image", "client.gpus"),
+])
+def test_messages_name_the_failed_components_fields(role: str, oom: str, image: str, gpus: str) -> None:
+    assert oom in (triage(OOM, role) or "")
+    assert f"check {image}," in (triage(PULL, role) or "")
+    assert f"lower {gpus} or free GPUs" in (triage(NO_GPU, role) or "")
+    assert oom in ended(role, 137, oom=True)
+    if role != "server":
+        assert "server." not in (triage(OOM, role) or "")
+
+
+def test_a_plain_exit_is_not_called_oom() -> None:
+    assert ended("trainer", 1, oom=False) == "exited with code 1 (OOM-killed: no)"
