@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from orchestrator.config.fields import (
     DEFAULT_VLLM_IMAGE,
@@ -27,6 +27,7 @@ from orchestrator.config.fields import (
     SecretRef,
     Section,
     ShmSize,
+    parse_size,
 )
 from orchestrator.config.trainer import Trainer
 from orchestrator.runtime.registry import KINDS
@@ -74,12 +75,26 @@ class DockerSettings(Section):
     network: str | None = Field(None, description="Bridge network; default '<project>-net'.")
 
 
+def _size_text(value: str) -> str:
+    parse_size(value)
+    return value
+
+
+class ResultsCopy(Section):
+    """The most a copy of results from a component may bring home (a guard against a
+    component that sends back a huge or malicious archive)."""
+
+    max_file: Annotated[str, AfterValidator(_size_text)] = Field("2g", description="Per file.")
+    max_total: Annotated[str, AfterValidator(_size_text)] = Field("16g", description="Per copy.")
+
+
 class Runtime(Section):
     """Where the stack runs."""
 
     kind: Literal[KINDS] = "docker"  # type: ignore[valid-type]  # the registry's kinds
     docker: DockerSettings = Field(default_factory=DockerSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    results_copy: ResultsCopy = Field(default_factory=ResultsCopy)
 
 
 class Server(GpuCounting, Section):

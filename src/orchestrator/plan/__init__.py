@@ -17,6 +17,7 @@ from orchestrator.plan.model import (
     SCRIPTS_MOUNT,
     TRAIN_OUTPUT_DIR,
     Component,
+    CopyLimits,
     GpuRequest,
     HttpProbe,
     Placement,
@@ -29,7 +30,7 @@ from orchestrator.plan.train import build_train_plan, rollout_argv, split_gpus, 
 
 __all__ = [
     "CLIENT_RESULTS_DIR", "QUIET_ENV", "RENDEZVOUS_PORT", "SCRIPTS_MOUNT", "TRAIN_OUTPUT_DIR",
-    "Component", "GpuRequest", "HttpProbe", "Placement", "Plan", "Port", "Scope", "Volume",
+    "Component", "CopyLimits", "GpuRequest", "HttpProbe", "Placement", "Plan", "Port", "Scope", "Volume",
     "build_bench_plan", "build_plan", "build_train_plan", "project_labels", "rollout_argv",
     "scope_of", "server_argv", "server_url", "split_gpus", "trainer_argv",
 ]

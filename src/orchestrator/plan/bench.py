@@ -9,6 +9,7 @@ from orchestrator.names import Role
 from orchestrator.plan.common import (
     cache_volume,
     component_labels,
+    copy_limits_of,
     health_probe,
     network_of,
     placement_of,
@@ -46,7 +47,8 @@ def build_bench_plan(spec: StackSpec, project: str, run_id: str | None = None) -
     components = [] if spec.client.server_url else [_server(spec, project, labels)]
     components.append(_client(spec, project, labels))
     return Plan(project=project, stack="bench", network=network_of(spec, project), labels=labels,
-                components=components, scope=scope_of(spec), placement=placement_of(spec))
+                components=components, scope=scope_of(spec), placement=placement_of(spec),
+                copy_limits=copy_limits_of(spec))
 
 
 def server_argv(spec: StackSpec) -> list[str]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.config.fields import ModelCache
+from orchestrator.config.fields import ModelCache, parse_size
 from orchestrator.config.model import StackSpec
 from orchestrator.names import LABEL_COMPONENT, LABEL_PROJECT, LABEL_RUN, LABEL_STACK, Role
-from orchestrator.plan.model import HttpProbe, Placement, Scope, Volume
+from orchestrator.plan.model import CopyLimits, HttpProbe, Placement, Scope, Volume
 from orchestrator.runtime.registry import traits
 
 
@@ -36,6 +36,13 @@ def placement_of(spec: StackSpec) -> Placement:
     k8s = spec.runtime.kubernetes
     return Placement(create_namespace=k8s.create_namespace, node_selector=dict(k8s.node_selector),
                      tolerations=[dict(t) for t in k8s.tolerations])
+
+
+def copy_limits_of(spec: StackSpec) -> CopyLimits:
+    """How much a copy of results may bring home."""
+    copy = spec.runtime.results_copy
+    return CopyLimits(max_file_bytes=parse_size(copy.max_file),
+                      max_total_bytes=parse_size(copy.max_total))
 
 
 def network_of(spec: StackSpec, project: str) -> str:

@@ -64,6 +64,14 @@ class GpuRequest:
 
 
 @dataclass(frozen=True)
+class CopyLimits:
+    """The most a copy from a component may bring home: per file and in all."""
+
+    max_file_bytes: int = 2 * 1024**3
+    max_total_bytes: int = 16 * 1024**3
+
+
+@dataclass(frozen=True)
 class Scope:
     """Which engine, and which part of it, a runtime acts on: the kubeconfig context and the
     namespace on Kubernetes; runtimes with one engine per host ignore it."""
@@ -117,6 +125,7 @@ class Plan:
     components: list[Component]
     scope: Scope = field(default_factory=Scope)
     placement: Placement = field(default_factory=Placement)
+    copy_limits: CopyLimits = field(default_factory=CopyLimits)
 
     @property
     def run_id(self) -> str:

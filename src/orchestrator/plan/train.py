@@ -10,6 +10,7 @@ from orchestrator.names import Role
 from orchestrator.plan.common import (
     cache_volume,
     component_labels,
+    copy_limits_of,
     health_probe,
     network_of,
     placement_of,
@@ -48,7 +49,8 @@ def build_train_plan(spec: StackSpec, project: str, run_id: str | None = None) -
                    if trainer.rollout else None)
     components.append(_trainer(spec, project, labels, trainer_gpus, rollout_url))
     return Plan(project=project, stack="train", network=network_of(spec, project), labels=labels,
-                components=components, scope=scope_of(spec), placement=placement_of(spec))
+                components=components, scope=scope_of(spec), placement=placement_of(spec),
+                copy_limits=copy_limits_of(spec))
 
 
 def split_gpus(trainer: Trainer, pin: bool) -> tuple[GpuRequest, GpuRequest]:

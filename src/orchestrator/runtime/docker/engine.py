@@ -140,7 +140,8 @@ class DockerRuntime:
             stream, _ = container.get_archive(path)
         except self._docker.errors.NotFound:
             return []
-        return safe_extract(stream, dest, keep_tree=PurePosixPath(path).name if keep_tree else None)
+        return safe_extract(stream, dest, keep_tree=PurePosixPath(path).name if keep_tree else None,
+                            limits=plan.copy_limits)
 
     def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         """The container's stdout and stderr."""

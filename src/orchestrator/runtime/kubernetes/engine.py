@@ -11,6 +11,7 @@ output can still be copied out.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -151,16 +152,24 @@ class KubernetesRuntime:
             container = RESULTS_CONTAINER
         ws = self.api.exec_stream(pod["metadata"]["name"], container,
                                   ["tar", "cf", "-", "-C", path, "."], binary=True)
-        chunks = []
-        while ws.is_open():
-            ws.update(timeout=1)
-            chunk = ws.read_stdout(timeout=0)
-            if chunk:
-                chunks.append(chunk)
-        chunks.append(ws.read_stdout(timeout=0))
-        if exit_code(ws, ["tar"]) != 0 or not any(chunks):
-            return []  # nothing there yet, as with Docker's NotFound
-        return safe_extract(chunks, dest, keep_tree=PurePosixPath(path).name if keep_tree else None)
+
+        def chunks() -> Iterator[bytes]:
+            while ws.is_open():
+                ws.update(timeout=1)
+                chunk = ws.read_stdout(timeout=0)
+                if chunk:
+                    yield chunk
+            rest = ws.read_stdout(timeout=0)
+            if rest:
+                yield rest
+
+        stream = chunks()
+        first = next(stream, b"")
+        if not first:  # nothing there (tar found no such folder), as with Docker's NotFound
+            return []
+        return safe_extract(itertools.chain([first], stream), dest,
+                            keep_tree=PurePosixPath(path).name if keep_tree else None,
+                            limits=plan.copy_limits)
 
     def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         """The component's container log; after a crash (restarts > 0), the crashed container's
