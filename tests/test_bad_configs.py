@@ -49,7 +49,7 @@ def test_bad_config_is_refused_with_its_message(cli, path: Path) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert lines == [f"error: {e.format(file=relative)}" for e in expect]
+    assert lines == [f"error: {e.replace('{file}', relative)}" for e in expect]
     assert "Traceback" not in result.stderr
 
 

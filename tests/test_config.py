@@ -115,30 +115,29 @@ def test_default_file_is_found_in_the_working_folder(tmp_path: Path, monkeypatch
     assert load_config(environ={}).project == "here"
 
 
-def test_config_show_redacts_secrets(cli, tmp_path: Path) -> None:
+def test_secrets_as_text_are_refused_without_showing_them(cli, tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text(
         "server:\n  model: m\n  env: {MY_API_KEY: sk-live-123, HF_TOKEN: hf_abc, LEVEL: debug}\n"
         "client:\n  env: {WANDB_PASSWORD: pw-9}\n"
     )
     result = cli("config", "show", "-f", str(config), "--set", "server.port=9000")
-    assert result.exit_code == 0
+    assert result.exit_code == 1 and result.stdout == ""
     for secret in ("sk-live-123", "hf_abc", "pw-9"):
-        assert secret not in result.stdout
+        assert secret not in result.stderr
+    assert "server.env.HF_TOKEN holds a secret as text; pass it by reference instead:" \
+        " server.hf_token: {from_env: HF_TOKEN}" in result.stderr
+    assert "client.env.WANDB_PASSWORD: {from_env: WANDB_PASSWORD}" in result.stderr
+
+
+def test_config_show_keeps_secret_references(cli, tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("server:\n  model: m\n  env: {MY_API_KEY: {from_env: MY_KEY}, LEVEL: debug}\n")
+    result = cli("config", "show", "-f", str(config))
+    assert result.exit_code == 0, result.stderr
     shown = yaml.safe_load(result.stdout)
-    assert shown["server"]["env"] == {
-        "MY_API_KEY": "<redacted>",
-        "HF_TOKEN": "<redacted>",
-        "LEVEL": "debug",
-    }
-    assert shown["client"]["env"] == {"WANDB_PASSWORD": "<redacted>"}
-    assert shown["server"]["port"] == 9000
-    # The HF token itself is only ever a reference.
-    assert shown["server"]["hf_token"] == {
-        "from_env": "HF_TOKEN",
-        "k8s_secret": "hf-token",
-        "k8s_key": "token",
-    }
+    assert shown["server"]["env"]["LEVEL"] == "debug"
+    assert shown["server"]["env"]["MY_API_KEY"]["from_env"] == "MY_KEY"
 
 
 def test_schema_accepts_the_examples_and_rejects_unknown_keys(cli) -> None:
@@ -165,8 +164,10 @@ def test_env_overrides_follow_the_sections_present() -> None:
     assert bench.server and bench.server.model == "/models/other"
 
 
-def test_secrets_in_trainer_env_are_redacted(cli) -> None:
+def test_secrets_in_trainer_env_are_refused_unseen(cli) -> None:
     result = cli("config", "show", "-f", "examples/cpu-train.yaml",
                  "--set", "trainer.env.WANDB_API_KEY=abc123")
-    assert result.exit_code == 0
-    assert "abc123" not in result.stdout and "WANDB_API_KEY: <redacted>" in result.stdout
+    assert result.exit_code == 1
+    assert "abc123" not in result.stderr
+    assert result.stderr.startswith("error: --set trainer.env.WANDB_API_KEY=<redacted>:"
+                                    " trainer.env.WANDB_API_KEY holds a secret as text")

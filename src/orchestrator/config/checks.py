@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from orchestrator.config.messages import dotted
 from orchestrator.config.model import ConcurrencyRange, StackSpec
 from orchestrator.config.problems import Problem, spans_nodes_problem
+from orchestrator.config.secrets import find_literals
 from orchestrator.config.source import Loc
 from orchestrator.config.train_checks import MANAGED_ROLLOUT_FLAGS, TRAIN_CHECKS
 from orchestrator.runtime.registry import traits
@@ -207,8 +209,36 @@ def _gpu_fields(spec: StackSpec) -> list[tuple[tuple[str, ...], list[int] | None
     return fields
 
 
+def check_secrets(spec: StackSpec) -> list[Problem]:
+    """No secret as text anywhere: env values, flags, URLs and token-shaped values are refused
+    with the reference to use instead; the message never shows the value."""
+    problems: list[Problem] = []
+    for loc, what in find_literals(spec.model_dump(mode="python")):
+        field = dotted(loc)
+        section = dotted(loc[: 2 if loc[:2] == ("trainer", "rollout") else 1])
+        name = str(loc[-1]) if what == "env" else "NAME"
+        reference = f"{section}.env.{name}: {{from_env: {name}}}"
+        if what == "env" and name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN") and section != "client":
+            reference = f"{section.split('.')[0]}.hf_token: {{from_env: HF_TOKEN}}"
+        fix = (f"pass it by reference instead: {reference} (a variable of the machine that runs"
+               " orchestrator; on Kubernetes add k8s_secret and k8s_key)")
+        if what == "env":
+            problems.append((loc, f"{field} holds a secret as text; {fix}"))
+        elif what == "url":
+            problems.append((loc, f"{field} carries credentials (user:password@ or token@);"
+                                  f" remove them and {fix}"))
+        elif what == "token":
+            problems.append((loc, f"{field} holds what looks like a secret token; never write one"
+                                  f" in the config: {fix}"))
+        else:
+            problems.append((loc, f"{field} passes a secret on the command line ({what}); remove"
+                                  f" it and {fix}"))
+    return problems
+
+
 CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_has_a_stack,
+    check_secrets,
     check_context_length,
     check_parallelism,
     check_multi_node,

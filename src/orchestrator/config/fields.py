@@ -138,3 +138,17 @@ def _model_not_empty(value: str) -> str:
 
 
 ModelName = Annotated[str, AfterValidator(_model_not_empty)]
+
+
+# An environment entry: text, or a secret passed by reference (never its value).
+EnvEntry = EnvValue | SecretRef
+
+
+def plain_env(env: dict[str, EnvEntry]) -> dict[str, str]:
+    """The entries given as text."""
+    return {name: value for name, value in env.items() if isinstance(value, str)}
+
+
+def secret_env(env: dict[str, EnvEntry]) -> dict[str, SecretRef]:
+    """The entries given by reference."""
+    return {name: value for name, value in env.items() if isinstance(value, SecretRef)}

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from orchestrator.config.secrets import REDACTED, is_secret_name, secret_text
 from orchestrator.config.source import Loc
 
 _EXPECTED = {
@@ -63,9 +64,14 @@ def dotted(loc: Sequence[str | int]) -> str:
     return text
 
 
-def show(value: Any) -> str:
-    """A short, readable rendering of a user's value."""
+def show(value: Any, loc: Sequence[str | int] = ()) -> str:
+    """A short, readable rendering of a user's value; never a secret's (a value under a
+    secret-named key or an hf_token field, or one shaped like a credential)."""
     text = repr(value) if isinstance(value, str) else str(value)
+    secret_place = any(isinstance(part, str) and (part == "hf_token" or is_secret_name(part))
+                       for part in loc)
+    if (secret_place and value not in (None, "")) or secret_text(text):
+        return REDACTED
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -77,7 +83,7 @@ def _message(root: type[BaseModel], loc: Loc, errs: list[dict[str, Any]]) -> str
         return _unknown_key(root, loc)
     if error == "missing":
         return f"{name} is missing; add it under {dotted(loc[:-1]) or 'the top level'}"
-    value = show(first.get("input"))
+    value = show(first.get("input"), loc)
     if error in _BOUNDS:
         key, symbol = _BOUNDS[error]
         limit = first["ctx"][key]

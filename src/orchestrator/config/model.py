@@ -16,7 +16,7 @@ from orchestrator.config.fields import (
     DEFAULT_VLLM_IMAGE,
     DNS_LABEL,
     Dtype,
-    EnvValue,
+    EnvEntry,
     GpuCounting,
     Gpus,
     MemoryFraction,
@@ -122,7 +122,8 @@ class Server(GpuCounting, Section):
     max_num_seqs: PositiveInt | None = None
     max_num_batched_tokens: PositiveInt | None = None
     extra_args: list[str] = Field(default_factory=list)
-    env: dict[str, EnvValue] = Field(default_factory=dict)
+    env: dict[str, EnvEntry] = Field(
+        default_factory=dict, description="Text, or a secret by reference: {from_env: NAME}.")
     hf_token: SecretRef | None = Field(
         default_factory=SecretRef,
         description="HF_TOKEN passed by reference; null to pass none.",
@@ -150,7 +151,8 @@ class Client(Section):
     server_url: str | None = Field(
         None, description="Benchmark this URL instead of starting a server (VLLM_SERVER_URL)."
     )
-    env: dict[str, EnvValue] = Field(default_factory=dict)
+    env: dict[str, EnvEntry] = Field(
+        default_factory=dict, description="Text, or a secret by reference: {from_env: NAME}.")
 
     @field_validator("server_url")
     @classmethod

@@ -1,24 +1,18 @@
-"""Hide secret values before a config is shown or saved."""
+"""Hide secret values before a config is shown or saved (a second guard: validation already
+refuses secrets written as text)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from orchestrator.config.model import StackSpec
-
-REDACTED = "<redacted>"
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|CREDENTIAL", re.I)
+from orchestrator.config.secrets import REDACTED, is_secret_name, secret_text
 
 
-def is_secret_name(name: str) -> bool:
-    """Whether an environment variable's name says it holds a secret."""
-    return bool(_SECRET_NAME.search(name))
-
-
-def redact_env(env: dict[str, str]) -> dict[str, str]:
-    """A copy of `env` with the values of secret-looking variables replaced."""
-    return {key: REDACTED if is_secret_name(key) else value for key, value in env.items()}
+def redact_env(env: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `env` with text values of secret-looking variables replaced (references stay)."""
+    return {key: REDACTED if isinstance(value, str) and (is_secret_name(key) or secret_text(value))
+            else value for key, value in env.items()}
 
 
 def redacted_config(spec: StackSpec) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator.config.secrets import shown
 from orchestrator.errors import ConfigError
 
 Loc = tuple[str | int, ...]
@@ -128,7 +129,7 @@ def apply_env(layers: Layers, environ: Mapping[str, str] | None = None) -> None:
         if target is None:
             continue
         loc = target
-        origin = f"environment variable {var}={raw}"
+        origin = f"environment variable {var}={shown(var, raw)}"
         layers.set(loc, _parse_value(raw, origin) if as_yaml else raw, origin)
 
 
@@ -146,11 +147,11 @@ def apply_sets(layers: Layers, assignments: Sequence[str]) -> None:
     """Apply `--set a.b=c` assignments in order; values are parsed as YAML."""
     for assignment in assignments:
         key, sep, raw = assignment.partition("=")
-        origin = f"--set {assignment}"
+        origin = f"--set {key}={shown(key, raw)}"
         parts = key.strip().split(".")
         if not sep or not all(parts):
             raise ConfigError(
-                f"--set {assignment!r}: write --set key.path=value,"
+                f"--set {shown(key, assignment)!r}: write --set key.path=value,"
                 " for example --set workload.num_prompts=50"
             )
         loc: Loc = tuple(int(p) if p.isdigit() else p for p in parts)

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from orchestrator.config.fields import (
     Dtype,
-    EnvValue,
+    EnvEntry,
     GpuCounting,
     Gpus,
     MemoryFraction,
@@ -42,7 +42,8 @@ class Rollout(GpuCounting, Section):
     dtype: Dtype = "auto"
     enforce_eager: bool = False
     extra_args: list[str] = Field(default_factory=list)
-    env: dict[str, EnvValue] = Field(default_factory=dict)
+    env: dict[str, EnvEntry] = Field(
+        default_factory=dict, description="Text, or a secret by reference: {from_env: NAME}.")
     shm_size: ShmSize = "16g"
     startup_timeout: PositiveInt = Field(900, description="Seconds to wait for /health.")
 
@@ -80,7 +81,8 @@ class Trainer(GpuCounting, Section):
     )
     gpus: Gpus = Field(1, description="A count, or a list of GPU ids; 0 for CPU. Per node.")
     nodes: PositiveInt = Field(1, description="Kubernetes: trainer pods (an indexed Job).")
-    env: dict[str, EnvValue] = Field(default_factory=dict)
+    env: dict[str, EnvEntry] = Field(
+        default_factory=dict, description="Text, or a secret by reference: {from_env: NAME}.")
     hf_token: SecretRef | None = Field(
         default_factory=SecretRef, description="HF_TOKEN passed by reference; null for none."
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.config.fields import parse_size
+from orchestrator.config.fields import parse_size, plain_env, secret_env
 from orchestrator.config.model import StackSpec
 from orchestrator.errors import ConfigError
 from orchestrator.names import Role
@@ -82,9 +82,10 @@ def _server(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         name=f"{project}-{Role.server}",
         image=server.image,
         argv=server_argv(spec),
-        env={**QUIET_ENV, **server.env},
+        env={**QUIET_ENV, **plain_env(server.env)},
         labels=component_labels(labels, Role.server),
-        secret_env={"HF_TOKEN": server.hf_token} if server.hf_token else {},
+        secret_env={**({"HF_TOKEN": server.hf_token} if server.hf_token else {}),
+                    **secret_env(server.env)},
         gpus=GpuRequest(
             count=server.gpu_count,
             ids=tuple(server.gpu_ids) if server.gpu_ids is not None else None,
@@ -113,7 +114,7 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         "INPUT_LEN": str(work.input_len),
         "OUTPUT_LEN": str(work.output_len),
         "RESULTS_DIR": CLIENT_RESULTS_DIR,
-        **spec.client.env,
+        **plain_env(spec.client.env),
     }
     return Component(
         role=Role.client,
@@ -122,7 +123,8 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         argv=["sleep", "infinity"],
         env=env,
         labels=component_labels(labels, Role.client),
-        secret_env={"HF_TOKEN": spec.server.hf_token} if spec.server.hf_token else {},
+        secret_env={**({"HF_TOKEN": spec.server.hf_token} if spec.server.hf_token else {}),
+                    **secret_env(spec.client.env)},
         volumes=[
             Volume(name="scripts", mount_path=SCRIPTS_MOUNT, source="scripts", read_only=True),
             Volume(name="results", mount_path=CLIENT_RESULTS_DIR, source="scratch"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.config.fields import parse_size
+from orchestrator.config.fields import parse_size, plain_env, secret_env
 from orchestrator.config.model import StackSpec
 from orchestrator.config.trainer import Trainer
 from orchestrator.errors import ConfigError
@@ -139,9 +139,10 @@ def _rollout(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuReq
         name=f"{project}-{Role.rollout}",
         image=rollout.image or trainer.image,
         argv=rollout_argv(trainer),
-        env={**QUIET_ENV, **rollout.env},
+        env={**QUIET_ENV, **plain_env(rollout.env)},
         labels=component_labels(labels, Role.rollout),
-        secret_env={"HF_TOKEN": trainer.hf_token} if trainer.hf_token else {},
+        secret_env={**({"HF_TOKEN": trainer.hf_token} if trainer.hf_token else {}),
+                    **secret_env(rollout.env)},
         gpus=gpus,
         ports=[Port("http", rollout.port, rollout.host_port or rollout.port)],
         probe=health_probe(rollout.port, rollout.startup_timeout),
@@ -166,9 +167,10 @@ def _trainer(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuReq
         name=f"{project}-{Role.trainer}",
         image=trainer.image,
         argv=trainer_argv(trainer, project, rollout_url),
-        env={**QUIET_ENV, **trainer.env},
+        env={**QUIET_ENV, **plain_env(trainer.env)},
         labels=component_labels(labels, Role.trainer),
-        secret_env={"HF_TOKEN": trainer.hf_token} if trainer.hf_token else {},
+        secret_env={**({"HF_TOKEN": trainer.hf_token} if trainer.hf_token else {}),
+                    **secret_env(trainer.env)},
         gpus=gpus,
         ports=ports,
         volumes=[

@@ -1,0 +1,101 @@
+"""No secret in any rendered file or output: a token planted in the operator's environment and
+passed by reference never shows up in what orchestrator renders or writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fake_kubernetes.client_pod import ClientPod
+from fake_kubernetes.server import FakeKubernetes
+
+PLANTED = "hf_PlantedPlantedPlanted0123456789abcd"
+OTHER = "planted-wandb-key-0123456789"
+CONFIG = """
+name: secret-probe
+server:
+  model: /models/tiny-qwen2
+  served_model_name: tiny
+  gpus: 0
+  max_model_len: 512
+  image: orchestrator-vllm-cpu:local
+  env:
+    WANDB_API_KEY: {from_env: WANDB_KEY, k8s_secret: wandb, k8s_key: key}
+client:
+  env:
+    CLIENT_TOKEN: {from_env: WANDB_KEY}
+workload: {input_len: 64, output_len: 32, concurrency: [1]}
+trainer:
+  model: /models/tiny-qwen2
+  gpus: 1
+  env:
+    WANDB_API_KEY: {from_env: WANDB_KEY}
+  rollout:
+    gpus: 1
+    env:
+      ROLLOUT_TOKEN: {from_env: WANDB_KEY}
+"""
+RENDERS = [
+    ("bench", ["--runtime", "docker"]),
+    ("bench", ["--runtime", "docker", "--format", "compose"]),
+    ("bench", ["--runtime", "kubernetes"]),
+    ("bench", ["--runtime", "local"]),
+    ("train", ["--runtime", "docker"]),
+    ("train", ["--runtime", "docker", "--format", "compose"]),
+    ("train", ["--runtime", "kubernetes", "--set", "trainer.gpus=1"]),
+    ("train", ["--runtime", "local"]),
+]
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HF_TOKEN", PLANTED)
+    monkeypatch.setenv("WANDB_KEY", OTHER)
+    path = tmp_path / "secret.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def _hits(folder: Path) -> list[str]:
+    return [str(p) for p in folder.rglob("*") if p.is_file()
+            and (PLANTED.encode() in p.read_bytes() or OTHER.encode() in p.read_bytes())]
+
+
+@pytest.mark.parametrize(("stack", "args"), RENDERS, ids=[f"{s}-{' '.join(a[1::2])}" for s, a in RENDERS])
+def test_no_renderer_writes_a_secret(cli, config: Path, tmp_path: Path, stack: str, args: list[str]) -> None:
+    printed = cli("render", stack, "-f", str(config), *args)
+    assert printed.exit_code == 0, printed.stderr
+    assert PLANTED not in printed.stdout and OTHER not in printed.stdout
+    out = tmp_path / "out"
+    written = cli("render", stack, "-f", str(config), *args, "-o", str(out))
+    assert written.exit_code == 0, written.stderr
+    assert _hits(out) == []
+    # The references are there, by name.
+    text = "".join(p.read_text() for p in out.iterdir())
+    assert "WANDB_KEY" in text or "secretKeyRef" in text
+
+
+def test_references_reach_the_manifests_as_secret_key_refs(cli, config: Path) -> None:
+    printed = cli("render", "bench", "-f", str(config), "--runtime", "kubernetes").stdout
+    assert "name: WANDB_API_KEY\n          valueFrom:\n            secretKeyRef:\n" \
+           "              name: wandb\n              key: key" in printed
+
+
+def test_a_run_writes_no_secret(cli, config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """up bench on the FAKE cluster with the secrets in the operator's environment: the run
+    folder (config.yaml, environment.json, logs, results) holds neither."""
+    fake = FakeKubernetes()
+    fake.exec_handler = ClientPod(fake)
+    fake.start()
+    try:
+        monkeypatch.setenv("KUBECONFIG", fake.kubeconfig(str(tmp_path / "kubeconfig")))
+        result = cli("up", "bench", "-f", str(config), "--runtime", "kubernetes",
+                     "--set", f"results_dir={tmp_path / 'results'}")
+        assert result.exit_code == 0, result.stderr
+        assert PLANTED not in result.stdout + result.stderr
+        (run,) = list((tmp_path / "results").iterdir())
+        assert {p.name for p in run.iterdir()} >= {"config.yaml", "environment.json", "client.log"}
+        assert _hits(run) == []
+    finally:
+        fake.stop()
