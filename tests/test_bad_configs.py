@@ -32,7 +32,7 @@ def _directives(path: Path) -> tuple[list[str], dict[str, str], list[str]]:
 
 
 def test_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 30
+    assert len(CASES) >= 110
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])

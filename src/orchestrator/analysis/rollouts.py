@@ -18,8 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Bounded digit counts: a line with a 400-digit number is not a timing line (it is listed as
+# unparsed), and every figure computed from one that is stays finite.
 TIMING = re.compile(
-    r"LLM Generation:\s*(?P<ms>\d+(?:\.\d+)?)\s*ms\s*\|\s*Tokens:\s*(?P<inp>\d+)\s*in\s*/\s*(?P<out>\d+)\s*out"
+    r"LLM Generation:\s*(?P<ms>\d{1,12}(?:\.\d{1,6})?)\s*ms\s*\|\s*Tokens:\s*(?P<inp>\d{1,12})\s*in"
+    r"\s*/\s*(?P<out>\d{1,12})\s*out"
 )
 RAW = re.compile(r"LLM Output:\s*(?P<text>\".*\")\s*$")
 # Text that reads as thinking aloud, and markers that open a tool call.

@@ -6,18 +6,19 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.analysis.rollouts import Report
+from orchestrator.terminal import plain, safe
 
 
 def show_report(report: Report, console: Console, show_raw: bool, min_output_tokens: int) -> None:
     """Print the report."""
-    console.print(f"[bold]{report.file}[/bold]: {report.turns} generation turn(s),"
+    console.print(f"[bold]{safe(report.file)}[/bold]: {report.turns} generation turn(s),"
                   f" {report.other_lines} other line(s)", highlight=False)
     if report.unparsed:
         console.print(f"[yellow]{len(report.unparsed)} timing-like line(s) could not be parsed[/yellow],"
-                      f" first at line {report.unparsed[0]['line']}: {report.unparsed[0]['text']}",
+                      f" first at line {report.unparsed[0]['line']}: {safe(report.unparsed[0]['text'])}",
                       highlight=False, markup=True)
     if not report.turns:
-        console.print(report.reason, highlight=False, markup=False)
+        console.print(plain(report.reason), highlight=False, markup=False)
         return
     figures = Table("", "p50", "p90", "min", "max", box=None, title_justify="left")
     speed, outs = report.tokens_per_s, report.output_tokens
@@ -40,7 +41,7 @@ def show_report(report: Report, console: Console, show_raw: bool, min_output_tok
                       highlight=False)
         if show_raw:
             for turn in report.thinking_before_tool:
-                console.print(f"  line {turn['line']} ({turn['tokens_out']} tokens):"
-                              f" {turn['starts']!r}", highlight=False, markup=False)
+                console.print(plain(f"  line {turn['line']} ({turn['tokens_out']} tokens):"
+                                    f" {turn['starts']!r}"), highlight=False, markup=False)
     console.print(f"[bold]recommended MAX_TOKENS={report.recommended_max_tokens}[/bold]:"
                   f" {report.reason}", highlight=False)

@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 from orchestrator import __version__
 from orchestrator.errors import OrchestratorError
 from orchestrator.runtime.registry import KINDS
+from orchestrator.terminal import plain
 
 if TYPE_CHECKING:
     from orchestrator.config import LoadedConfig
@@ -42,9 +43,9 @@ class _ReportingGroup(TyperGroup):
             return super().invoke(ctx)
         except OrchestratorError as exc:
             for line in exc.lines:
-                err.print(Text.assemble(("error: ", "bold red"), line), soft_wrap=True)
+                err.print(Text.assemble(("error: ", "bold red"), plain(line)), soft_wrap=True)
             if exc.details:
-                err.print(Text(exc.details.rstrip("\n"), style="dim"), soft_wrap=True)
+                err.print(Text(plain(exc.details.rstrip("\n")), style="dim"), soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print(Text.assemble(("interrupted", "bold red")))

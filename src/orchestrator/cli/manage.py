@@ -19,6 +19,7 @@ from orchestrator.cli.app import (
     target,
 )
 from orchestrator.names import Role
+from orchestrator.terminal import plain, safe
 
 
 @app.command(epilog="[bold]Examples[/bold]\n\n  orchestrator down -f examples/cpu-tiny.yaml\n\n"
@@ -52,7 +53,7 @@ def ps(
     rows = [r for r in engine.status(name) if component is None or r.component == component.value]
     if quiet:
         for row in rows:
-            typer.echo(row.name)
+            typer.echo(plain(row.name))
         return
     pods = any(row.node for row in rows)  # Kubernetes: restarts and node instead of ports
     headers = ["name", "component", "image", "state", "health",
@@ -62,8 +63,8 @@ def ps(
         column.no_wrap = True
     for row in rows:
         where = [str(row.restarts), row.node] if pods else [row.ports]
-        table.add_row(row.name, row.component, row.image, row.state, row.health, *where,
-                      _age(row.age_s))
+        cells = [row.name, row.component, row.image, row.state, row.health, *where, _age(row.age_s)]
+        table.add_row(*(safe(cell) for cell in cells))
     out().print(table)
 
 
@@ -95,5 +96,5 @@ def logs(
     """Print a component's logs (`-f` follows them, as in docker compose)."""
     name, engine = target(file, set_, project, runtime, context, f"logs {component.value}")
     for chunk in engine.logs(name, component.value, follow, tail):
-        sys.stdout.write(chunk)
+        sys.stdout.write(plain(chunk))
         sys.stdout.flush()

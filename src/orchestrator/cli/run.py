@@ -21,6 +21,7 @@ from orchestrator.cli.app import (
     out,
 )
 from orchestrator.runtime.registry import KINDS, RUNTIMES
+from orchestrator.terminal import safe
 
 FORMATS_HELP = "; ".join(f"{kind}: {', '.join(row.renderers)}" for kind, row in RUNTIMES.items())
 
@@ -105,7 +106,7 @@ def render(
     source = header(str(loaded.path))
     written = write_files(output, {name: source + to_yaml(objs) for name, objs in files.items()})
     for path in written:
-        err.print(f"wrote {path}", highlight=False)
+        err.print(f"wrote {safe(path)}", highlight=False, soft_wrap=True)
 
 
 @app.command(

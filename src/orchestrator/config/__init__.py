@@ -14,9 +14,11 @@ from orchestrator.config.messages import format_validation_error
 from orchestrator.config.model import StackSpec
 from orchestrator.config.source import Layers, apply_env, apply_sets, read_file
 from orchestrator.errors import ConfigError
+from orchestrator.runtime.registry import traits
 
 DEFAULT_CONFIG = Path("orchestrator.yaml")
 _PROJECT = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_DNS_1035 = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,16 @@ def load_config(
     if runtime is not None:
         layers.set(("runtime", "kind"), runtime, f"--runtime {runtime}")
     spec = validate(layers)
-    return LoadedConfig(spec=spec, project=project_name(project, spec, config_path), path=config_path)
+    name = project_name(project, spec, config_path)
+    runtime_traits = traits(spec.runtime.kind)
+    if runtime_traits.dns_names and not _DNS_1035.match(name):
+        where = f"-p {name}" if project else (layers.origin_of(("name",)) or "the config's folder")
+        raise ConfigError(
+            f"{where}: the project name {name!r} must start with a letter on"
+            f" {runtime_traits.title} (it names Services: a DNS-1035 label); set name: to one"
+            f" such as p-{name}"
+        )
+    return LoadedConfig(spec=spec, project=name, path=config_path)
 
 
 def validate(layers: Layers) -> StackSpec:

@@ -6,6 +6,7 @@ and a fix. They run before anything starts.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from orchestrator.config.messages import dotted
@@ -18,6 +19,7 @@ from orchestrator.runtime.registry import traits
 
 # `vllm serve` flags that orchestrator sets from config fields; extra_args must not repeat them.
 MANAGED_SERVER_FLAGS: dict[str, str] = {
+    "--model": "server.model",
     "--host": "the runtime (it listens on 0.0.0.0)",
     "--port": "server.port",
     "--served-model-name": "server.served_model_name",
@@ -132,7 +134,7 @@ def check_concurrency(spec: StackSpec) -> list[Problem]:
                 )
             ]
         return []
-    repeated = sorted({c for c in concurrency if concurrency.count(c) > 1})
+    repeated = sorted(c for c, n in Counter(concurrency).items() if n > 1)
     if repeated:
         return [(loc, f"workload.concurrency = {concurrency} lists {repeated[0]} twice; keep one")]
     return []
@@ -148,7 +150,7 @@ def check_extra_args(spec: StackSpec) -> list[Problem]:
     problems: list[Problem] = []
     for section, extra_args, managed in lists:
         for index, arg in enumerate(extra_args):
-            flag = arg.split("=", 1)[0]
+            flag = _flag_name(arg)
             owner = managed.get(flag)
             if owner:
                 problems.append(
@@ -160,6 +162,15 @@ def check_extra_args(spec: StackSpec) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _flag_name(arg: str) -> str:
+    """The flag an argument sets, in vLLM's own spelling: `--max_model_len=9`, `--port 9000`
+    (one argument) and `--port` all name their flag with dashes."""
+    if not arg.startswith("-") or not arg.strip():
+        return arg
+    name = arg.split("=", 1)[0].split(None, 1)[0]
+    return name if not name.startswith("--") else "--" + name[2:].replace("_", "-")
 
 
 def check_dataset(spec: StackSpec) -> list[Problem]:

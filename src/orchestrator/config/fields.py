@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    field_validator,
 )
 
 from orchestrator.resources import data_dir
@@ -25,8 +26,9 @@ def _pinned_vllm_image() -> str:
 DEFAULT_VLLM_IMAGE = _pinned_vllm_image()
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_SIZE = re.compile(r"^(\d+)([kmg]?)b?$", re.IGNORECASE)
-_SIZE_FACTORS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_SIZE = re.compile(r"^(\d{1,15})([kmgt]?)b?$", re.IGNORECASE)
+MAX_SIZE = 1024**4  # 1 TiB: beyond any host's memory or /dev/shm
+_SIZE_FACTORS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 def parse_size(text: str) -> int:
@@ -34,13 +36,16 @@ def parse_size(text: str) -> int:
     match = _SIZE.match(text.strip())
     if not match:
         raise ValueError("is not a size; write it like 1g, 512m or 16g")
-    return int(match.group(1)) * _SIZE_FACTORS[match.group(2).lower()]
+    size = int(match.group(1)) * _SIZE_FACTORS[match.group(2).lower()]
+    if size > MAX_SIZE:
+        raise ValueError("is more than 1t, beyond any host; write it like 1g, 512m or 16g")
+    return size
 
 
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, values are not coerced loosely."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 def _env_text(value: object) -> object:
@@ -54,7 +59,11 @@ def _env_text(value: object) -> object:
 
 EnvValue = Annotated[str, BeforeValidator(_env_text)]
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
-PositiveInt = Annotated[int, Field(ge=1)]
+INT32_MAX = 2**31 - 1  # what Kubernetes' and vLLM's integer fields hold
+PositiveInt = Annotated[int, Field(ge=1, le=INT32_MAX)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+# A start-up budget: at most a week (Kubernetes probes count it in int32 periods).
+StartupSeconds = Annotated[int, Field(ge=1, le=7 * 24 * 3600)]
 
 
 def _check_gpus(value: int | list[int]) -> int | list[int]:
@@ -82,6 +91,35 @@ def _check_shm(value: str) -> str:
         raise ValueError("is below 1g: vLLM needs at least 1g of /dev/shm")
     return value
 
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty; give a value or leave the key out for the default")
+    return value
+
+
+def _absolute(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path inside the container, such as /root/.cache/huggingface")
+    return value
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError("is not a variable name: letters, digits and '_' (also '.' and '-'"
+                         " after the first), starting with a letter or '_'")
+    return value
+
+
+# Text that must not be empty (an image, a name, a folder).
+NonEmpty = Annotated[str, AfterValidator(_not_blank)]
+ContainerPath = Annotated[str, AfterValidator(_absolute)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
 
 # A GPU request: a count, or the ids of the GPUs to use.
 Gpus = Annotated[int | list[int], AfterValidator(_check_gpus)]
@@ -115,11 +153,26 @@ class SecretRef(Section):
     k8s_secret: str = Field("hf-token", description="Kubernetes: the Secret holding the value.")
     k8s_key: str = Field("token", description="Kubernetes: the key inside that Secret.")
 
+    @field_validator("k8s_secret")
+    @classmethod
+    def _secret_name(cls, value: str) -> str:
+        if not _SECRET_NAME.match(value) or len(value) > 253:
+            raise ValueError("is not a Kubernetes Secret name: lowercase letters, digits, '-' and"
+                             " '.', starting and ending with a letter or digit")
+        return value
+
+    @field_validator("k8s_key")
+    @classmethod
+    def _secret_key(cls, value: str) -> str:
+        if not _SECRET_KEY.match(value) or len(value) > 253:
+            raise ValueError("is not a key of a Kubernetes Secret: letters, digits, '-', '_' and '.'")
+        return value
+
 
 class ModelCache(Section):
     """Where downloaded weights persist between runs (Kubernetes: see runtime.kubernetes)."""
 
-    mount_path: str = Field(
+    mount_path: ContainerPath = Field(
         "/root/.cache/huggingface", description="Path inside the server container."
     )
     host_path: str | None = Field(

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.config.secrets import REDACTED, is_secret_name, secret_text
+from orchestrator.config.secrets import REDACTED, REFERENCE_FIELDS, is_secret_name, secret_text
 from orchestrator.config.source import Loc
 
 _EXPECTED = {
@@ -25,6 +25,7 @@ _EXPECTED = {
     "int_from_float": "a whole number",
     "float_type": "a number",
     "float_parsing": "a number",
+    "finite_number": "a finite number (not NaN or infinity)",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "string_type": "text (put it in quotes)",
@@ -68,8 +69,9 @@ def show(value: Any, loc: Sequence[str | int] = ()) -> str:
     """A short, readable rendering of a user's value; never a secret's (a value under a
     secret-named key or an hf_token field, or one shaped like a credential)."""
     text = repr(value) if isinstance(value, str) else str(value)
-    secret_place = any(isinstance(part, str) and (part == "hf_token" or is_secret_name(part))
-                       for part in loc)
+    last = loc[-1] if loc else ""
+    secret_place = isinstance(last, str) and (
+        last == "hf_token" or (is_secret_name(last) and last not in REFERENCE_FIELDS))
     if (secret_place and value not in (None, "")) or secret_text(text):
         return REDACTED
     return text if len(text) <= 60 else text[:57] + "..."

@@ -15,22 +15,39 @@ from pydantic import AfterValidator, Field, field_validator
 from orchestrator.config.fields import (
     DEFAULT_VLLM_IMAGE,
     DNS_LABEL,
+    INT32_MAX,
     Dtype,
     EnvEntry,
+    EnvName,
     GpuCounting,
     Gpus,
     MemoryFraction,
     ModelCache,
     ModelName,
+    NonEmpty,
     PortNumber,
     PositiveInt,
     SecretRef,
     Section,
+    Seed,
     ShmSize,
+    StartupSeconds,
     parse_size,
 )
 from orchestrator.config.trainer import Trainer
 from orchestrator.runtime.registry import KINDS
+
+_NETWORK = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+class Toleration(Section):
+    """A Kubernetes toleration, as in a pod spec."""
+
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    tolerationSeconds: Annotated[int, Field(ge=0, le=INT32_MAX)] | None = None
 
 
 class KubernetesSettings(Section):
@@ -40,7 +57,7 @@ class KubernetesSettings(Section):
     create_namespace: bool = False
     context: str | None = Field(None, description="kubeconfig context; default: current.")
     node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[dict[str, str | int]] = Field(default_factory=list)
+    tolerations: list[Toleration] = Field(default_factory=list)
     model_cache_pvc: str | None = Field(
         None, description="An existing PersistentVolumeClaim for the model cache (preferred)."
     )
@@ -74,6 +91,14 @@ class DockerSettings(Section):
 
     network: str | None = Field(None, description="Bridge network; default '<project>-net'.")
 
+    @field_validator("network")
+    @classmethod
+    def _network_name(cls, value: str | None) -> str | None:
+        if value is not None and (not _NETWORK.match(value) or len(value) > 128):
+            raise ValueError("is not a name Docker accepts: letters, digits, '_', '.' and '-',"
+                             " starting with a letter or digit")
+        return value
+
 
 def _size_text(value: str) -> str:
     parse_size(value)
@@ -100,9 +125,9 @@ class Runtime(Section):
 class Server(GpuCounting, Section):
     """The vLLM server (`vllm serve`)."""
 
-    image: str = DEFAULT_VLLM_IMAGE
+    image: NonEmpty = DEFAULT_VLLM_IMAGE
     model: ModelName = Field(description="Hugging Face id or a path inside the image.")
-    served_model_name: str | None = Field(None, description="Default: the model.")
+    served_model_name: NonEmpty | None = Field(None, description="Default: the model.")
     port: PortNumber = 8000
     host_port: PortNumber | None = Field(
         None, description="Docker: host port to publish the API on; default: server.port."
@@ -122,7 +147,7 @@ class Server(GpuCounting, Section):
     max_num_seqs: PositiveInt | None = None
     max_num_batched_tokens: PositiveInt | None = None
     extra_args: list[str] = Field(default_factory=list)
-    env: dict[str, EnvEntry] = Field(
+    env: dict[EnvName, EnvEntry] = Field(
         default_factory=dict, description="Text, or a secret by reference: {from_env: NAME}.")
     hf_token: SecretRef | None = Field(
         default_factory=SecretRef,
@@ -130,7 +155,7 @@ class Server(GpuCounting, Section):
     )
     model_cache: ModelCache = Field(default_factory=ModelCache)
     shm_size: ShmSize = Field("16g", description="Shared memory (/dev/shm); at least 1g.")
-    startup_timeout: PositiveInt = Field(900, description="Seconds to wait for /health.")
+    startup_timeout: StartupSeconds = Field(900, description="Seconds to wait for /health.")
 
     @property
     def total_gpus(self) -> int:
@@ -146,12 +171,12 @@ class Server(GpuCounting, Section):
 class Client(Section):
     """The benchmark client container."""
 
-    image: str | None = Field(None, description="Default: the server image (it has `vllm bench`).")
+    image: NonEmpty | None = Field(None, description="Default: the server image (it has `vllm bench`).")
     tool: Literal["vllm-bench"] = "vllm-bench"
     server_url: str | None = Field(
         None, description="Benchmark this URL instead of starting a server (VLLM_SERVER_URL)."
     )
-    env: dict[str, EnvEntry] = Field(
+    env: dict[EnvName, EnvEntry] = Field(
         default_factory=dict, description="Text, or a secret by reference: {from_env: NAME}.")
 
     @field_validator("server_url")
@@ -160,6 +185,10 @@ class Client(Section):
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must start with http:// or https:// and name a host")
         return value
+
+
+MAX_POINTS = 1000  # sweep points in one run
+MAX_CONCURRENCY = 100_000  # requests in flight at once
 
 
 class ConcurrencyRange(Section):
@@ -193,7 +222,7 @@ class Workload(Section):
     request_rate: float | Literal["inf"] = "inf"
     temperature: Annotated[float, Field(ge=0)] = 0.0
     ignore_eos: bool = True
-    seed: int = 0
+    seed: Seed = 0
     slo: Slo = Field(default_factory=Slo)
 
     @field_validator("concurrency")
@@ -205,6 +234,15 @@ class Workload(Section):
             low = [c for c in value if c < 1]
             if low:
                 raise ValueError(f"has {low[0]}: every concurrency must be 1 or more")
+            high = [c for c in value if c > MAX_CONCURRENCY]
+            if high:
+                raise ValueError(f"has {high[0]}: a concurrency is at most {MAX_CONCURRENCY}")
+            count = len(value)
+        else:
+            count = max(0, (value.max - value.min) // value.step + 1)
+        if count > MAX_POINTS:
+            raise ValueError(f"makes {count} sweep points; a sweep has at most {MAX_POINTS}"
+                             " (take a larger step or fewer values)")
         return value
 
     @field_validator("request_rate")
@@ -230,7 +268,7 @@ class StackSpec(Section):
     server: Server | None = Field(None, description="The bench stack's vLLM server.")
     client: Client = Field(default_factory=Client)
     workload: Workload = Field(default_factory=Workload)
-    results_dir: str = "bench_results"
+    results_dir: NonEmpty = "bench_results"
     trainer: Trainer | None = Field(None, description="The train stack (GRPO).")
 
     @field_validator("name")

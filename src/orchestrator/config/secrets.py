@@ -47,9 +47,17 @@ def secret_text(value: str) -> bool:
     return looks_like_token(value) or has_url_credentials(value)
 
 
+# Fields that name where a secret is, not the secret itself.
+REFERENCE_FIELDS = frozenset({"from_env", "k8s_secret", "k8s_key"})
+SHOWN_CHARS = 60
+
+
 def shown(name: str, value: str) -> str:
-    """`value` as a message may show it: REDACTED when `name` or the value says it is secret."""
-    return REDACTED if (value and is_secret_name(name)) or secret_text(value) else value
+    """`value` as a message may show it: REDACTED when `name` or the value says it is secret,
+    and cut to SHOWN_CHARS characters."""
+    if (value and is_secret_name(name) and name not in REFERENCE_FIELDS) or secret_text(value):
+        return REDACTED
+    return value if len(value) <= SHOWN_CHARS else value[: SHOWN_CHARS - 3] + "..."
 
 
 def secret_flag(arg: str) -> str | None:

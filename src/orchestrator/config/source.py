@@ -7,6 +7,7 @@ so that a validation message can point at the place the user has to edit.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +15,13 @@ from typing import Any
 
 import yaml
 
+from orchestrator.config import safe_yaml
+from orchestrator.config.safe_yaml import read_bounded
 from orchestrator.config.secrets import shown
 from orchestrator.errors import ConfigError
 
 Loc = tuple[str | int, ...]
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
 
 # Seed-compatible environment variables and the config fields they set. `True` means the
 # value is parsed as YAML (a number), `False` that it is taken as text.
@@ -68,22 +72,15 @@ class Layers:
 def read_file(path: Path) -> Layers:
     """Parse a YAML config file into layers, with `file:line:col` for every key."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            text = read_bounded(str(path), handle.read)
     except FileNotFoundError:
         raise ConfigError(
             f"config file {path} not found; pass -f FILE (see examples/cpu-tiny.yaml)"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: YAML syntax error: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML error: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    data, root = safe_yaml.load(text, str(path))
     if data is None:
         raise ConfigError(f"{path} is empty; start from examples/cpu-tiny.yaml")
     if not isinstance(data, dict):
@@ -93,29 +90,34 @@ def read_file(path: Path) -> Layers:
         )
     layers = Layers(data=data)
     if root is not None:
-        _record_positions(root, (), str(path), layers.origins)
+        _record_positions(root, (), str(path), layers.origins, set())
     return layers
 
 
-def _record_positions(node: yaml.Node, loc: Loc, name: str, out: dict[Loc, str]) -> None:
+def _record_positions(node: yaml.Node, loc: Loc, name: str, out: dict[Loc, str],
+                      seen: set[int]) -> None:
+    # A value reached again through an alias keeps the positions of its first appearance.
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
+        keys: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value
             line = key_node.start_mark.line + 1
-            if key in seen:
+            if key in keys:
                 dotted = ".".join(str(k) for k in (*loc, key))
                 raise ConfigError(
                     f"{name}:{line}:{key_node.start_mark.column + 1}: {dotted} is given twice"
-                    f" (lines {seen[key]} and {line}); keep one"
+                    f" (lines {keys[key]} and {line}); keep one"
                 )
-            seen[key] = line
+            keys[key] = line
             out[(*loc, key)] = f"{name}:{line}:{key_node.start_mark.column + 1}"
-            _record_positions(value_node, (*loc, key), name, out)
+            _record_positions(value_node, (*loc, key), name, out, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             out[(*loc, index)] = f"{name}:{item.start_mark.line + 1}:{item.start_mark.column + 1}"
-            _record_positions(item, (*loc, index), name, out)
+            _record_positions(item, (*loc, index), name, out, seen)
 
 
 def apply_env(layers: Layers, environ: Mapping[str, str] | None = None) -> None:
@@ -130,7 +132,7 @@ def apply_env(layers: Layers, environ: Mapping[str, str] | None = None) -> None:
             continue
         loc = target
         origin = f"environment variable {var}={shown(var, raw)}"
-        layers.set(loc, _parse_value(raw, origin) if as_yaml else raw, origin)
+        layers.set(loc, _whole_number(raw) if as_yaml else raw, origin)
 
 
 def _env_target(data: dict[str, Any], var: str, loc: Loc) -> Loc | None:
@@ -158,11 +160,27 @@ def apply_sets(layers: Layers, assignments: Sequence[str]) -> None:
         layers.set(loc, _parse_value(raw, origin), origin)
 
 
+def _whole_number(raw: str) -> Any:
+    """An environment value for a number field, read in base 10 (`010` is 10) and only as a
+    plain whole number (YAML's `1:30`, `0x10` or `1e3` stay text, which validation refuses)."""
+    text = raw.strip()
+    if _DECIMAL.fullmatch(text) and sum(ch.isdigit() for ch in text) <= safe_yaml.MAX_DIGITS:
+        return int(text, 10)
+    return raw
+
+
 def _parse_value(raw: str, origin: str) -> Any:
+    """A --set value, read as YAML within the same bounds as a file."""
+    if len(raw) > safe_yaml.MAX_BYTES:
+        raise ConfigError(f"{origin[:60]}...: the value is longer than the"
+                          f" {safe_yaml.MAX_BYTES // 1024} KiB a config may be")
     try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(
-            f"{origin}: the value is not valid YAML ({problem}); quote it or fix the brackets"
-        ) from None
+        data, _ = safe_yaml.load(raw, origin)
+    except ConfigError as exc:
+        message = exc.lines[0].removeprefix(origin).lstrip(":0123456789 ")
+        if message.startswith("YAML syntax error: "):
+            message = message.removeprefix("YAML syntax error: ")
+            raise ConfigError(f"{origin}: the value is not valid YAML ({message}); quote it or fix"
+                              " the brackets") from None
+        raise ConfigError(f"{origin}: {message}") from None
+    return data

@@ -10,21 +10,18 @@ from collections.abc import Callable
 
 from orchestrator.config.model import StackSpec
 from orchestrator.config.problems import Problem, spans_nodes_problem
+from orchestrator.runtime.registry import traits
 
-# The same for `trl vllm-serve`, the rollout server.
+# The same for `trl vllm-serve`, the rollout server (underscore spellings are read as dashes).
 MANAGED_ROLLOUT_FLAGS: dict[str, str] = {
     "--model": "trainer.model",
     "--host": "the runtime (it listens on 0.0.0.0)",
     "--port": "trainer.rollout.port",
     "--tensor-parallel-size": "trainer.rollout.tensor_parallel_size",
-    "--tensor_parallel_size": "trainer.rollout.tensor_parallel_size",
     "--max-model-len": "trainer.rollout.max_model_len",
-    "--max_model_len": "trainer.rollout.max_model_len",
     "--gpu-memory-utilization": "trainer.rollout.gpu_memory_utilization",
-    "--gpu_memory_utilization": "trainer.rollout.gpu_memory_utilization",
     "--dtype": "trainer.rollout.dtype",
     "--enforce-eager": "trainer.rollout.enforce_eager",
-    "--enforce_eager": "trainer.rollout.enforce_eager",
 }
 
 
@@ -132,6 +129,20 @@ def check_trainer_nodes(spec: StackSpec) -> list[Problem]:
     return []
 
 
+def check_rollout_ports(spec: StackSpec) -> list[Problem]:
+    """Where all components share one host's ports, the rollout's API and the weight-sync group
+    cannot listen on the same port."""
+    rollout = spec.trainer.rollout if spec.trainer else None
+    if rollout is None or not traits(spec.runtime.kind).loopback_services:
+        return []
+    if rollout.port != rollout.group_port:
+        return []
+    return [(("trainer", "rollout", "group_port"),
+             f"trainer.rollout.group_port = {rollout.group_port} is also trainer.rollout.port, and on"
+             f" {spec.runtime.kind} both listen on this host; set trainer.rollout.group_port to"
+             f" another port, such as {rollout.port + 1}")]
+
+
 TRAIN_CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_trainer_generation,
     check_rollout_parallelism,
@@ -139,4 +150,5 @@ TRAIN_CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_trainer_context,
     check_generation_batch,
     check_trainer_nodes,
+    check_rollout_ports,
 )

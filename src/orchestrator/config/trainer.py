@@ -7,18 +7,23 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from orchestrator.config.fields import (
+    INT32_MAX,
     Dtype,
     EnvEntry,
+    EnvName,
     GpuCounting,
     Gpus,
     MemoryFraction,
     ModelCache,
     ModelName,
+    NonEmpty,
     PortNumber,
     PositiveInt,
     SecretRef,
     Section,
+    Seed,
     ShmSize,
+    StartupSeconds,
 )
 
 DEFAULT_TRAINER_IMAGE = "orchestrator-vllm-gpu:local"  # host_scripts/build_images.sh gpu
@@ -27,7 +32,7 @@ DEFAULT_TRAINER_IMAGE = "orchestrator-vllm-gpu:local"  # host_scripts/build_imag
 class Rollout(GpuCounting, Section):
     """The rollout server the trainer generates with (`trl vllm-serve`, trainer.generation: server)."""
 
-    image: str | None = Field(None, description="Default: trainer.image (it has TRL and vLLM).")
+    image: NonEmpty | None = Field(None, description="Default: trainer.image (it has TRL and vLLM).")
     gpus: Gpus = Field(1, description="A count, or a list of GPU ids; the trainer gets others.")
     port: PortNumber = 8000
     host_port: PortNumber | None = Field(
@@ -42,16 +47,16 @@ class Rollout(GpuCounting, Section):
     dtype: Dtype = "auto"
     enforce_eager: bool = False
     extra_args: list[str] = Field(default_factory=list)
-    env: dict[str, EnvEntry] = Field(
+    env: dict[EnvName, EnvEntry] = Field(
         default_factory=dict, description="Text, or a secret by reference: {from_env: NAME}.")
     shm_size: ShmSize = "16g"
-    startup_timeout: PositiveInt = Field(900, description="Seconds to wait for /health.")
+    startup_timeout: StartupSeconds = Field(900, description="Seconds to wait for /health.")
 
 
 class Trainer(GpuCounting, Section):
     """GRPO training with TRL (container_scripts/train_grpo.py)."""
 
-    image: str = Field(DEFAULT_TRAINER_IMAGE, description="An image with TRL; see images/gpu.")
+    image: NonEmpty = Field(DEFAULT_TRAINER_IMAGE, description="An image with TRL; see images/gpu.")
     model: ModelName = Field(description="Hugging Face id or a path inside the image.")
     dataset: str = Field("toy", description="A JSONL file in the image (a 'prompt' per line), or toy.")
     rewards: list[str] = Field(
@@ -71,8 +76,8 @@ class Trainer(GpuCounting, Section):
     length_target_words: PositiveInt = Field(50, description="length_penalty's free length.")
     max_steps: PositiveInt = 10
     logging_steps: PositiveInt = 1
-    save_steps: Annotated[int, Field(ge=0)] = Field(0, description="0: only the final model.")
-    seed: int = 0
+    save_steps: Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(0, description="0: only the final model.")
+    seed: Seed = 0
     log_raw_output: bool = Field(False, description="Log completions' text beside timing lines.")
     generation: Literal["server", "colocate", "plain"] = Field(
         "server",
@@ -81,7 +86,7 @@ class Trainer(GpuCounting, Section):
     )
     gpus: Gpus = Field(1, description="A count, or a list of GPU ids; 0 for CPU. Per node.")
     nodes: PositiveInt = Field(1, description="Kubernetes: trainer pods (an indexed Job).")
-    env: dict[str, EnvEntry] = Field(
+    env: dict[EnvName, EnvEntry] = Field(
         default_factory=dict, description="Text, or a secret by reference: {from_env: NAME}.")
     hf_token: SecretRef | None = Field(
         default_factory=SecretRef, description="HF_TOKEN passed by reference; null for none."
@@ -89,7 +94,7 @@ class Trainer(GpuCounting, Section):
     model_cache: ModelCache = Field(default_factory=ModelCache)
     shm_size: ShmSize = "16g"
     rollout: Rollout | None = Field(None, description="Required with generation: server.")
-    results_dir: str = "train_results"
+    results_dir: NonEmpty = "train_results"
 
     @property
     def processes(self) -> int:

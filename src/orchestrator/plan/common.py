@@ -35,7 +35,7 @@ def placement_of(spec: StackSpec) -> Placement:
     """Where the config lets components run on a cluster."""
     k8s = spec.runtime.kubernetes
     return Placement(create_namespace=k8s.create_namespace, node_selector=dict(k8s.node_selector),
-                     tolerations=[dict(t) for t in k8s.tolerations])
+                     tolerations=[t.model_dump(exclude_none=True) for t in k8s.tolerations])
 
 
 def copy_limits_of(spec: StackSpec) -> CopyLimits:

@@ -50,6 +50,7 @@ RUNTIMES: dict[str, RuntimeEntry] = {
             "kubernetes",
             Traits(title="Kubernetes", component_word="container",
                    stacks=frozenset({"bench"}), pins_gpu_ids=False, loopback_services=False,
+                   dns_names=True,
                    spans_nodes={"server": "a LeaderWorkerSet", "trainer": "an indexed Job"},
                    apply_hint="kubectl apply -f out/"),
             engine="orchestrator.runtime.kubernetes.engine:KubernetesRuntime",

@@ -15,6 +15,7 @@ class Traits:
     stacks: frozenset[str]  # the stacks `orchestrator up` runs on it
     pins_gpu_ids: bool  # GPUs are given by id (one host), not only by count
     loopback_services: bool  # components reach each other on 127.0.0.1, not by name
+    dns_names: bool = False  # names become DNS-1035 labels (Service names): start with a letter
     # Roles that may span several nodes, and what they become there ("a LeaderWorkerSet").
     spans_nodes: dict[str, str] = field(default_factory=dict)
     # How a user starts what `render -o out/` wrote, where `up` does not run a stack.

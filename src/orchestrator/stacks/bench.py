@@ -23,6 +23,7 @@ from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.signals import sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready
+from orchestrator.terminal import plain
 
 
 def point_argv(spec: StackSpec, run_id: str, concurrency: int) -> list[str]:
@@ -96,7 +97,7 @@ def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run
     records: list[dict[str, Any]] = []
 
     def show(text: str) -> None:
-        console.out(text, end="", highlight=False)
+        console.out(plain(text), end="", highlight=False)
         folder.append_text("client.log", text)
 
     for concurrency in spec.workload.concurrency_points:

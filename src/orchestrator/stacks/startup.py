@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from orchestrator.config import LoadedConfig
@@ -23,6 +22,7 @@ from orchestrator.results.run_folder import RunFolder
 from orchestrator.runtime.base import Runtime
 from orchestrator.runtime.registry import traits
 from orchestrator.stacks.signals import shielded
+from orchestrator.terminal import safe
 
 LOG_TAIL_LINES = 50
 
@@ -35,7 +35,7 @@ def begin_run(loaded: LoadedConfig, runtime: Runtime, plan: Plan, results_dir: s
     folder = RunFolder.create(Path(results_dir), plan.run_id, with_raw=with_raw)
     folder.write_yaml("config.yaml", {"project": loaded.project, **redacted_config(loaded.spec)})
     console.print(f"[bold]run {plan.run_id}[/bold] ({loaded.project}, {runtime.kind},"
-                  f" {plan.stack}) -> {escape(str(folder.path))}")
+                  f" {plan.stack}) -> {safe(folder.path)}")
     return folder, RunEnvironment()
 
 
@@ -73,7 +73,7 @@ def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console) ->
         progress.update(task, description=f"{role}: {waiting}")
         if not shown or shown[-1] != waiting:
             shown.append(waiting)
-            console.print(f"  {role}: {waiting}", highlight=False)
+            console.print(f"  {role}: {safe(waiting)}", highlight=False)
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:

@@ -22,6 +22,7 @@ from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.signals import sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready
+from orchestrator.terminal import plain, safe
 
 EXIT_AFTER_LOG_S = 120  # between the end of the trainer's log and its recorded exit
 
@@ -82,7 +83,7 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
 def _follow(plan: Plan, runtime: Runtime, folder: RunFolder, console: Console) -> int:
     """Stream the trainer's log to the terminal and to trainer.log until it exits."""
     for chunk in runtime.logs(plan.project, Role.trainer, follow=True):
-        console.out(chunk, end="", highlight=False)
+        console.out(plain(chunk), end="", highlight=False)
         folder.append_text("trainer.log", chunk)
     # The log ends when the trainer does; the exit code follows at once.
     return runtime.wait(plan, Role.trainer, timeout_s=EXIT_AFTER_LOG_S)
@@ -103,11 +104,13 @@ def _print_summary(folder: RunFolder, console: Console) -> None:
             rows = [row for row in csv.DictReader(handle) if row.get("loss")]
     if rows:
         last = rows[-1]
-        console.print(f"step {last['step']}: loss {last['loss']}, reward {last.get('reward', '-')}"
+        console.print(f"step {safe(last['step'])}: loss {safe(last['loss'])}, reward"
+                      f" {safe(last.get('reward', '-'))}"
                       f" (metrics.csv has {len(rows)} logged steps)", highlight=False)
     final = folder.path / "final"
     if final.is_dir():
-        console.print(f"final model: {final}", highlight=False)
+        console.print(f"final model: {safe(final)}", highlight=False)
     rollouts = folder.path / "rollouts.log"
     if rollouts.exists():
-        console.print(f"rollout timing: `orchestrator analyze rollouts {rollouts}`", highlight=False)
+        console.print(f"rollout timing: `orchestrator analyze rollouts {safe(rollouts)}`",
+                      highlight=False)

@@ -7,8 +7,10 @@ import json
 import os
 from typing import Any
 
+from orchestrator.config.secrets import secret_text
 from orchestrator.errors import EngineError
 from orchestrator.plan import Scope
+from orchestrator.terminal import plain
 
 FIELD_MANAGER = "orchestrator"
 PLURALS = {
@@ -45,13 +47,13 @@ class Transport:
                 config_file=os.environ.get("KUBECONFIG") or "~/.kube/config",
                 context=scope.context,
             )
-        except (ConfigException, FileNotFoundError, TypeError) as kube_error:
+        except Exception as kube_error:  # noqa: BLE001 - any file may be named: binary, YAML junk
             try:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]
             except ConfigException:
                 raise EngineError(
-                    f"no usable Kubernetes configuration ({' '.join(str(kube_error).split())[:200]});"
-                    " set KUBECONFIG, choose a context with --context, or run inside a cluster"
+                    f"no usable Kubernetes configuration ({_describe(kube_error)}); set KUBECONFIG,"
+                    " choose a context with --context, or run inside a cluster"
                 ) from None
         self.api = client.ApiClient()
         self.core = client.CoreV1Api(self.api)
@@ -135,6 +137,14 @@ class Transport:
         return self.core.read_namespaced_pod_log(
             pod, self.namespace, container=container, follow=follow, tail_lines=tail,
             previous=previous, _preload_content=False)
+
+
+def _describe(error: Exception) -> str:
+    """What went wrong with a kubeconfig, without its content (it may hold tokens)."""
+    if isinstance(error, UnicodeDecodeError):
+        return "the kubeconfig file is not text"
+    text = " ".join(str(error).split())[:200]
+    return type(error).__name__ if not text or secret_text(text) else plain(text)
 
 
 def exit_code(ws: Any, argv: list[str]) -> int:
