@@ -24,7 +24,7 @@ server:
     WANDB_API_KEY: {from_env: WANDB_KEY, k8s_secret: wandb, k8s_key: key}
 client:
   env:
-    CLIENT_TOKEN: {from_env: WANDB_KEY}
+    CLIENT_TOKEN: {from_env: WANDB_KEY, k8s_secret: wandb, k8s_key: key}
 workload: {input_len: 64, output_len: 32, concurrency: [1]}
 trainer:
   model: /models/tiny-qwen2
@@ -99,3 +99,14 @@ def test_a_run_writes_no_secret(cli, config: Path, tmp_path: Path, monkeypatch: 
         assert _hits(run) == []
     finally:
         fake.stop()
+
+
+def test_secret_objects_only_when_asked(cli, config: Path) -> None:
+    plain = cli("render", "bench", "-f", str(config), "--runtime", "kubernetes")
+    assert "kind: Secret" not in plain.stdout and PLANTED not in plain.stdout
+    asked = cli("render", "bench", "-f", str(config), "--runtime", "kubernetes", "--with-secrets")
+    assert asked.exit_code == 0, asked.stderr
+    assert "kind: Secret" in asked.stdout and f"token: {PLANTED}" in asked.stdout
+    assert f"key: {OTHER}" in asked.stdout  # the wandb Secret, from WANDB_KEY
+    refused = cli("render", "bench", "-f", str(config), "--runtime", "docker", "--with-secrets")
+    assert refused.exit_code == 2 and "--with-secrets is for --runtime kubernetes" in refused.stderr

@@ -83,6 +83,10 @@ def render(
         typer.Option("-o", "--output", help="Write files into this folder instead of printing.",
                      file_okay=False, show_default=False),
     ] = None,
+    with_secrets: Annotated[bool, typer.Option(
+        "--with-secrets", help="Kubernetes: also render the Secrets the manifests reference,"
+        " filled from this shell's environment. Off by default: then no file holds a secret."),
+    ] = False,
 ) -> None:
     """Show exactly what would be created: Docker SDK arguments, a compose file, manifests, or
     the host processes."""
@@ -98,8 +102,13 @@ def render(
         raise typer.BadParameter(f"--format {format_} renders for {where}; the {kind} runtime"
                                  f" renders {', '.join(registry.formats(kind))}",
                                  param_hint="--format")
+    if with_secrets and not registry.renders_secrets(kind):
+        raise typer.BadParameter(f"the {kind} runtime reads secrets from the environment of the"
+                                 " machine that runs orchestrator; --with-secrets is for"
+                                 " --runtime kubernetes", param_hint="--with-secrets")
     plan = build_plan(stack.value, loaded.spec, loaded.project)
-    files = registry.render(kind, plan, format_)
+    files = {**(registry.render_secrets(kind, plan) if with_secrets else {}),
+             **registry.render(kind, plan, format_)}
     if output is None:
         typer.echo(to_yaml([obj for objects in files.values() for obj in objects]), nl=False)
         return

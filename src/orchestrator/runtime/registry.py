@@ -31,6 +31,7 @@ class RuntimeEntry:
     traits: Traits
     engine: str
     renderers: dict[str, str]
+    secrets: str | None = None  # renders the referenced secrets' objects, when asked
 
 
 RUNTIMES: dict[str, RuntimeEntry] = {
@@ -55,6 +56,7 @@ RUNTIMES: dict[str, RuntimeEntry] = {
                    apply_hint="kubectl apply -f out/"),
             engine="orchestrator.runtime.kubernetes.engine:KubernetesRuntime",
             renderers={"manifests": "orchestrator.runtime.kubernetes.render:render_files"},
+            secrets="orchestrator.runtime.kubernetes.secrets:render_files",
         ),
         RuntimeEntry(
             "local",
@@ -112,6 +114,19 @@ def renderer(kind: str, fmt: str | None = None) -> Callable[[Plan], Rendered]:
 def render(kind: str, plan: Plan, fmt: str | None = None) -> Rendered:
     """Render `plan` for `kind` in format `fmt` (default: the kind's first format)."""
     return renderer(kind, fmt)(plan)
+
+
+def render_secrets(kind: str, plan: Plan) -> Rendered:
+    """The objects that hold the plan's referenced secrets, from this process's environment;
+    {} for a runtime that reads secrets from the environment itself."""
+    path = RUNTIMES[kind].secrets
+    rendered: Rendered = _load(path)(plan) if path else {}
+    return rendered
+
+
+def renders_secrets(kind: str) -> bool:
+    """Whether the kind has secret objects to render."""
+    return RUNTIMES[kind].secrets is not None
 
 
 def formats(kind: str) -> list[str]:

@@ -36,7 +36,7 @@ from orchestrator.runtime.kubernetes.triage import (
 
 # Pods first so nothing restarts them; the namespace (only one orchestrator made) last.
 # Jobs before pods, so that the Job controller does not replace the pods being deleted.
-DELETE_ORDER = ("Job", "Pod", "LeaderWorkerSet", "Deployment", "Service", "ConfigMap")
+DELETE_ORDER = ("Job", "Pod", "LeaderWorkerSet", "Deployment", "Service", "ConfigMap", "Secret")
 DOWN_TIMEOUT_S = 180
 POLL_S = 2.0
 

@@ -16,6 +16,7 @@ FIELD_MANAGER = "orchestrator"
 PLURALS = {
     "Namespace": "namespaces",
     "ConfigMap": "configmaps",
+    "Secret": "secrets",
     "Service": "services",
     "Pod": "pods",
     "Deployment": "deployments",
