@@ -109,4 +109,4 @@ def test_secret_objects_only_when_asked(cli, config: Path) -> None:
     assert "kind: Secret" in asked.stdout and f"token: {PLANTED}" in asked.stdout
     assert f"key: {OTHER}" in asked.stdout  # the wandb Secret, from WANDB_KEY
     refused = cli("render", "bench", "-f", str(config), "--runtime", "docker", "--with-secrets")
-    assert refused.exit_code == 2 and "--with-secrets is for --runtime kubernetes" in refused.stderr
+    assert refused.exit_code == 2 and "--with-secrets is for" in " ".join(refused.stderr.split())
