@@ -11,7 +11,9 @@ import io
 import json
 import tarfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .server import FakeKubernetes, FakePod
 
@@ -27,7 +29,7 @@ class ClientPod:
         self.hold_at = hold_at
         self.release = threading.Event()
 
-    def __call__(self, pod: FakePod, argv: list[str]) -> tuple[bytes, int]:
+    def __call__(self, pod: FakePod, argv: list[str]) -> Any:
         if argv[:2] == ["python3", f"{SCRIPTS}/http_check.py"]:
             if "--version" in argv:
                 return b"0.32.0-fake\n", 0
@@ -40,22 +42,30 @@ class ClientPod:
             return self._tar(pod, argv[4])
         return f"{argv[0]}: command not found\n".encode(), 127
 
-    def _benchmark(self, pod: FakePod, argv: list[str]) -> tuple[bytes, int]:
-        concurrency = int(argv[argv.index("--single") + 1])
+    def _benchmark(self, pod: FakePod, argv: list[str]) -> Iterator[bytes]:
+        """run_benchmark.sh --single N or --list A,B,...: each point's result written, then its
+        `=== done` line, as bench_points.py prints them."""
+        if "--list" in argv:
+            points = [int(c) for c in argv[argv.index("--list") + 1].split(",")]
+        else:
+            points = [int(argv[argv.index("--single") + 1])]
         folder = argv[argv.index("--results-dir") + 1]
-        if concurrency == self.hold_at:
-            self.release.wait(60)
         run = next(a.split("=", 1)[1] for a in argv if a.startswith("orchestrator_run="))
-        result = {**RESULT, "max_concurrency": concurrency, "concurrency": str(concurrency),
-                  "orchestrator_run": run}
-        name = f"results_{concurrency}_20260101-000000.json"
-        pod.files[f"{folder}/{name}"] = json.dumps(result).encode()
-        return f"=== concurrency {concurrency} -> {folder}/{name}\n".encode(), 0
+        for concurrency in points:
+            if concurrency == self.hold_at:
+                self.release.wait(60)
+            result = {**RESULT, "max_concurrency": concurrency, "concurrency": str(concurrency),
+                      "orchestrator_run": run}
+            name = f"results_{concurrency}_20260101-000000.json"
+            yield f"=== concurrency {concurrency} -> {folder}/{name}\n".encode()
+            pod.files[f"{folder}/{name}"] = json.dumps(result).encode()
+            yield f"=== done concurrency {concurrency} -> {folder}/{name}\n".encode()
+        return 0
 
     def _tar(self, pod: FakePod, folder: str) -> tuple[bytes, int]:
         files = {p: d for p, d in pod.files.items() if p.startswith(folder + "/")}
-        if not files:
-            return f"tar: {folder}: Cannot open: No such file or directory\n".encode(), 2
+        if not files:  # real tar says why on stderr; stdout stays empty
+            return b"", 2
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as archive:
             for path, data in sorted(files.items()):
