@@ -5,6 +5,8 @@
 
 overhead = whole `up bench` wall time (--wall, else environment.json's total_s)
            - server ready time - the bench tool's own time (each sweep point's wall time)
+beyond vLLM = wall - server ready - vLLM's own measured benchmark durations (the physical limit:
+              what starting the bench tool and orchestrator add, per point)
 Also prints the sweep table (the raw vLLM results) and the benchmark's measured durations.
 """
 
@@ -42,6 +44,9 @@ def main() -> None:
     print(f"server ready (vLLM start-up)  {timings['server_ready_s']:8.2f} s")
     print(f"bench tool, all points        {tool:8.2f} s  (of which measured benchmark: {measured:.2f} s)")
     print(f"orchestrator overhead         {overhead:8.2f} s  ({overhead / wall:.1%} of the wall time)")
+    beyond = wall - timings["server_ready_s"] - measured
+    print(f"beyond vLLM's measured time   {beyond:8.2f} s  ({beyond / max(len(raw), 1):.2f} s per point,"
+          f" {len(raw)} points)")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ usage() {
   cat <<'EOF'
 Flags:
   --single N               run one concurrency N
+  --list C1,C2,...         run these concurrencies, in this order
   --min-concurrency N      first concurrency (default 1)
   --max-concurrency N      last concurrency (default 32)
   --step S                 add S each time, or xS to multiply (default x2)
@@ -44,7 +45,7 @@ num_prompts=${NUM_PROMPTS:-20}
 input_len=${INPUT_LEN:-256}
 output_len=${OUTPUT_LEN:-128}
 results_dir=${RESULTS_DIR:-/root/bench_results}
-min_c=1 max_c=32 step=x2 single=""
+min_c=1 max_c=32 step=x2 single="" list=""
 dataset=random dataset_path="" request_rate=inf temperature=0 seed=0 goodput="" ignore_eos=1
 wait_s=0
 metadata=()
@@ -52,6 +53,7 @@ metadata=()
 while (($#)); do
   case $1 in
     --single) single=${2:?--single needs a value}; shift 2 ;;
+    --list) list=${2:?--list needs values such as 1,4,16}; shift 2 ;;
     --min-concurrency) min_c=${2:?}; shift 2 ;;
     --max-concurrency) max_c=${2:?}; shift 2 ;;
     --step) step=${2:?}; shift 2 ;;
@@ -81,7 +83,12 @@ done
 
 # The concurrency points.
 points=()
-if [[ -n $single ]]; then
+if [[ -n $list ]]; then
+  IFS=, read -r -a points <<<"$list"
+  for c in "${points[@]}"; do
+    is_int "$c" || die "--list takes whole numbers of 1 or more, such as 1,4,16, not '$list'"
+  done
+elif [[ -n $single ]]; then
   is_int "$single" || die "--single must be a whole number of 1 or more, not '$single'"
   points=("$single")
 else
@@ -147,17 +154,17 @@ extra=()
 
 echo "run_benchmark.sh: $model at $server_url, ${#points[@]} point(s): ${points[*]}," \
      "$num_prompts prompts, $input_len in / $output_len out"
-for c in "${points[@]}"; do
-  name="results_${c}_$(date -u +%Y%m%d-%H%M%S).json"
-  echo "=== concurrency $c -> $results_dir/$name"
-  vllm bench serve \
-    --backend openai --base-url "$server_url" --endpoint /v1/completions \
-    --model "$model" --tokenizer "$tokenizer" \
-    "${dataset_args[@]}" --num-prompts "$num_prompts" \
-    --max-concurrency "$c" --request-rate "$request_rate" \
-    --temperature "$temperature" --seed "$seed" "${extra[@]}" \
-    --save-result --result-dir "$results_dir" --result-filename "$name" \
-    --metadata "concurrency=$c" "input_len=$input_len" "output_len=$output_len" \
-               "num_prompts=$num_prompts" "dataset=$dataset" ${metadata[@]+"${metadata[@]}"}
+# All points in one process (bench_points.py): vLLM's benchmark is imported once, not per point.
+stamp=$(date -u +%Y%m%d-%H%M%S)
+point_args=() meta_args=()
+for c in "${points[@]}"; do point_args+=(--point "$c" "results_${c}_${stamp}.json"); done
+for m in "input_len=$input_len" "output_len=$output_len" "num_prompts=$num_prompts" \
+         "dataset=$dataset" ${metadata[@]+"${metadata[@]}"}; do
+  meta_args+=(--metadata "$m")
 done
-echo "run_benchmark.sh: done, results in $results_dir"
+exec python3 "$(dirname "$0")/bench_points.py" "${point_args[@]}" --result-dir "$results_dir" \
+  "${meta_args[@]}" -- \
+  --backend openai --base-url "$server_url" --endpoint /v1/completions \
+  --model "$model" --tokenizer "$tokenizer" \
+  "${dataset_args[@]}" --num-prompts "$num_prompts" \
+  --request-rate "$request_rate" --temperature "$temperature" --seed "$seed" "${extra[@]}"

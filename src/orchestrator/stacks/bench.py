@@ -7,6 +7,7 @@ crash or Ctrl-C keeps every finished point. Everything started is removed at the
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -25,13 +26,16 @@ from orchestrator.stacks.signals import sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready
 from orchestrator.terminal import plain
 
+# What run_benchmark.sh (bench_points.py) prints when a point's result file is written.
+POINT_DONE = re.compile(r"^=== done concurrency (\d+) -> (.*/)?(?P<name>[^/]+?)\s*$")
 
-def point_argv(spec: StackSpec, run_id: str, concurrency: int) -> list[str]:
-    """The `run_benchmark.sh` command for one sweep point."""
+
+def sweep_argv(spec: StackSpec, run_id: str, concurrencies: list[int]) -> list[str]:
+    """The `run_benchmark.sh` command that runs the sweep's points, in one bench process."""
     work = spec.workload
     argv = [
         "bash", f"{SCRIPTS_MOUNT}/run_benchmark.sh",
-        "--single", str(concurrency),
+        "--list", ",".join(str(c) for c in concurrencies),
         "--num-prompts", str(work.num_prompts),
         "--input-len", str(work.input_len),
         "--output-len", str(work.output_len),
@@ -91,19 +95,16 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
 
 def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run_id: str,
            console: Console, point_wall_s: dict[str, float]) -> float:
-    """Run every sweep point; `point_wall_s` gets each point's wall time (the bench tool's own
-    time, start-up included), so that orchestrator's overhead can be told apart."""
+    """Run every sweep point in one bench process, each point's result copied home as soon as
+    it is written; `point_wall_s` gets each point's wall time (the bench tool's own time; the
+    first includes its start-up), so that orchestrator's overhead can be told apart."""
     start = time.monotonic()
     records: list[dict[str, Any]] = []
+    points = spec.workload.concurrency_points
+    pending = ""  # output not yet ended by a newline
+    last_done = start
 
-    def show(text: str) -> None:
-        console.out(plain(text), end="", highlight=False)
-        folder.append_text("client.log", text)
-
-    for concurrency in spec.workload.concurrency_points:
-        point_start = time.monotonic()
-        code = runtime.exec(plan, Role.client, point_argv(spec, run_id, concurrency), show)
-        point_wall_s[str(concurrency)] = time.monotonic() - point_start
+    def collect(concurrency: int) -> None:
         new_files = runtime.copy_out(plan, Role.client, f"{CLIENT_RESULTS_DIR}/{run_id}", folder.raw)
         for path in new_files:
             try:
@@ -111,15 +112,35 @@ def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run
             except ResultFormatError as exc:
                 raise BenchmarkError(f"concurrency {concurrency}: {exc}") from None
             write_summary(folder, records)
-        if code != 0:
-            raise BenchmarkError(
-                f"run_benchmark.sh failed at concurrency {concurrency} (exit {code});"
-                f" its output is in {folder.path / 'client.log'}"
-            )
-        if not new_files:
-            raise BenchmarkError(
-                f"concurrency {concurrency} finished but left no result file in the client"
-            )
+
+    def show(text: str) -> None:
+        nonlocal pending, last_done
+        console.out(plain(text), end="", highlight=False)
+        folder.append_text("client.log", text)
+        lines = (pending + text).split("\n")
+        pending = lines.pop()
+        for match in (POINT_DONE.match(line) for line in lines):
+            if match:  # this point's result is written: home at once
+                now = time.monotonic()
+                point_wall_s[match.group(1)] = now - last_done
+                last_done = now
+                collect(int(match.group(1)))
+                if not (folder.raw / match.group("name")).is_file():
+                    raise BenchmarkError(f"concurrency {match.group(1)} finished but left no"
+                                         " result file in the client")
+
+    code = runtime.exec(plan, Role.client, sweep_argv(spec, run_id, points), show)
+    collect(points[-1])
+    done = {int(key) for key in point_wall_s}
+    if code != 0:
+        failed = next((c for c in points if c not in done), points[-1])
+        raise BenchmarkError(
+            f"run_benchmark.sh failed at concurrency {failed} (exit {code});"
+            f" its output is in {folder.path / 'client.log'}"
+        )
+    missing = [c for c in points if c not in done]
+    if missing:
+        raise BenchmarkError(f"concurrency {missing[0]} finished but left no result file in the client")
     return time.monotonic() - start
 
 
