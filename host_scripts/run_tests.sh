@@ -2,7 +2,7 @@
 # Install what the tests need and run them:  host_scripts/run_tests.sh [pytest args]
 # Makes .venv with the package and its test extra; on a fresh Debian machine (as root) it also
 # installs docker-compose (to check rendered compose files), starts a Docker engine and builds the
-# CPU test image (vLLM's CPU build + a tiny model; about 5 minutes the first time, then reused).
+# CPU test image (vLLM's CPU build + a tiny model; about 10 minutes the first time, then reused).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
