@@ -202,6 +202,7 @@ def plain_env(env: dict[str, EnvEntry]) -> dict[str, str]:
     return {name: value for name, value in env.items() if isinstance(value, str)}
 
 
-def secret_env(env: dict[str, EnvEntry]) -> dict[str, SecretRef]:
-    """The entries given by reference."""
-    return {name: value for name, value in env.items() if isinstance(value, SecretRef)}
+def secret_env(env: dict[str, EnvEntry], hf_token: SecretRef | None = None) -> dict[str, SecretRef]:
+    """The entries given by reference, after HF_TOKEN from `hf_token` when there is one."""
+    refs = {"HF_TOKEN": hf_token} if hf_token else {}
+    return {**refs, **{name: value for name, value in env.items() if isinstance(value, SecretRef)}}

@@ -84,8 +84,7 @@ def _server(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         argv=server_argv(spec),
         env={**QUIET_ENV, **plain_env(server.env)},
         labels=component_labels(labels, Role.server),
-        secret_env={**({"HF_TOKEN": server.hf_token} if server.hf_token else {}),
-                    **secret_env(server.env)},
+        secret_env=secret_env(server.env, server.hf_token),
         gpus=GpuRequest(
             count=server.gpu_count,
             ids=tuple(server.gpu_ids) if server.gpu_ids is not None else None,
@@ -123,8 +122,7 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         argv=["sleep", "infinity"],
         env=env,
         labels=component_labels(labels, Role.client),
-        secret_env={**({"HF_TOKEN": spec.server.hf_token} if spec.server.hf_token else {}),
-                    **secret_env(spec.client.env)},
+        secret_env=secret_env(spec.client.env, spec.server.hf_token),
         volumes=[
             Volume(name="scripts", mount_path=SCRIPTS_MOUNT, source="scripts", read_only=True),
             Volume(name="results", mount_path=CLIENT_RESULTS_DIR, source="scratch"),
