@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.config.secrets import REDACTED, REFERENCE_FIELDS, is_secret_name, secret_text
+from orchestrator.config.secrets import REDACTED, REFERENCE_FIELDS, cut, is_secret_name, secret_text
 from orchestrator.config.source import Loc
 
 _EXPECTED = {
@@ -74,7 +74,7 @@ def show(value: Any, loc: Sequence[str | int] = ()) -> str:
         last == "hf_token" or (is_secret_name(last) and last not in REFERENCE_FIELDS))
     if (secret_place and value not in (None, "")) or secret_text(text):
         return REDACTED
-    return text if len(text) <= 60 else text[:57] + "..."
+    return cut(text)
 
 
 def _message(root: type[BaseModel], loc: Loc, errs: list[dict[str, Any]]) -> str:

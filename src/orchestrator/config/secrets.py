@@ -57,7 +57,12 @@ def shown(name: str, value: str) -> str:
     and cut to SHOWN_CHARS characters."""
     if (value and is_secret_name(name) and name not in REFERENCE_FIELDS) or secret_text(value):
         return REDACTED
-    return value if len(value) <= SHOWN_CHARS else value[: SHOWN_CHARS - 3] + "..."
+    return cut(value)
+
+
+def cut(text: str) -> str:
+    """Text cut to SHOWN_CHARS characters for a message."""
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 
 def secret_flag(arg: str) -> str | None:
@@ -68,14 +73,14 @@ def secret_flag(arg: str) -> str | None:
     return flag if is_secret_name(flag) else None
 
 
-Literal = tuple[tuple[str | int, ...], str]  # (where, what: "env", "url", "token" or a flag)
+SecretLiteral = tuple[tuple[str | int, ...], str]  # (where, what: "env", "url", "token" or a flag)
 
 
-def find_literals(data: Any, path: tuple[str | int, ...] = ()) -> list[Literal]:
+def find_literals(data: Any, path: tuple[str | int, ...] = ()) -> list[SecretLiteral]:
     """Every place in raw config data that holds a secret as text, with what kind it is:
     "env" (a secret-named variable given a value), the flag's name (a secret flag in an
     argument list), "url" (credentials in a URL) or "token" (a value shaped like a credential)."""
-    found: list[Literal] = []
+    found: list[SecretLiteral] = []
     if isinstance(data, dict):
         for key, value in data.items():
             where = (*path, key)
