@@ -1,60 +1,132 @@
 #!/usr/bin/env python3
 """Run several `vllm bench serve` points in ONE process, so vLLM is imported once, not per point.
 
-    bench_points.py --point C NAME [--point C NAME ...] --result-dir DIR [--metadata K=V ...]
-                    -- VLLM_BENCH_FLAGS...
+    bench_points.py --point C NAME [W] [--point ...] --result-dir DIR [--metadata K=V ...]
+                    [--workload W JSON ...] [--wait-ready URL SECONDS] -- VLLM_BENCH_FLAGS...
 
-For each point (C: its max concurrency; NAME: its result file) it calls vLLM's own benchmark
-(`vllm.benchmarks.serve.main`, what `vllm bench serve` runs) with VLLM_BENCH_FLAGS plus
-`--max-concurrency C --save-result --result-dir DIR --result-filename NAME --metadata
-concurrency=C K=V ...`, so each result JSON is
-exactly the one `vllm bench serve --save-result` writes. A line
+For each point (C: its max concurrency; NAME: its result file; W: a workload, optional) it calls
+vLLM's own benchmark (`vllm.benchmarks.serve.main`, what `vllm bench serve` runs) with
+VLLM_BENCH_FLAGS, then workload W's flags, plus `--max-concurrency C --save-result --result-dir
+DIR --result-filename NAME --metadata concurrency=C K=V ...`, so each result JSON is exactly the
+one `vllm bench serve --save-result` writes. A workload's JSON is {"flags": [...], "metadata":
+["K=V", ...]}. With --wait-ready, vLLM's benchmark is imported first and the server's /health is
+awaited after, so the import overlaps the server's start-up. A line
 `=== done concurrency C -> DIR/NAME` follows each point, so a caller can copy it at once.
-run_benchmark.sh builds these arguments from its seed-compatible flags.
+run_benchmark.sh builds these arguments from its seed-compatible flags; orchestrator's sweeps
+pass one workload per workload variant.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+import urllib.request
+from dataclasses import dataclass, field
 
 
-def parse(argv: list[str]) -> tuple[list[tuple[int, str]], str, list[str], list[str]]:
-    """(points, result folder, metadata, vLLM's flags) from the command line."""
+@dataclass
+class Workload:
+    """Flags and metadata one group of points adds to the common flags."""
+
+    flags: list[str] = field(default_factory=list)
+    metadata: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Args:
+    """The parsed command line."""
+
+    points: list[tuple[int, str, str]]  # (concurrency, result file name, workload id)
+    result_dir: str
+    metadata: list[str]
+    workloads: dict[str, Workload]
+    wait_ready: tuple[str, float] | None
+    flags: list[str]
+
+
+def fail(message: str) -> None:
+    """Exit with one line on stderr."""
+    sys.exit(f"bench_points.py: {message}")
+
+
+def parse(argv: list[str]) -> Args:
+    """The points, result folder, metadata, workloads and vLLM's flags from the command line."""
     if "--" not in argv:
-        sys.exit("bench_points.py: put vLLM's benchmark flags after --")
+        fail("put vLLM's benchmark flags after --")
     split = argv.index("--")
     own = argparse.ArgumentParser(prog="bench_points.py")
-    own.add_argument("--point", nargs=2, action="append", metavar=("CONCURRENCY", "NAME"),
-                     required=True)
+    own.add_argument("--point", nargs="+", action="append", metavar="C NAME [W]", required=True)
     own.add_argument("--result-dir", required=True)
     own.add_argument("--metadata", action="append", default=[], metavar="K=V")
+    own.add_argument("--workload", nargs=2, action="append", default=[], metavar=("W", "JSON"))
+    own.add_argument("--wait-ready", nargs=2, metavar=("URL", "SECONDS"))
     args = own.parse_args(argv[:split])
+    workloads = {"": Workload()}
+    for key, text in args.workload:
+        try:
+            data = json.loads(text)
+            workloads[key] = Workload([str(f) for f in data.get("flags", [])],
+                                      [str(m) for m in data.get("metadata", [])])
+        except (ValueError, AttributeError, TypeError):
+            fail(f"--workload {key}: not a JSON object with flags and metadata lists")
     points = []
-    for concurrency, name in args.point:
+    for given in args.point:
+        if len(given) not in (2, 3):
+            fail(f"--point takes CONCURRENCY NAME [WORKLOAD], not {' '.join(given)!r}")
+        concurrency, name, workload = (*given, "")[:3]
         if not concurrency.isdigit() or int(concurrency) < 1:
-            sys.exit(f"bench_points.py: concurrency {concurrency!r} must be a whole number of 1 or more")
+            fail(f"concurrency {concurrency!r} must be a whole number of 1 or more")
         if "/" in name:
-            sys.exit(f"bench_points.py: result name {name!r} must be a file name, not a path")
-        points.append((int(concurrency), name))
-    return points, args.result_dir, args.metadata, argv[split + 1:]
+            fail(f"result name {name!r} must be a file name, not a path")
+        if workload not in workloads:
+            fail(f"--point {concurrency} {name} names workload {workload!r}, given by no --workload")
+        points.append((int(concurrency), name, workload))
+    wait = None
+    if args.wait_ready:
+        url, seconds = args.wait_ready
+        try:
+            wait = (url.rstrip("/"), float(seconds))
+        except ValueError:
+            fail(f"--wait-ready {url} {seconds}: SECONDS must be a number")
+    return Args(points, args.result_dir, args.metadata, workloads, wait, argv[split + 1:])
+
+
+def wait_ready(url: str, seconds: float) -> None:
+    """Poll URL/health until it answers 200; exit when `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except Exception:  # noqa: BLE001 - any failure to connect means "not ready yet"
+            pass
+        if time.monotonic() >= deadline:
+            fail(f"server {url} was not healthy within {seconds:g}s")
+        time.sleep(0.5)
 
 
 def main() -> int:
     """Run every point in order; stop at the first that fails."""
-    points, result_dir, metadata, flags = parse(sys.argv[1:])
+    given = parse(sys.argv[1:])
     started = time.monotonic()
     from vllm.benchmarks import serve  # the slow import, once for all points
 
     print(f"bench_points.py: vLLM's benchmark loaded in {time.monotonic() - started:.1f}s;"
-          f" {len(points)} point(s)", flush=True)
-    for concurrency, name in points:
+          f" {len(given.points)} point(s)", flush=True)
+    if given.wait_ready:
+        wait_ready(*given.wait_ready)
+    result_dir = given.result_dir
+    for concurrency, name, key in given.points:
+        work = given.workloads[key]
         parser = serve.FlexibleArgumentParser()
         serve.add_cli_args(parser)
-        args = parser.parse_args([*flags, "--max-concurrency", str(concurrency), "--save-result",
-                                  "--result-dir", result_dir, "--result-filename", name,
-                                  "--metadata", f"concurrency={concurrency}", *metadata])
+        args = parser.parse_args([*given.flags, *work.flags, "--max-concurrency", str(concurrency),
+                                  "--save-result", "--result-dir", result_dir,
+                                  "--result-filename", name, "--metadata",
+                                  f"concurrency={concurrency}", *given.metadata, *work.metadata])
         print(f"=== concurrency {concurrency} -> {result_dir}/{name}", flush=True)
         serve.main(args)
         print(f"=== done concurrency {concurrency} -> {result_dir}/{name}", flush=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.results.bench_records import ResultFormatError, parse_result, write_summary
+from orchestrator.results.bench_records import ResultFormatError, parse_result, write_rows
 from orchestrator.results.run_folder import RunFolder
 
 
@@ -19,10 +19,13 @@ def test_parse_result_and_summary(tmp_path: Path) -> None:
                                "mean_ttft_ms": 12.0}))
     record = parse_result(raw)
     assert record["concurrency"] == 8 and record["request_throughput"] == 3.5
-    assert record["file"] == "raw/results_8_x.json" and record["p99_itl_ms"] is None
-    write_summary(folder, [record])
-    assert json.loads((folder.path / "summary.json").read_text()) == [record]
-    assert (folder.path / "summary.csv").read_text().splitlines()[1].startswith("8,20,20,0,")
+    assert record["p99_itl_ms"] is None
+    write_rows(folder, [{"variant": "v0", **record, "file": "raw/v0/results_8_x.json"}],
+               ["variant"])
+    assert json.loads((folder.path / "summary.json").read_text())[0]["variant"] == "v0"
+    csv_lines = (folder.path / "summary.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("variant,concurrency,") and csv_lines[0].endswith(",file")
+    assert csv_lines[1].startswith("v0,8,20,20,0,") and csv_lines[1].endswith(",raw/v0/results_8_x.json")
     garbage = folder.raw / "results_1_y.json"
     garbage.write_text("{not json")
     with pytest.raises(ResultFormatError, match="not readable JSON"):

@@ -61,8 +61,8 @@ def test_up_bench_end_to_end_on_the_fake_cluster(cli, cluster, tmp_path) -> None
     assert "server ready in" in result.stdout
 
     (run,) = list((tmp_path / "results").iterdir())
-    raw = sorted(p.name for p in (run / "raw").iterdir())
-    assert raw == ["results_1_20260101-000000.json", "results_4_20260101-000000.json"]
+    raw = sorted(str(p.relative_to(run / "raw")) for p in (run / "raw").rglob("*.json"))
+    assert raw == ["v0/w0-c1-r0.json", "v0/w0-c4-r0.json"]
     summary = json.loads((run / "summary.json").read_text())
     assert [row["concurrency"] for row in summary] == [1, 4]
     assert all(row["completed"] == 20 and row["failed"] == 0 for row in summary)
@@ -179,15 +179,16 @@ def test_ctrl_c_mid_sweep_keeps_finished_points_and_removes_everything(cluster, 
          "--set", f"results_dir={results}"],
         cwd=REPO, env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(results.glob("*/raw/results_1_*.json")):
+    while time.monotonic() < deadline and not list(results.glob("*/raw/v0/w0-c1-*.json")):
         time.sleep(0.2)
     time.sleep(0.5)  # now blocked inside concurrency 4
     proc.send_signal(signal.SIGINT)
+    time.sleep(1)  # the point that ends after Ctrl-C is not collected
     client.release.set()
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "interrupted; everything started was removed" in stderr
-    assert [p.name for p in results.glob("*/raw/*.json")] == ["results_1_20260101-000000.json"]
+    assert [p.name for p in results.glob("*/raw/*/*.json")] == ["w0-c1-r0.json"]
     assert _ours(cluster) == []
 
 

@@ -1,7 +1,7 @@
 """What the FAKE cluster's client pod does when orchestrator execs into it.
 
 It stands in for the client container: `http_check.py` answers from the fake server pod's
-readiness, `run_benchmark.sh` writes a real `vllm bench serve` result (recorded from a real run,
+readiness, `bench_points.py` writes a real `vllm bench serve` result (recorded from a real run,
 with this point's concurrency and run id) into the pod's files, and `tar` archives them.
 """
 
@@ -22,7 +22,7 @@ RESULT = json.loads((Path(__file__).parent / "vllm_bench_result.json").read_text
 
 
 class ClientPod:
-    """An exec handler; `hold_at` makes run_benchmark.sh block at that concurrency."""
+    """An exec handler; `hold_at` makes bench_points.py block at that concurrency."""
 
     def __init__(self, cluster: FakeKubernetes, hold_at: int | None = None) -> None:
         self.cluster = cluster
@@ -36,27 +36,24 @@ class ClientPod:
             if self.cluster.ready("server"):
                 return b"", 0
             return f"GET {argv[2]}/health: ConnectionRefusedError\n".encode(), 1
-        if argv[:2] == ["bash", f"{SCRIPTS}/run_benchmark.sh"]:
-            return self._benchmark(pod, argv)
+        if argv[:2] == ["python3", f"{SCRIPTS}/bench_points.py"]:
+            return self._bench_points(pod, argv)
         if argv[:4] == ["tar", "cf", "-", "-C"]:
             return self._tar(pod, argv[4])
         return f"{argv[0]}: command not found\n".encode(), 127
 
-    def _benchmark(self, pod: FakePod, argv: list[str]) -> Iterator[bytes]:
-        """run_benchmark.sh --single N or --list A,B,...: each point's result written, then its
-        `=== done` line, as bench_points.py prints them."""
-        if "--list" in argv:
-            points = [int(c) for c in argv[argv.index("--list") + 1].split(",")]
-        else:
-            points = [int(argv[argv.index("--single") + 1])]
-        folder = argv[argv.index("--results-dir") + 1]
+    def _bench_points(self, pod: FakePod, argv: list[str]) -> Iterator[bytes]:
+        """bench_points.py --point C NAME W ...: each point's result written, then its `=== done`
+        line, as the real script prints them."""
+        folder = argv[argv.index("--result-dir") + 1]
         run = next(a.split("=", 1)[1] for a in argv if a.startswith("orchestrator_run="))
-        for concurrency in points:
+        points = [(int(argv[i + 1]), argv[i + 2]) for i, a in enumerate(argv) if a == "--point"]
+        yield f"bench_points.py: vLLM's benchmark loaded in 0.0s; {len(points)} point(s)\n".encode()
+        for concurrency, name in points:
             if concurrency == self.hold_at:
                 self.release.wait(60)
             result = {**RESULT, "max_concurrency": concurrency, "concurrency": str(concurrency),
                       "orchestrator_run": run}
-            name = f"results_{concurrency}_20260101-000000.json"
             yield f"=== concurrency {concurrency} -> {folder}/{name}\n".encode()
             pod.files[f"{folder}/{name}"] = json.dumps(result).encode()
             yield f"=== done concurrency {concurrency} -> {folder}/{name}\n".encode()

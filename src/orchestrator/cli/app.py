@@ -107,6 +107,16 @@ SetOpt = Annotated[
         show_default=False,
     ),
 ]
+SweepOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sweep", metavar="SIDE.KEY=V1,V2",
+        help="Try each value: --sweep server.max_num_seqs=64,256 restarts the server per value;"
+        " --sweep workload.output_len=128,512 runs each on the warm server. Repeatable (their"
+        " product); replaces sweep.SIDE.KEY of the file.",
+        show_default=False,
+    ),
+]
 ProjectOpt = Annotated[
     str | None,
     typer.Option(
@@ -126,11 +136,12 @@ ContextOpt = Annotated[
 
 
 def load(file: Path | None, sets: list[str] | None, project: str | None,
-         runtime: RuntimeKind | None) -> LoadedConfig:
+         runtime: RuntimeKind | None, sweeps: list[str] | None = None) -> LoadedConfig:
     """Load and validate the config as the command's options say."""
     from orchestrator.config import load_config
 
-    return load_config(file, sets or (), project, runtime.value if runtime else None)
+    return load_config(file, sets or (), project, runtime.value if runtime else None,
+                       sweeps=sweeps or ())
 
 
 def _version(value: bool) -> None:

@@ -14,6 +14,7 @@ from orchestrator.cli.app import (
     RuntimeOpt,
     SetOpt,
     Stack,
+    SweepOpt,
     app,
     context_set,
     err,
@@ -32,17 +33,24 @@ FORMATS_HELP = "; ".join(f"{kind}: {', '.join(row.renderers)}" for kind, row in 
     "  orchestrator validate -f examples/seed-002-gpt-oss-120b.yaml --set workload.output_len=512",
 )
 def validate(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = None,
-             runtime: RuntimeOpt = None) -> None:
-    """Check a config without starting anything; exit 0 if valid, 1 with one line per problem."""
-    loaded = load(file, set_, project, runtime)
+             runtime: RuntimeOpt = None, sweep: SweepOpt = None) -> None:
+    """Check a config without starting anything (every sweep combination too); exit 0 if
+    valid, 1 with one line per problem."""
+    loaded = load(file, set_, project, runtime, sweep)
     spec = loaded.spec
     parts = []
-    if spec.server is not None:
+    if spec.server is not None and loaded.matrix is not None:
         server = spec.server
+        matrix = loaded.matrix
         points = spec.workload.concurrency_points
+        if len(matrix.variants) > 1 or matrix.swept["workload"]:
+            shape = (f"a sweep of {len(matrix.variants)} server variant(s) x"
+                     f" {len(matrix.workloads[0])} workload(s), {len(matrix.all_points)} point(s)")
+        else:
+            shape = f"{len(points)} sweep point(s) {points}"
         parts.append(
             f"{server.model} on {_where(server.gpu_count)} (tp {server.tensor_parallel_size} x pp"
-            f" {server.pipeline_parallel_size}), {len(points)} sweep point(s) {points}"
+            f" {server.pipeline_parallel_size}), {shape}"
         )
     if spec.trainer is not None:
         trainer = spec.trainer
@@ -122,6 +130,9 @@ def render(
     epilog="[bold]Examples[/bold]\n\n"
     "  orchestrator up bench -f examples/cpu-tiny.yaml\n\n"
     "  orchestrator up bench --set workload.concurrency=[1,8] --keep\n\n"
+    "  orchestrator up bench --sweep server.max_num_seqs=8,32 --sweep workload.output_len=32,128\n\n"
+    "  orchestrator up bench --sweep server.max_num_seqs=8,32 --dry-run   # matrix and estimate\n\n"
+    "  orchestrator up bench --resume bench_results/RUN-ID   # finish an interrupted sweep\n\n"
     "  orchestrator up bench -d     # start and wait until healthy; benchmark by hand later\n\n"
     "  orchestrator up train -f examples/cpu-train.yaml    # GRPO; results in train_results/",
 )
@@ -136,19 +147,46 @@ def up(
         "-d", "--detach", help="Start and wait until ready, then leave it running (bench: no"
         " sweep; train: follow with `logs trainer -f`).")] = False,
     context: ContextOpt = None,
+    sweep: SweepOpt = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="bench: print the sweep's matrix, server starts and estimated time and"
+        " GPU-hours; start nothing.")] = False,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", metavar="RUN", help="bench: finish an interrupted run (its folder, or its id"
+        " under ./bench_results) with its own config; points already home are skipped.",
+        show_default=False)] = None,
 ) -> None:
     """Start the stack, wait until healthy, run it, collect results, then tear down.
 
-    [bold]bench[/bold]: the vLLM server, then one `vllm bench serve` per concurrency point;
-    results in results_dir/RUN-ID/. [bold]train[/bold]: the rollout server (`trl vllm-serve`),
-    then GRPO training with its log streamed; metrics.csv, rollouts.log and the final model in
-    trainer.results_dir/RUN-ID/.
+    [bold]bench[/bold]: for each server variant of the sweep (one without sweep:), the vLLM
+    server, then every workload point in one bench process; results in results_dir/RUN-ID/
+    (raw/VARIANT/*.json, summary.csv, variants.json). [bold]train[/bold]: the rollout server
+    (`trl vllm-serve`), then GRPO training with its log streamed; metrics.csv, rollouts.log and
+    the final model in trainer.results_dir/RUN-ID/.
     """
     from orchestrator.plan import scope_of
     from orchestrator.runtime.registry import get_runtime
     from orchestrator.stacks import stack_runner
 
-    loaded = load(file, [*(set_ or []), *context_set(context)], project, runtime)
+    if stack is Stack.train and (sweep or dry_run or resume):
+        raise typer.BadParameter("--sweep, --dry-run and --resume are for `up bench`",
+                                 param_hint="--sweep/--dry-run/--resume")
+    folder = None
+    if resume is not None:
+        from orchestrator.results.resume import resume_config
+
+        if file is not None or set_ or sweep:
+            raise typer.BadParameter("--resume reloads the run's own config; leave out -f,"
+                                     " --set and --sweep", param_hint="--resume")
+        folder, loaded = resume_config(resume, project, runtime.value if runtime else None)
+    else:
+        loaded = load(file, [*(set_ or []), *context_set(context)], project, runtime, sweep)
+    if dry_run:
+        from orchestrator.stacks.bench import dry_run as print_dry_run
+
+        print_dry_run(loaded, out(), folder)
+        return
     run = stack_runner(stack.value, loaded.spec.runtime.kind)
     engine = get_runtime(loaded.spec.runtime.kind, f"up {stack.value}", scope_of(loaded.spec))
-    run(loaded, engine, keep=keep, console=out(), detach=detach)
+    extra = {"resume": folder} if folder is not None else {}
+    run(loaded, engine, keep=keep, console=out(), detach=detach, **extra)

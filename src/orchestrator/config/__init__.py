@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from orchestrator.config.checks import cross_check
 from orchestrator.config.messages import format_validation_error
-from orchestrator.config.model import StackSpec
-from orchestrator.config.source import Layers, apply_env, apply_sets, read_file
+from orchestrator.config.model import StackSpec, Sweep
+from orchestrator.config.source import Layers, apply_env, apply_sets, apply_sweeps, read_file
+from orchestrator.config.sweep import Matrix, expand
 from orchestrator.errors import ConfigError
 from orchestrator.runtime.registry import traits
 
@@ -28,6 +29,7 @@ class LoadedConfig:
     spec: StackSpec
     project: str
     path: Path
+    matrix: Matrix | None = None  # the bench sweep (one variant without sweep:); None: no server
 
 
 def load_config(
@@ -36,8 +38,10 @@ def load_config(
     project: str | None = None,
     runtime: str | None = None,
     environ: Mapping[str, str] | None = None,
+    sweeps: Sequence[str] = (),
 ) -> LoadedConfig:
-    """Read `path` (default ./orchestrator.yaml), apply env then `--set`, validate everything.
+    """Read `path` (default ./orchestrator.yaml), apply env, `--set` then `--sweep`, validate
+    everything (each sweep combination too).
 
     `runtime`, when given (the CLI's --runtime), acts as a last `--set runtime.kind=...`.
     Raises ConfigError with one line per problem, each prefixed by where the value came from.
@@ -51,9 +55,10 @@ def load_config(
     layers = read_file(config_path)
     apply_env(layers, environ)
     apply_sets(layers, sets)
+    apply_sweeps(layers, sweeps)
     if runtime is not None:
         layers.set(("runtime", "kind"), runtime, f"--runtime {runtime}")
-    spec = validate(layers)
+    spec, matrix = validate(layers)
     name = project_name(project, spec, config_path)
     runtime_traits = traits(spec.runtime.kind)
     if runtime_traits.dns_names and not _DNS_1035.match(name):
@@ -63,20 +68,38 @@ def load_config(
             f" {runtime_traits.title} (it names Services: a DNS-1035 label); set name: to one"
             f" such as p-{name}"
         )
-    return LoadedConfig(spec=spec, project=name, path=config_path)
+    return LoadedConfig(spec=spec, project=name, path=config_path, matrix=matrix)
 
 
-def validate(layers: Layers) -> StackSpec:
-    """Validate raw layers into a StackSpec, shape first and then cross-field rules."""
+def load_saved(path: Path, project: str | None = None,
+               runtime: str | None = None) -> LoadedConfig:
+    """A run folder's config.yaml (the resolved config a run wrote) loaded as it was: no
+    environment overrides; the project it ran as unless `project` is given."""
+    layers = read_file(path)
+    saved_project = layers.data.pop("project", None)
+    if runtime is not None:
+        layers.set(("runtime", "kind"), runtime, f"--runtime {runtime}")
+    spec, matrix = validate(layers)
+    chosen = project or (saved_project if isinstance(saved_project, str) else None)
+    return LoadedConfig(spec=spec, project=project_name(chosen, spec, path), path=path,
+                        matrix=matrix)
+
+
+def validate(layers: Layers) -> tuple[StackSpec, Matrix | None]:
+    """Validate raw layers into a StackSpec, shape first and then cross-field rules, then
+    every combination of its sweep; returns the spec and its sweep matrix."""
+    matrix = None
     try:
         spec = StackSpec.model_validate(layers.data)
     except ValidationError as exc:
         problems = format_validation_error(exc, StackSpec)
     else:
         problems = cross_check(spec)
+        if not problems and (spec.server is not None or spec.sweep != Sweep()):
+            matrix, problems = expand(spec)
     if problems:
         raise ConfigError(*(_locate(layers, loc, message) for loc, message in problems))
-    return spec
+    return spec, matrix
 
 
 def _locate(layers: Layers, loc: tuple[str | int, ...], message: str) -> str:

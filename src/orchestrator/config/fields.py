@@ -181,6 +181,21 @@ class ModelCache(Section):
     )
 
 
+COMPILE_CACHE_MOUNT = "/root/.cache/vllm"
+
+
+class CompileCache(Section):
+    """vLLM's compile cache (VLLM_CACHE_ROOT: torch.compile, inductor and Triton caches): kept
+    between server starts so that a warm start skips compilation (Kubernetes: see
+    runtime.kubernetes)."""
+
+    host_path: str | None = Field(
+        "~/.cache/orchestrator/vllm-compile",
+        description="Docker/local: host folder kept between starts; null: none (every start"
+        " compiles anew).",
+    )
+
+
 Dtype = Literal["auto", "half", "float16", "bfloat16", "float", "float32"]
 
 

@@ -8,7 +8,7 @@ fields are in `checks.py`, so that each can say in the user's words which fields
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -16,6 +16,7 @@ from orchestrator.config.fields import (
     DEFAULT_VLLM_IMAGE,
     DNS_LABEL,
     INT32_MAX,
+    CompileCache,
     Dtype,
     EnvEntry,
     EnvName,
@@ -64,12 +65,17 @@ class KubernetesSettings(Section):
     model_cache_host_path: str | None = Field(
         None, description="A node folder for the model cache; with neither, an emptyDir."
     )
+    compile_cache_pvc: str | None = Field(
+        None, description="An existing PersistentVolumeClaim for vLLM's compile cache (warm"
+        " restarts); with none, compile_cache_host_path, else an emptyDir.")
+    compile_cache_host_path: str | None = Field(
+        None, description="A node folder for vLLM's compile cache.")
     train_output_pvc: str | None = Field(
         None, description="An existing PersistentVolumeClaim for the trainer's output (the"
         " model, metrics); with none, an emptyDir that goes with the pod."
     )
 
-    @field_validator("model_cache_host_path")
+    @field_validator("model_cache_host_path", "compile_cache_host_path")
     @classmethod
     def _absolute(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("/"):
@@ -154,6 +160,7 @@ class Server(GpuCounting, Section):
         description="HF_TOKEN passed by reference; null to pass none.",
     )
     model_cache: ModelCache = Field(default_factory=ModelCache)
+    compile_cache: CompileCache = Field(default_factory=CompileCache)
     shm_size: ShmSize = Field("16g", description="Shared memory (/dev/shm); at least 1g.")
     startup_timeout: StartupSeconds = Field(900, description="Seconds to wait for /health.")
 
@@ -260,6 +267,32 @@ class Workload(Section):
         return list(range(self.concurrency.min, self.concurrency.max + 1, self.concurrency.step))
 
 
+MAX_SWEEP_REPEATS = 100
+MAX_PARALLEL = 64  # server variants at once
+
+
+class Sweep(Section):
+    """A matrix of server and workload settings (config/sweep.py expands and checks it).
+
+    Each side is a mapping of field -> list of values (their Cartesian product) or a list of
+    mappings (explicit variants). Keys are the section's fields (`max_num_seqs`,
+    `output_len`); `flags.NAME` adds `--NAME VALUE` to the server's vLLM flags.
+    """
+
+    server: dict[str, list[Any]] | list[dict[str, Any]] = Field(
+        default_factory=dict, description="Server variants: each restarts the server.")
+    workload: dict[str, list[Any]] | list[dict[str, Any]] = Field(
+        default_factory=dict, description="Workload variants: each runs on the warm server.")
+    link: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tie a workload field to a server field: {workload.concurrency:"
+        " server.max_num_seqs}.")
+    repeats: Annotated[int, Field(ge=1, le=MAX_SWEEP_REPEATS)] = 1
+    parallel: Annotated[int, Field(ge=1, le=MAX_PARALLEL)] | Literal["auto"] = Field(
+        1, description="Server variants at once, each on its own GPUs and ports; auto: as many"
+        " as the GPUs hold.")
+
+
 class StackSpec(Section):
     """A whole orchestrator config file: a server to benchmark, a trainer, or both."""
 
@@ -269,6 +302,7 @@ class StackSpec(Section):
     client: Client = Field(default_factory=Client)
     workload: Workload = Field(default_factory=Workload)
     results_dir: NonEmpty = "bench_results"
+    sweep: Sweep = Field(default_factory=Sweep, description="Server x workload settings to try.")
     trainer: Trainer | None = Field(None, description="The train stack (GRPO).")
 
     @field_validator("name")

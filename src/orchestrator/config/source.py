@@ -160,6 +160,22 @@ def apply_sets(layers: Layers, assignments: Sequence[str]) -> None:
         layers.set(loc, _parse_value(raw, origin), origin)
 
 
+def apply_sweeps(layers: Layers, assignments: Sequence[str]) -> None:
+    """Apply `--sweep server.KEY=V1,V2` / `--sweep workload.KEY=V1,V2`: the values (each read
+    as YAML) become sweep.SIDE.KEY, replacing what the file had there."""
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        origin = f"--sweep {key}={shown(key, raw)}"
+        side, _, field_name = key.strip().partition(".")
+        if not sep or side not in ("server", "workload") or not field_name or not raw.strip():
+            raise ConfigError(
+                f"--sweep {shown(key, assignment)!r}: write --sweep server.FIELD=V1,V2 or"
+                " --sweep workload.FIELD=V1,V2, for example --sweep workload.output_len=64,128"
+            )
+        values = [_parse_value(part.strip(), origin) for part in raw.split(",")]
+        layers.set(("sweep", side, field_name), values, origin)
+
+
 def _whole_number(raw: str) -> Any:
     """An environment value for a number field, read in base 10 (`010` is 10) and only as a
     plain whole number (YAML's `1:30`, `0x10` or `1e3` stay text, which validation refuses)."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from orchestrator.config.fields import parse_size, plain_env, secret_env
+from orchestrator.config.fields import COMPILE_CACHE_MOUNT, parse_size, plain_env, secret_env
 from orchestrator.config.model import StackSpec
 from orchestrator.errors import ConfigError
 from orchestrator.names import Role
 from orchestrator.plan.common import (
     cache_volume,
+    compile_cache_volume,
     component_labels,
     copy_limits_of,
     health_probe,
@@ -82,7 +83,7 @@ def _server(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         name=f"{project}-{Role.server}",
         image=server.image,
         argv=server_argv(spec),
-        env={**QUIET_ENV, **plain_env(server.env)},
+        env={**QUIET_ENV, "VLLM_CACHE_ROOT": COMPILE_CACHE_MOUNT, **plain_env(server.env)},
         labels=component_labels(labels, Role.server),
         secret_env=secret_env(server.env, server.hf_token),
         gpus=GpuRequest(
@@ -91,7 +92,8 @@ def _server(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         ),
         ports=[Port("http", server.port, server.host_port or server.port)],
         probe=health_probe(server.port, server.startup_timeout),
-        volumes=[cache_volume(spec, server.model_cache)],
+        volumes=[cache_volume(spec, server.model_cache),
+                 compile_cache_volume(spec, server.compile_cache)],
         shm_size_bytes=parse_size(server.shm_size),
         nodes=server.nodes,
         served_model=server.model_name,

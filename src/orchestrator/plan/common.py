@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.config.fields import ModelCache, parse_size
+from orchestrator.config.fields import (
+    COMPILE_CACHE_MOUNT,
+    CompileCache,
+    ModelCache,
+    parse_size,
+)
 from orchestrator.config.model import StackSpec
 from orchestrator.names import LABEL_COMPONENT, LABEL_PROJECT, LABEL_RUN, LABEL_STACK, Role
 from orchestrator.plan.model import CopyLimits, HttpProbe, Placement, Scope, Volume
@@ -66,6 +71,19 @@ def cache_volume(spec: StackSpec, cache: ModelCache) -> Volume:
         host_path=str(Path(cache.host_path).expanduser()) if cache.host_path else None,
         claim=k8s.model_cache_pvc,
         node_path=k8s.model_cache_host_path,
+    )
+
+
+def compile_cache_volume(spec: StackSpec, cache: CompileCache) -> Volume:
+    """vLLM's compile cache (mounted where VLLM_CACHE_ROOT points), kept between starts."""
+    k8s = spec.runtime.kubernetes
+    return Volume(
+        name="compile-cache",
+        mount_path=COMPILE_CACHE_MOUNT,
+        source="compile-cache",
+        host_path=str(Path(cache.host_path).expanduser()) if cache.host_path else None,
+        claim=k8s.compile_cache_pvc,
+        node_path=k8s.compile_cache_host_path,
     )
 
 

@@ -50,7 +50,6 @@ def parse_result(path: Path) -> dict[str, Any]:
     record = {key: data.get(key) for key in COLUMNS}
     record["concurrency"] = data.get("max_concurrency") or _int(data.get("concurrency"))
     record["num_prompts"] = data.get("num_prompts") or (data.get("completed", 0) + data.get("failed", 0))
-    record["file"] = f"raw/{path.name}"
     return record
 
 
@@ -61,12 +60,13 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def write_summary(folder: RunFolder, records: list[dict[str, Any]]) -> None:
-    """Rewrite summary.json and summary.csv from all records so far (atomically)."""
-    ordered = sorted(records, key=lambda r: (r["concurrency"] is None, r["concurrency"] or 0))
-    folder.write_json("summary.json", ordered)
+def write_rows(folder: RunFolder, rows: list[dict[str, Any]], front: list[str]) -> None:
+    """Rewrite summary.json and summary.csv (atomically) from every row so far, in the given
+    order: the `front` columns (a sweep's variant and settings), then vLLM's, then the file."""
+    folder.write_json("summary.json", rows)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, "file"], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=[*front, *COLUMNS, "file"], lineterminator="\n",
+                            extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(ordered)
+    writer.writerows(rows)
     folder.write_text("summary.csv", buffer.getvalue())

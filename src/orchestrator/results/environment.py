@@ -21,6 +21,7 @@ class RunEnvironment:
     runtime: dict[str, Any] = field(default_factory=dict)  # the runtime's `describe`
     timings: dict[str, float] = field(default_factory=dict)  # seconds, by phase
     point_wall_s: dict[str, float] = field(default_factory=dict)  # bench: each point's wall time
+    sweep: dict[str, Any] = field(default_factory=dict)  # bench: matrix size, starts, estimate
 
     def as_json(self) -> dict[str, Any]:
         """The file's content: host facts first, then the runtime's keys, then the times."""
@@ -28,6 +29,8 @@ class RunEnvironment:
                                 "host": platform.platform(), **self.runtime}
         if self.point_wall_s:
             data["point_wall_s"] = {k: round(v, 2) for k, v in self.point_wall_s.items()}
+        if self.sweep:
+            data["sweep"] = self.sweep
         if self.timings:
             data["timings"] = {k: round(v, 2) for k, v in self.timings.items()}
         return data

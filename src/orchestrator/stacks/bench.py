@@ -1,160 +1,384 @@
-"""The bench stack: server up and healthy, one client exec per sweep point, results home.
+"""The bench stack: a sweep of server variants, each started once (kept when the next is the
+same), all its workload points run by one bench process, results home point by point.
 
-Each point's JSON is copied back and the summary rewritten as soon as the point finishes, so a
-crash or Ctrl-C keeps every finished point. Everything started is removed at the end unless
---keep was asked, whatever happened.
+Lanes (sweep.parallel) run variants at once, each with its own project name, GPUs and ports.
+Every finished point is in the run folder at once, so Ctrl-C, a crash or a failed variant keeps
+them, and `--resume` finishes the rest. Everything started is removed at the end unless --keep.
 """
 
 from __future__ import annotations
 
-import re
+import threading
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from orchestrator.config import LoadedConfig
-from orchestrator.config.model import StackSpec
-from orchestrator.errors import BenchmarkError, Interrupted
+from orchestrator.config.sweep import Point, ServerVariant
+from orchestrator.errors import BenchmarkError, ConfigError, Interrupted, OrchestratorError
 from orchestrator.names import Role
-from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan, build_bench_plan
-from orchestrator.results.bench_records import ResultFormatError, parse_result, write_summary
+from orchestrator.plan import Plan, build_bench_plan
+from orchestrator.results.environment import RunEnvironment
 from orchestrator.results.run_folder import RunFolder, new_run_id
+from orchestrator.results.sweep_records import SweepRecords
 from orchestrator.runtime.base import Runtime
-from orchestrator.stacks.signals import sigterm_as_interrupt
-from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready
-from orchestrator.terminal import plain
+from orchestrator.runtime.registry import traits
+from orchestrator.stacks.bench_process import BenchProcess, PointResult, bench_argv
+from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
+from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready
+from orchestrator.stacks.sweep_plan import (
+    Slot,
+    SweepSetup,
+    prepare,
+    print_setup,
+    runs_the_same_server,
+)
+from orchestrator.terminal import safe
 
-# What run_benchmark.sh (bench_points.py) prints when a point's result file is written.
-POINT_DONE = re.compile(r"^=== done concurrency (\d+) -> (.*/)?(?P<name>[^/]+?)\s*$")
+
+@dataclass
+class _Lane:
+    """A slot at run time: the stack running in it and the variant that started it."""
+
+    slot: Slot
+    plan: Plan | None = None
+    owner: str = ""
 
 
-def sweep_argv(spec: StackSpec, run_id: str, concurrencies: list[int]) -> list[str]:
-    """The `run_benchmark.sh` command that runs the sweep's points, in one bench process."""
-    work = spec.workload
-    argv = [
-        "bash", f"{SCRIPTS_MOUNT}/run_benchmark.sh",
-        "--list", ",".join(str(c) for c in concurrencies),
-        "--num-prompts", str(work.num_prompts),
-        "--input-len", str(work.input_len),
-        "--output-len", str(work.output_len),
-        "--dataset-name", work.dataset,
-        "--request-rate", str(work.request_rate),
-        "--temperature", str(work.temperature),
-        "--seed", str(work.seed),
-        "--results-dir", f"{CLIENT_RESULTS_DIR}/{run_id}",
-        "--metadata", f"orchestrator_run={run_id}",
-    ]  # fmt: skip
-    if work.dataset_path:
-        argv += ["--dataset-path", work.dataset_path]
-    slo = {"ttft": work.slo.ttft_ms, "tpot": work.slo.tpot_ms, "e2el": work.slo.e2el_ms}
-    goodput = " ".join(f"{k}:{v:g}" for k, v in slo.items() if v is not None)
-    if goodput:
-        argv += ["--goodput", goodput]
-    if not work.ignore_eos:
-        argv.append("--no-ignore-eos")
-    return argv
+@dataclass
+class _Sweep:
+    """What the lanes share while a sweep runs."""
+
+    loaded: LoadedConfig
+    runtime: Runtime
+    folder: RunFolder
+    records: SweepRecords
+    console: Console
+    progress: Progress
+    task: Any
+    single: bool  # one server variant: logs keep their plain names
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+    starts: int = 0
+    measured: int = 0
+    ready_s: list[float] = field(default_factory=list)
+    point_wall_s: dict[str, float] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    described: dict[str, Any] = field(default_factory=dict)  # the first stack's `describe`
 
 
 def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Console,
-              detach: bool = False) -> RunFolder:
-    """Run the whole bench stack; return the run folder. Raises OrchestratorError kinds.
+              detach: bool = False, resume: RunFolder | None = None) -> RunFolder:
+    """Run the whole bench sweep (or, resuming, what is left of one); return the run folder.
+    Raises OrchestratorError kinds.
 
     `detach` starts the stack and waits until it is ready, then leaves it running with no sweep.
     """
-    spec, project = loaded.spec, loaded.project
+    done = _done_points(loaded, resume)
+    setup = prepare(loaded, done)
+    if detach and len(setup.matrix.variants) > 1:
+        raise ConfigError("-d starts one server, but sweep.server makes"
+                          f" {len(setup.matrix.variants)} variants; drop -d or sweep.server")
+    run_id = resume.path.name if resume else new_run_id()
+    first = setup.pending[0] if setup.pending else setup.matrix.variants[0]
+    first_plan = build_bench_plan(setup.slots[0].spec_for(first.spec), setup.slots[0].project,
+                                  run_id)
+    folder, environment = begin_run(loaded, runtime, first_plan, loaded.spec.results_dir,
+                                    console, existing=resume)
+    print_setup(setup, console)
+    records = SweepRecords.start(folder, setup.matrix)
+    environment.sweep = {"variants": len(setup.matrix.variants),
+                         "points": len(setup.matrix.all_points),
+                         "points_before": setup.done_before, "parallel": len(setup.slots),
+                         "estimate": setup.estimate.as_json()}
+    environment.write(folder)
     keep = keep or detach
-    run_id = new_run_id()
-    plan = build_bench_plan(spec, project, run_id)
-    assert spec.server is not None  # build_bench_plan refuses a config without one
-    folder, environment = begin_run(loaded, runtime, plan, spec.results_dir, console)
     started = time.monotonic()
+    lanes = [_Lane(slot) for slot in setup.slots]
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                        console=console, transient=True)
+    total = len(setup.matrix.all_points)
+    task = progress.add_task("sweep", total=total, completed=setup.done_before)
+    sweep = _Sweep(loaded, runtime, folder, records, console, progress, task,
+                   single=len(setup.matrix.variants) == 1)
     try:
-        with sigterm_as_interrupt():
-            runtime.up(plan)
-            if plan.has(Role.server):
-                environment.timings["server_ready_s"] = wait_for_ready(
-                    plan, Role.server, runtime, console)
-            environment.runtime = runtime.describe(plan)
-            environment.write(folder)
-            if not detach:
-                environment.timings["sweep_s"] = _sweep(plan, spec, runtime, folder, run_id,
-                                                        console, environment.point_wall_s)
+        with sigterm_as_interrupt(), progress:
+            if detach:
+                _start(sweep, lanes[0], first, first_plan)
+            else:
+                _run_lanes(sweep, setup, lanes)
     except KeyboardInterrupt:
+        sweep.stop.set()
         left = "the stack was left running (--keep)" if keep else "everything started was removed"
-        raise Interrupted(f"interrupted; {left}, finished points are in {folder.path}") from None
+        raise Interrupted(f"interrupted; {left}, finished points are in {folder.path}"
+                          f" (`orchestrator up bench --resume {folder.path}` finishes the"
+                          " rest)") from None
     finally:
-        finish_run(plan, runtime, folder, keep, environment, started)
+        _finish(sweep, lanes, keep, environment, started, setup)
+    if sweep.failures:
+        raise BenchmarkError(
+            f"{len(sweep.failures)} of {len(setup.pending)} server variant(s) failed:"
+            f" {sweep.failures[0]}; the other points are in {folder.path}"
+            " (variants.json says what happened to each)")
     if not detach:
-        _print_summary(folder, console)
+        _print_summary(folder, records, console)
     if keep:
-        console.print(f"kept running: `orchestrator down -p {project}` removes it")
+        projects = " and ".join(f"`orchestrator down -p {lane.slot.project}`" for lane in lanes
+                                if lane.plan is not None)
+        console.print(f"kept running: {projects or '`orchestrator down`'} removes it")
     return folder
 
 
-def _sweep(plan: Plan, spec: StackSpec, runtime: Runtime, folder: RunFolder, run_id: str,
-           console: Console, point_wall_s: dict[str, float]) -> float:
-    """Run every sweep point in one bench process, each point's result copied home as soon as
-    it is written; `point_wall_s` gets each point's wall time (the bench tool's own time; the
-    first includes its start-up), so that orchestrator's overhead can be told apart."""
-    start = time.monotonic()
-    records: list[dict[str, Any]] = []
-    points = spec.workload.concurrency_points
-    pending = ""  # output not yet ended by a newline
-    last_done = start
-
-    def collect(concurrency: int) -> None:
-        new_files = runtime.copy_out(plan, Role.client, f"{CLIENT_RESULTS_DIR}/{run_id}", folder.raw)
-        for path in new_files:
-            try:
-                records.append(parse_result(path))
-            except ResultFormatError as exc:
-                raise BenchmarkError(f"concurrency {concurrency}: {exc}") from None
-            write_summary(folder, records)
-
-    def show(text: str) -> None:
-        nonlocal pending, last_done
-        console.out(plain(text), end="", highlight=False)
-        folder.append_text("client.log", text)
-        lines = (pending + text).split("\n")
-        pending = lines.pop()
-        for match in (POINT_DONE.match(line) for line in lines):
-            if match:  # this point's result is written: home at once
-                now = time.monotonic()
-                point_wall_s[match.group(1)] = now - last_done
-                last_done = now
-                collect(int(match.group(1)))
-                if not (folder.raw / match.group("name")).is_file():
-                    raise BenchmarkError(f"concurrency {match.group(1)} finished but left no"
-                                         " result file in the client")
-
-    code = runtime.exec(plan, Role.client, sweep_argv(spec, run_id, points), show)
-    collect(points[-1])
-    done = {int(key) for key in point_wall_s}
-    if code != 0:
-        failed = next((c for c in points if c not in done), points[-1])
-        raise BenchmarkError(
-            f"run_benchmark.sh failed at concurrency {failed} (exit {code});"
-            f" its output is in {folder.path / 'client.log'}"
-        )
-    missing = [c for c in points if c not in done]
-    if missing:
-        raise BenchmarkError(f"concurrency {missing[0]} finished but left no result file in the client")
-    return time.monotonic() - start
+def dry_run(loaded: LoadedConfig, console: Console, resume: RunFolder | None = None) -> None:
+    """Print the matrix, server starts and the estimate; start nothing."""
+    setup = prepare(loaded, _done_points(loaded, resume))
+    print_setup(setup, console)
+    for slot in setup.slots if len(setup.slots) > 1 else []:
+        gpus = f"GPUs {list(slot.gpu_ids)}" if slot.gpu_ids is not None else "no GPU ids"
+        console.print(f"  lane {slot.index}: project {slot.project}, {gpus}, ports"
+                      f" +{slot.port_offset}", highlight=False)
+    console.print("dry run: nothing was started")
 
 
-def _print_summary(folder: RunFolder, console: Console) -> None:
-    import json
+def _done_points(loaded: LoadedConfig, resume: RunFolder | None) -> set[str]:
+    if resume is None or loaded.matrix is None:
+        return set()
+    from orchestrator.results.sweep_records import check_resumable
 
-    path = folder.path / "summary.json"
-    records = json.loads(path.read_text()) if path.exists() else []
+    check_resumable(resume, loaded.matrix)
+    return {p.key for p in loaded.matrix.all_points
+            if (resume.raw / p.variant.name / p.name).is_file()}
+
+
+def _run_lanes(sweep: _Sweep, setup: SweepSetup, lanes: list[_Lane]) -> None:
+    """Each lane takes the next variant until none is left; one lane runs in this thread."""
+    queue = list(setup.pending)
+    queue_lock = threading.Lock()
+
+    def next_variant() -> ServerVariant | None:
+        with queue_lock:
+            return queue.pop(0) if queue and not sweep.stop.is_set() else None
+
+    def work(lane: _Lane) -> None:
+        while (variant := next_variant()) is not None:
+            _run_variant(sweep, lane, variant, setup.todo[variant.name])
+
+    if len(lanes) == 1:
+        work(lanes[0])
+        return
+    errors: list[BaseException] = []
+
+    def guarded(lane: _Lane) -> None:
+        try:
+            work(lane)
+        except BaseException as exc:  # noqa: BLE001 - reported in the main thread
+            sweep.stop.set()
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(lane,), name=f"lane-{lane.slot.index}",
+                                daemon=True) for lane in lanes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)
+    if errors:
+        raise errors[0]
+
+
+def _run_variant(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Point]) -> None:
+    """Start (or keep) the variant's server in this lane and run its points in one process.
+    With several variants, a variant's failure is recorded and the sweep goes on."""
+    record = sweep.records.variants[variant.name]
+    record.slot = lane.slot.index
+    record.status = "running"
+    try:
+        _measure(sweep, lane, variant, points)
+    except OrchestratorError as exc:
+        record.status = f"failed: {exc.lines[0] if exc.lines else exc}"
+        if sweep.single or sweep.stop.is_set():
+            raise
+        sweep.failures.append(f"{variant.name}: {exc.lines[0] if exc.lines else exc}")
+        sweep.console.print(f"[red]{variant.name} failed:[/red] {safe(record.status)}")
+        _stop_lane(sweep, lane)
+    else:
+        record.status = "done"
+    finally:
+        with sweep.lock:
+            sweep.records.write()
+
+
+def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Point]) -> None:
+    spec = lane.slot.spec_for(variant.spec)
+    plan = build_bench_plan(spec, lane.slot.project, sweep.folder.path.name)
+    record = sweep.records.variants[variant.name]
+    gpu_ids = plan.component(Role.server).gpus.ids
+    record.gpu_ids = list(gpu_ids) if gpu_ids is not None else None
+    sweep.progress.update(sweep.task, description=f"{variant.name} ({lane.slot.project})")
+    kept = lane.plan is not None and runs_the_same_server(lane.plan, plan)
+    log = "client.log" if sweep.single else f"client-{variant.name}.log"
+
+    def on_point(result: PointResult) -> None:
+        _point_home(sweep, result)
+
+    if kept:
+        assert lane.plan is not None
+        record.server, record.compile_cache = "kept", "kept"
+        sweep.console.print(f"{variant.name}: the server of {lane.owner} is the same; kept")
+        argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points, None)
+        BenchProcess(sweep.runtime, lane.plan, sweep.folder, variant, points, argv, log,
+                     on_point, sweep.stop).start().join()
+        return
+    _stop_lane(sweep, lane)
+    record.compile_cache = compile_cache_state(plan, sweep.runtime.kind)
+    argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points,
+                      _probe_budget(plan))
+    bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log, on_point,
+                         sweep.stop)
+    _start(sweep, lane, variant, plan, bench)
+    bench.join()
+
+
+def _start(sweep: _Sweep, lane: _Lane, variant: ServerVariant, plan: Plan,
+           bench: BenchProcess | None = None) -> None:
+    """Start the lane's stack and wait for its server; the bench process (when given) starts
+    as soon as the client exists, so its import overlaps the server's start-up."""
+    record = sweep.records.variants[variant.name]
+    if record.compile_cache == "":
+        record.compile_cache = compile_cache_state(plan, sweep.runtime.kind)
+    settings = f" ({safe(', '.join(f'{k}={v}' for k, v in variant.settings.items()))})"
+    sweep.console.print(f"{variant.name}: starting the server{settings if variant.settings else ''}"
+                        f", compile cache {record.compile_cache}", highlight=False)
+    lane.plan, lane.owner = plan, variant.name
+    sweep.runtime.up(plan)
+    with sweep.lock:
+        sweep.starts += 1
+    record.server = "started"
+    if bench is not None:
+        bench.start()
+    ready = wait_for_ready(plan, Role.server, sweep.runtime, sweep.console, sweep.progress)
+    record.ready_s = round(ready, 2)
+    with sweep.lock:
+        sweep.ready_s.append(ready)
+        sweep.records.write()
+    if not sweep.described:
+        sweep.described = sweep.runtime.describe(plan)
+
+
+def _probe_budget(plan: Plan) -> int:
+    probe = plan.component(Role.server).probe
+    assert probe is not None
+    return probe.startup_budget_s
+
+
+def _point_home(sweep: _Sweep, result: PointResult) -> None:
+    """A point's file is home: its summary row, the records rewritten, progress advanced."""
+    point = result.point
+    path = sweep.folder.raw / point.variant.name / point.name
+    with sweep.lock:
+        row = sweep.records.add(point, path)
+        sweep.records.variants[point.variant.name].points_measured += 1
+        sweep.measured += 1
+        sweep.point_wall_s[point.key] = result.wall_s
+        sweep.records.write()
+    sweep.progress.advance(sweep.task)
+    done = int(sweep.progress.tasks[0].completed)
+    sweep.console.print(
+        f"  [{done}/{len(sweep.records.matrix.all_points)}] {point.variant.name}"
+        f" {point.workload.name} c{point.concurrency}"
+        + (f" r{point.repeat}" if point.repeat else "")
+        + f": {_fmt(row.get('output_throughput'))} out tok/s, TTFT {_fmt(row.get('mean_ttft_ms'))}"
+        f" ms, TPOT {_fmt(row.get('mean_tpot_ms'))} ms, {row.get('failed')} failed",
+        highlight=False)
+
+
+def compile_cache_state(plan: Plan, kind: str) -> str:
+    """Whether the server's compile cache holds anything before it starts: cold or warm; off
+    without one; unknown where it lives on a cluster's node or claim."""
+    volume = next((v for v in plan.component(Role.server).volumes
+                   if v.source == "compile-cache"), None)
+    if volume is None:
+        return "off"
+    if traits(kind).spans_nodes:  # on a cluster's node or claim: not visible from here
+        return "unknown" if (volume.claim or volume.node_path) else "off"
+    if not volume.host_path:
+        return "off"
+    folder = Path(volume.host_path)
+    return "warm" if folder.is_dir() and any(folder.iterdir()) else "cold"
+
+
+def _stop_lane(sweep: _Sweep, lane: _Lane) -> None:
+    """Keep the lane's server log (server-<variant>.log) and remove its stack."""
+    if lane.plan is None:
+        return
+    with shielded():
+        save_log(lane.plan, Role.server, sweep.runtime, sweep.folder,
+                 name=None if sweep.single else f"server-{lane.owner}.log")
+        sweep.runtime.down(lane.slot.project)
+    lane.plan = None
+
+
+def _finish(sweep: _Sweep, lanes: list[_Lane], keep: bool, environment: RunEnvironment,
+            started: float, setup: SweepSetup) -> None:
+    """Whatever happened: server logs kept, stacks removed unless `keep`, environment.json
+    with the sweep's figures (estimate against actual)."""
+    with shielded():
+        for lane in lanes:
+            if lane.plan is None:
+                continue
+            save_log(lane.plan, Role.server, sweep.runtime, sweep.folder,
+                     name=None if sweep.single else f"server-{lane.owner}.log")
+            if not keep:
+                sweep.runtime.down(lane.slot.project)
+        wall = time.monotonic() - started
+        environment.runtime = sweep.described or environment.runtime
+        environment.point_wall_s = sweep.point_wall_s
+        environment.timings.update({"total_s": wall, "ready_s_sum": sum(sweep.ready_s)})
+        if sweep.ready_s:
+            environment.timings["server_ready_s"] = sweep.ready_s[0]
+        durations = [row.get("duration") or 0.0 for key, row in sweep.records.rows.items()
+                     if key in sweep.point_wall_s]
+        beyond = wall - sum(sweep.ready_s) - sum(durations)
+        gpus = max((v.spec.server.total_gpus for v in setup.pending if v.spec.server), default=0)
+        environment.sweep.update({
+            "server_starts": sweep.starts, "points_measured": sweep.measured,
+            "actual": {"wall_s": round(wall, 2), "gpu_hours": round(wall * gpus * len(lanes)
+                                                                    / 3600, 3),
+                       "beyond_vllm_s": round(beyond, 2),
+                       "beyond_vllm_s_per_point": round(beyond / max(1, sweep.measured), 2)},
+        })
+        with sweep.lock:
+            sweep.records.write()
+        environment.write(sweep.folder)
+
+
+def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -> None:
+    rows = [records.rows[p.key] for p in records.matrix.all_points if p.key in records.rows]
     table = Table(title=f"{folder.path}", title_justify="left")
-    for header in ("conc", "req/s", "out tok/s", "TTFT ms", "p99 TTFT", "TPOT ms", "ITL ms",
-                   "failed"):
-        table.add_column(header, justify="right", no_wrap=True)
-    for r in records:
-        table.add_row(str(r["concurrency"]), _fmt(r["request_throughput"]),
+    several = len(records.matrix.variants) > 1 or bool(records.matrix.swept["workload"])
+    headers = (["variant", "settings"] if several else []) + [
+        "conc", "req/s", "out tok/s", "TTFT ms", "p99 TTFT", "TPOT ms", "ITL ms", "failed"]
+    for header in headers:
+        table.add_column(header, justify="left" if header in ("variant", "settings") else "right",
+                         no_wrap=True)
+    for r in rows:
+        settings = ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in r.items()
+                             if k.startswith(("server.", "workload.")))
+        front = [f"{r['variant']} {r['workload']}", safe(settings)] if several else []
+        table.add_row(*front, str(r["concurrency"]), _fmt(r["request_throughput"]),
                       _fmt(r["output_throughput"]), _fmt(r["mean_ttft_ms"]),
                       _fmt(r["p99_ttft_ms"]), _fmt(r["mean_tpot_ms"]), _fmt(r["mean_itl_ms"]),
                       str(r["failed"]))

@@ -28,13 +28,20 @@ LOG_TAIL_LINES = 50
 
 
 def begin_run(loaded: LoadedConfig, runtime: Runtime, plan: Plan, results_dir: str,
-              console: Console, with_raw: bool = True) -> tuple[RunFolder, RunEnvironment]:
-    """Preflight, then the run folder with the resolved config (secrets redacted); returns the
-    folder and the record behind environment.json. Nothing is created when preflight refuses."""
+              console: Console, with_raw: bool = True,
+              existing: RunFolder | None = None) -> tuple[RunFolder, RunEnvironment]:
+    """Preflight, then the run folder with the resolved config (secrets redacted), or the
+    `existing` one of a resumed run; returns the folder and the record behind
+    environment.json. Nothing is created when preflight refuses."""
     runtime.preflight(plan)
-    folder = RunFolder.create(Path(results_dir), plan.run_id, with_raw=with_raw)
-    folder.write_yaml("config.yaml", {"project": loaded.project, **redacted_config(loaded.spec)})
-    console.print(f"[bold]run {plan.run_id}[/bold] ({loaded.project}, {runtime.kind},"
+    if existing is not None:
+        folder = existing
+    else:
+        folder = RunFolder.create(Path(results_dir), plan.run_id, with_raw=with_raw)
+        folder.write_yaml("config.yaml", {"project": loaded.project,
+                                          **redacted_config(loaded.spec)})
+    resumed = " (resumed)" if existing is not None else ""
+    console.print(f"[bold]run {plan.run_id}[/bold]{resumed} ({loaded.project}, {runtime.kind},"
                   f" {plan.stack}) -> {safe(folder.path)}")
     return folder, RunEnvironment()
 
@@ -56,12 +63,14 @@ def finish_run(plan: Plan, runtime: Runtime, folder: RunFolder, keep: bool,
         environment.write(folder)
 
 
-def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console) -> float:
+def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console,
+                   progress: Progress | None = None) -> float:
     """Wait until `role` passes its readiness checks; return the seconds it took.
 
     Each new waiting state is printed once, so a log shows the progression. A component that
     dies, or is not ready within its probe's start-up budget (the role's startup_timeout),
-    raises StartupError with its last log lines.
+    raises StartupError with its last log lines. The spinner is a line of `progress` when one
+    is live (a sweep's), else its own.
     """
     probe = plan.component(role).probe
     assert probe is not None  # only components with a health probe are waited for
@@ -70,14 +79,18 @@ def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console) ->
     shown: list[str] = []
 
     def tick(waiting: str, _: float) -> None:
-        progress.update(task, description=f"{role}: {waiting}")
+        assert progress is not None
+        progress.update(task, description=f"{plan.project} {role}: {waiting}")
         if not shown or shown[-1] != waiting:
             shown.append(waiting)
             console.print(f"  {role}: {safe(waiting)}", highlight=False)
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task(f"starting the {role}", total=None)
+    own = progress is None
+    if progress is None:
+        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                            TimeElapsedColumn(), console=console, transient=True)
+    with progress if own else contextlib.nullcontext():
+        task = progress.add_task(f"{plan.project} starting the {role}", total=None)
         try:
             took = wait_until_ready(checks, alive=lambda: runtime.alive(plan, role),
                                     timeout_s=budget_s, on_tick=tick)
@@ -95,18 +108,21 @@ def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console) ->
                 f" waiting for {late}); raise {budget_field} or read its log below",
                 details=tail_log(runtime, plan.project, role),
             ) from None
+        finally:
+            progress.remove_task(task)
     console.print(f"{role} ready in {took:.1f}s")
     return took
 
 
-def save_log(plan: Plan, role: str, runtime: Runtime, folder: RunFolder) -> None:
-    """Keep a component's whole log as <role>.log in the run folder (best effort: it may never
-    have started)."""
+def save_log(plan: Plan, role: str, runtime: Runtime, folder: RunFolder,
+             name: str | None = None) -> None:
+    """Keep a component's whole log as `name` (default <role>.log) in the run folder (best
+    effort: it may never have started)."""
     if not plan.has(role):
         return
     # A missing log must not hide the real failure.
     with contextlib.suppress(Exception):
-        folder.write_text(f"{role}.log", "".join(runtime.logs(plan.project, role)))
+        folder.write_text(name or f"{role}.log", "".join(runtime.logs(plan.project, role)))
 
 
 def tail_log(runtime: Runtime, project: str, role: str) -> str:

@@ -99,7 +99,7 @@ def bind_mounts(component: Component) -> list[tuple[str, str, bool]]:
     """
     binds = []
     for volume in component.volumes:
-        if volume.source == "model-cache" and volume.host_path:
+        if volume.source in ("model-cache", "compile-cache") and volume.host_path:
             binds.append((volume.host_path, volume.mount_path, volume.read_only))
         elif volume.source == "scripts":
             binds.append((str(data_dir("container_scripts")), volume.mount_path, volume.read_only))

@@ -137,6 +137,7 @@ def _vllm_values(component: Component) -> dict[str, Any]:
         "nodes": 1,
         "shmSizeLimit": quantity(component.shm_size_bytes or 0),
         "modelCache": _model_cache(component),
+        "compileCache": _compile_cache(component),
         "probes": {"startupBudgetSeconds": component.probe.startup_budget_s if component.probe else 0},
         "labels": component.labels,
         # Pod templates carry exactly the selector's labels: leaving out the per-run label
@@ -147,6 +148,13 @@ def _vllm_values(component: Component) -> dict[str, Any]:
 
 def _model_cache(component: Component) -> dict[str, Any]:
     cache = next(v for v in component.volumes if v.source == "model-cache")
+    return {"mountPath": cache.mount_path, "pvc": cache.claim, "hostPath": cache.node_path}
+
+
+def _compile_cache(component: Component) -> dict[str, Any] | None:
+    cache = next((v for v in component.volumes if v.source == "compile-cache"), None)
+    if cache is None:
+        return None
     return {"mountPath": cache.mount_path, "pvc": cache.claim, "hostPath": cache.node_path}
 
 

@@ -126,9 +126,13 @@ class Transport:
 
     def exec_stream(self, pod: str, container: str, argv: list[str], binary: bool) -> Any:
         """An open exec into one container of a pod (as `kubectl exec -c`), not yet read."""
+        from kubernetes import client
         from kubernetes.stream import stream
 
-        return stream(self.core.connect_get_namespaced_pod_exec, pod, self.namespace,
+        # `stream` swaps its API client's request function while it opens the socket: its own
+        # client keeps requests made meanwhile by other threads (readiness, copies) plain REST.
+        own = client.CoreV1Api(client.ApiClient())
+        return stream(own.connect_get_namespaced_pod_exec, pod, self.namespace,
                       container=container, command=argv, stderr=True, stdin=False, stdout=True,
                       tty=False, binary=binary, _preload_content=False)
 

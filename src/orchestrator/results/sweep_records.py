@@ -1,0 +1,100 @@
+"""A sweep's records in its run folder: variants.json (each server variant's settings, start
+and fate), sweep.json (the matrix, to resume it) and the summary rows with their settings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.config.sweep import Matrix, Point
+from orchestrator.errors import ConfigError
+from orchestrator.results.bench_records import parse_result, write_rows
+from orchestrator.results.run_folder import RunFolder
+
+VARIANTS_FILE = "variants.json"
+MATRIX_FILE = "sweep.json"
+
+
+@dataclass
+class VariantRecord:
+    """One server variant, as variants.json keeps it."""
+
+    name: str
+    settings: dict[str, Any]
+    points: int
+    status: str = "pending"  # pending, running, done, skipped (resumed), failed: WHY
+    server: str = ""  # started, kept (the previous variant's server was the same)
+    ready_s: float | None = None
+    compile_cache: str = ""  # cold, warm, off, unknown
+    gpu_ids: list[int] | None = None
+    slot: int = 0
+    points_measured: int = 0
+
+
+@dataclass
+class SweepRecords:
+    """Everything a sweep writes besides the raw files, rewritten whenever it changes."""
+
+    folder: RunFolder
+    matrix: Matrix
+    variants: dict[str, VariantRecord] = field(default_factory=dict)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # by point key
+
+    @classmethod
+    def start(cls, folder: RunFolder, matrix: Matrix) -> SweepRecords:
+        """The records of a new sweep, or of a resumed one (its finished points read back)."""
+        records = cls(folder, matrix)
+        for variant in matrix.variants:
+            records.variants[variant.name] = VariantRecord(
+                variant.name, variant.settings, len(matrix.points(variant)))
+        for point in matrix.all_points:
+            path = folder.raw / point.variant.name / point.name
+            if path.is_file():
+                records.add(point, path)
+        records.write()
+        folder.write_json(MATRIX_FILE, matrix.as_json())
+        return records
+
+    def done(self, point: Point) -> bool:
+        """Whether the point's result is home."""
+        return point.key in self.rows
+
+    def add(self, point: Point, path: Path) -> dict[str, Any]:
+        """Read a point's result file into its summary row (raises ResultFormatError from
+        results.bench_records)."""
+        record = parse_result(path)
+        row = {"variant": point.variant.name, "workload": point.workload.name,
+               "repeat": point.repeat}
+        row.update({f"server.{k}": v for k, v in point.variant.settings.items()})
+        row.update({f"workload.{k}": v for k, v in point.workload.settings.items()})
+        row.update(record)
+        row["concurrency"] = point.concurrency
+        row["file"] = f"raw/{point.variant.name}/{point.name}"
+        self.rows[point.key] = row
+        return row
+
+    def write(self) -> None:
+        """Rewrite variants.json and summary.csv/json, in the matrix's order."""
+        self.folder.write_json(VARIANTS_FILE, [asdict(v) for v in self.variants.values()])
+        order = [p.key for p in self.matrix.all_points]
+        rows = [self.rows[key] for key in order if key in self.rows]
+        front = ["variant", "workload", "repeat",
+                 *(f"server.{k}" for k in self.matrix.swept["server"]),
+                 *(f"workload.{k}" for k in self.matrix.swept["workload"])]
+        write_rows(self.folder, rows, front)
+
+
+def check_resumable(folder: RunFolder, matrix: Matrix) -> None:
+    """Refuse to resume a run whose stored matrix differs from the one its config makes now."""
+    path = folder.path / MATRIX_FILE
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ConfigError(f"--resume {folder.path}: no readable {MATRIX_FILE} (not a bench run"
+                          " of this orchestrator)") from None
+    if stored.get("points") != matrix.as_json()["points"]:
+        raise ConfigError(f"--resume {folder.path}: its config now makes a different matrix"
+                          f" than {MATRIX_FILE} records; start a new run instead")
+

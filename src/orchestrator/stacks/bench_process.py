@@ -1,0 +1,165 @@
+"""One bench process per server variant: `bench_points.py` runs all the variant's points in the
+client (vLLM's benchmark imported once, overlapping the server's start-up), and each point's
+result JSON is copied home as soon as its `=== done` line appears."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from orchestrator.config.model import StackSpec, Workload
+from orchestrator.config.sweep import Point, ServerVariant
+from orchestrator.errors import BenchmarkError
+from orchestrator.names import Role
+from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan
+from orchestrator.plan.bench import server_url
+from orchestrator.results.bench_records import ResultFormatError
+from orchestrator.results.run_folder import RunFolder
+from orchestrator.runtime.base import Runtime
+
+# What bench_points.py prints when a point starts and when its result file is written.
+POINT_START = re.compile(r"^=== concurrency (\d+) -> (.*/)?(?P<name>[^/]+?)\s*$")
+POINT_DONE = re.compile(r"^=== done concurrency (\d+) -> (.*/)?(?P<name>[^/]+?)\s*$")
+
+
+def workload_flags(work: Workload) -> list[str]:
+    """`vllm bench serve` flags for one workload (what run_benchmark.sh builds from its own)."""
+    flags = ["--dataset-name", work.dataset]
+    if work.dataset == "random":
+        flags += ["--random-input-len", str(work.input_len),
+                  "--random-output-len", str(work.output_len)]
+    elif work.dataset_path:
+        flags += ["--dataset-path", work.dataset_path]
+    flags += ["--num-prompts", str(work.num_prompts), "--request-rate", str(work.request_rate),
+              "--temperature", str(work.temperature), "--seed", str(work.seed)]
+    if work.ignore_eos:
+        flags.append("--ignore-eos")
+    slo = {"ttft": work.slo.ttft_ms, "tpot": work.slo.tpot_ms, "e2el": work.slo.e2el_ms}
+    goodput = [f"{k}:{v:g}" for k, v in slo.items() if v is not None]
+    if goodput:
+        flags += ["--goodput", *goodput]
+    return flags
+
+
+def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVariant,
+               points: list[Point], wait_s: int | None) -> list[str]:
+    """The client command that runs `points` in one process; with `wait_s`, it imports vLLM's
+    benchmark first and then waits up to that long for the server."""
+    server = spec.server
+    assert server is not None
+    url = server_url(spec, project)
+    argv = ["python3", f"{SCRIPTS_MOUNT}/bench_points.py",
+            "--result-dir", results_dir(run_id, variant),
+            "--metadata", f"orchestrator_run={run_id}", "--metadata", f"variant={variant.name}"]
+    if wait_s:
+        argv += ["--wait-ready", url, str(wait_s)]
+    seen: set[str] = set()
+    for point in points:
+        work = point.workload
+        if work.name not in seen:
+            seen.add(work.name)
+            meta = [f"workload={work.name}", f"input_len={work.workload.input_len}",
+                    f"output_len={work.workload.output_len}",
+                    f"num_prompts={work.workload.num_prompts}", f"dataset={work.workload.dataset}"]
+            argv += ["--workload", work.name,
+                     json.dumps({"flags": workload_flags(work.workload), "metadata": meta})]
+    for point in points:
+        argv += ["--point", str(point.concurrency), point.name, point.workload.name]
+    return [*argv, "--", "--backend", "openai", "--base-url", url, "--endpoint",
+            "/v1/completions", "--model", server.model_name, "--tokenizer", server.model]
+
+
+def results_dir(run_id: str, variant: ServerVariant) -> str:
+    """Where the variant's result files are written in the client."""
+    return f"{CLIENT_RESULTS_DIR}/{run_id}/{variant.name}"
+
+
+@dataclass
+class PointResult:
+    """A point whose result is home: its file and its wall time in the bench tool."""
+
+    point: Point
+    wall_s: float
+
+
+class BenchProcess:
+    """The variant's bench process, run in a thread (so the server's readiness can be awaited
+    meanwhile); `on_point` is called for each point whose result file is home, until `stop`."""
+
+    def __init__(self, runtime: Runtime, plan: Plan, folder: RunFolder, variant: ServerVariant,
+                 points: list[Point], argv: list[str], log_name: str,
+                 on_point: Callable[[PointResult], None], stop: threading.Event) -> None:
+        self.runtime, self.plan, self.folder = runtime, plan, folder
+        self.variant, self.points, self.argv, self.log_name = variant, points, argv, log_name
+        self.on_point, self.stop = on_point, stop
+        self.by_name = {p.name: p for p in points}
+        self.done: set[str] = set()
+        self.code: int | None = None
+        self.error: BaseException | None = None
+        self._pending = ""
+        self._started_at = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name=f"bench-{variant.name}",
+                                        daemon=True)
+
+    def start(self) -> BenchProcess:
+        """Start the process in its thread."""
+        self._thread.start()
+        return self
+
+    def join(self) -> None:
+        """Wait for the process (Ctrl-C stays deliverable); raise BenchmarkError when it failed
+        or left a point without its result."""
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+        if self.error is not None:
+            raise self.error
+        missing = [p for p in self.points if p.name not in self.done]
+        if self.code != 0:
+            failed = missing[0] if missing else self.points[-1]
+            raise BenchmarkError(
+                f"{self.variant.name}: bench_points.py failed at {_label(failed)} (exit"
+                f" {self.code}); its output is in {self.folder.path / self.log_name}")
+        if missing:
+            raise BenchmarkError(f"{self.variant.name}: {_label(missing[0])} finished but left"
+                                 " no result file in the client")
+
+    def _run(self) -> None:
+        try:
+            self.code = self.runtime.exec(self.plan, Role.client, self.argv, self._show)
+        except BaseException as exc:  # noqa: BLE001 - handed to join(), in the caller's thread
+            self.error = exc
+
+    def _show(self, text: str) -> None:
+        self.folder.append_text(self.log_name, text)
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            if POINT_START.match(line):
+                self._started_at = time.monotonic()
+            match = POINT_DONE.match(line)
+            point = self.by_name.get(match.group("name")) if match else None
+            if point is not None and not self.stop.is_set():  # after Ctrl-C: being torn down
+                self._collect(point)
+
+    def _collect(self, point: Point) -> None:
+        wall = time.monotonic() - self._started_at
+        dest = self.folder.raw / self.variant.name
+        self.runtime.copy_out(self.plan, Role.client, results_dir(self.plan.run_id, self.variant),
+                              dest)
+        if not (dest / point.name).is_file():
+            raise BenchmarkError(f"{self.variant.name}: {_label(point)} finished but left no"
+                                 " result file in the client")
+        self.done.add(point.name)
+        try:
+            self.on_point(PointResult(point, wall))
+        except ResultFormatError as exc:
+            raise BenchmarkError(f"{self.variant.name}: {_label(point)}: {exc}") from None
+
+
+def _label(point: Point) -> str:
+    return f"{point.workload.name} concurrency {point.concurrency}" + (
+        f" repeat {point.repeat}" if point.repeat else "")

@@ -1,0 +1,166 @@
+"""What a sweep will do before it does it: which points remain, how many variants run at once
+on which GPUs and ports, how many server starts, and the estimate. Starts nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.config import LoadedConfig
+from orchestrator.config.model import StackSpec
+from orchestrator.config.sweep import Matrix, Point, ServerVariant, settings_text
+from orchestrator.errors import ConfigError
+from orchestrator.names import Role
+from orchestrator.plan import Component, Plan, build_bench_plan
+from orchestrator.runtime.registry import traits
+from orchestrator.stacks.estimate import Estimate, estimate
+from orchestrator.terminal import safe
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One lane of a sweep: its own project name (so its containers, network and ports are
+    its own), GPU ids and port offset. A sweep without fan-out has one, named as the project."""
+
+    index: int
+    project: str
+    gpu_ids: tuple[int, ...] | None
+    port_offset: int
+
+    def spec_for(self, spec: StackSpec) -> StackSpec:
+        """The variant's config as this slot runs it: its GPUs, its ports."""
+        server = spec.server
+        assert server is not None
+        update: dict[str, object] = {}
+        if self.port_offset:
+            update["port"] = server.port + self.port_offset
+            if server.host_port is not None:
+                update["host_port"] = server.host_port + self.port_offset
+        if self.gpu_ids is not None and server.gpu_count:
+            update["gpus"] = list(self.gpu_ids[: server.gpu_count])
+        if not update:
+            return spec
+        return spec.model_copy(update={"server": server.model_copy(update=update)})
+
+
+@dataclass(frozen=True)
+class SweepSetup:
+    """A sweep ready to run: what remains, in which lanes, and its estimate."""
+
+    matrix: Matrix
+    pending: list[ServerVariant]  # variants with points left, in order
+    todo: dict[str, list[Point]]  # by variant name
+    done_before: int  # points already home (a resumed run)
+    slots: list[Slot]
+    server_starts: int
+    estimate: Estimate
+
+
+def prepare(loaded: LoadedConfig, done: set[str], host_gpus: int | None = None) -> SweepSetup:
+    """The sweep of a loaded config; `done` holds the keys of points already home (resume).
+    `host_gpus` (default: counted with nvidia-smi) is what fan-out may spread over."""
+    matrix = loaded.matrix
+    if matrix is None:
+        raise ConfigError("the bench stack needs a server section (the model to serve and"
+                          " benchmark); add server: {model: ...}, or run `orchestrator up train`")
+    todo = {v.name: [p for p in matrix.points(v) if p.key not in done] for v in matrix.variants}
+    pending = [v for v in matrix.variants if todo[v.name]]
+    slots = _slots(loaded, pending, host_gpus)
+    starts = _server_starts(loaded.project, pending, len(slots))
+    points = {name: len(items) for name, items in todo.items()}
+    guess = estimate(matrix, points, starts, len(slots), Path(loaded.spec.results_dir))
+    done_before = sum(len(matrix.points(v)) for v in matrix.variants) - sum(points.values())
+    return SweepSetup(matrix, pending, todo, done_before, slots, starts, guess)
+
+
+def _slots(loaded: LoadedConfig, pending: list[ServerVariant],
+           host_gpus: int | None) -> list[Slot]:
+    spec, project = loaded.spec, loaded.project
+    asked = spec.sweep.parallel
+    if asked == 1 or len(pending) <= 1:
+        return [Slot(0, project, None, 0)]
+    servers = [v.spec.server for v in pending if v.spec.server is not None]
+    per_slot = max(s.gpu_count for s in servers)
+    if any(s.gpu_ids is not None for s in servers):
+        raise ConfigError(f"sweep.parallel = {asked} gives each variant its own GPUs; set"
+                          " server.gpus to a count, not a list of ids")
+    kind = spec.runtime.kind
+    pins = traits(kind).pins_gpu_ids
+    available = (host_gpus if host_gpus is not None else count_host_gpus()) if pins else None
+    if asked == "auto":
+        lanes = available // per_slot if per_slot and available is not None else 1
+        lanes = max(1, min(lanes, len(pending)))
+    else:
+        lanes = min(int(asked), len(pending))
+        if per_slot and available is not None and lanes * per_slot > available:
+            raise ConfigError(
+                f"sweep.parallel = {asked} needs {lanes} x {per_slot} GPU(s) = {lanes * per_slot},"
+                f" but this host has {available}; lower sweep.parallel (or use auto) or"
+                " server.gpus")
+    if lanes == 1:
+        return [Slot(0, project, None, 0)]
+    return [
+        Slot(i, f"{project}-s{i}",
+             tuple(range(i * per_slot, (i + 1) * per_slot)) if per_slot and pins else None,
+             i)
+        for i in range(lanes)
+    ]
+
+
+def count_host_gpus() -> int:
+    """NVIDIA GPUs on this host (0 without nvidia-smi or a driver)."""
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30,
+                                check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(1 for line in listed.stdout.splitlines() if line.startswith("GPU "))
+
+
+def _server_starts(project: str, pending: list[ServerVariant], lanes: int) -> int:
+    """Server starts: one per variant, less those whose server is the same as the variant
+    before it (in one lane, the server is kept running)."""
+    if lanes > 1:
+        return len(pending)
+    starts, previous = 0, None
+    for variant in pending:
+        plan = build_bench_plan(variant.spec, project)
+        if previous is None or not runs_the_same_server(previous, plan):
+            starts += 1
+        previous = plan
+    return starts
+
+
+def runs_the_same_server(a: Plan, b: Plan) -> bool:
+    """Whether two plans run the same server process (its wait budget and labels aside), so
+    that a sweep keeps the running one."""
+    def running(plan: Plan) -> Component:
+        return replace(plan.component(Role.server), probe=None, labels={})
+
+    return running(a) == running(b)
+
+
+def print_setup(setup: SweepSetup, console: Console) -> None:
+    """The matrix as a table, then the estimate (what --dry-run shows, and every sweep first)."""
+    matrix = setup.matrix
+    if len(matrix.variants) > 1 or matrix.swept["workload"] or setup.done_before:
+        table = Table(title="sweep", title_justify="left")
+        for header in ("variant", "server settings", "workloads", "points", "left"):
+            table.add_column(header, no_wrap=header != "server settings")
+        for variant in matrix.variants:
+            works = matrix.workloads[variant.index]
+            table.add_row(variant.name, safe(settings_text(variant.settings)) or "-",
+                          safe("; ".join(settings_text(w.settings) for w in works if w.settings))
+                          or "-",
+                          str(len(matrix.points(variant))), str(len(setup.todo[variant.name])))
+        console.print(table)
+    if setup.done_before:
+        console.print(f"resuming: {setup.done_before} point(s) already home are skipped")
+    console.print(f"estimate: {setup.estimate.line()}", highlight=False)
