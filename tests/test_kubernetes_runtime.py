@@ -249,3 +249,19 @@ def test_train_manifests_applied_then_ps_logs_and_down(cli, cluster, tmp_path) -
     assert not [o for kind in ("Job", "Pod", "Deployment", "Service", "ConfigMap")
                 for o in cluster.find(kind)
                 if (o["metadata"].get("labels") or {}).get("orchestrator.project") == "qwen-grpo"]
+
+
+def test_a_sweep_in_two_lanes_runs_two_deployments_at_once(cli, cluster, tmp_path) -> None:
+    result = _up(cli, tmp_path, "--sweep", "server.max_num_seqs=4,8", "--set", "sweep.parallel=2")
+    assert result.exit_code == 0, result.stderr
+    (run,) = list((tmp_path / "results").iterdir())
+    raw = sorted(str(p.relative_to(run / "raw")) for p in (run / "raw").rglob("*.json"))
+    assert raw == ["v0/w0-c1-r0.json", "v0/w0-c4-r0.json", "v1/w0-c1-r0.json", "v1/w0-c4-r0.json"]
+    applied = {path.rsplit("/", 1)[1] for method, path in cluster.requests
+               if method == "PATCH" and "/deployments/" in path}
+    assert applied == {"cpu-tiny-s0-server", "cpu-tiny-s1-server"}
+    variants = json.loads((run / "variants.json").read_text())
+    assert sorted(v["slot"] for v in variants) == [0, 1]
+    assert all(v["compile_cache"] == "off" for v in variants)  # an emptyDir: nothing kept
+    assert [o for o in cluster.find("Deployment") + cluster.find("Pod")
+            if o["metadata"]["name"].startswith("cpu-tiny")] == []

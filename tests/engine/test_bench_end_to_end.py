@@ -13,40 +13,54 @@ from .conftest import leftovers, read_json
 TINY = "examples/cpu-tiny.yaml"
 
 
-def test_up_bench_sweeps_and_brings_results_home(orch, project) -> None:
+def test_a_two_by_two_sweep_restarts_the_server_once_per_variant(orch, project) -> None:
     started = time.monotonic()
-    result = orch("up", "bench", "-f", TINY, "-p", project, "--set", f"results_dir={orch.results}")
+    result = orch("up", "bench", "-f", TINY, "-p", project, "--set", f"results_dir={orch.results}",
+                  "--sweep", "server.max_num_seqs=4,8", "--sweep", "workload.output_len=16,32")
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
 
     (run,) = orch.runs()
-    raw = sorted((run / "raw").glob("results_*.json"))
-    assert [p.name.split("_")[1] for p in raw] == ["1", "4"]
+    raw = sorted(str(p.relative_to(run / "raw")) for p in (run / "raw").rglob("*.json"))
+    expected = [(v, w, c) for v in (0, 1) for w in (0, 1) for c in (1, 4)]
+    assert raw == [f"v{v}/w{w}-c{c}-r0.json" for v, w, c in expected]
     summary = read_json(run / "summary.json")
-    assert [row["concurrency"] for row in summary] == [1, 4]
-    for row, path in zip(summary, raw, strict=True):
-        data = read_json(path)
-        assert data["completed"] == 20 and data["failed"] == 0
-        assert data["request_throughput"] > 0 and data["output_throughput"] > 0
-        assert data["total_output_tokens"] == 20 * 32  # --ignore-eos: every token generated
+    assert [(r["variant"], r["server.max_num_seqs"], r["workload.output_len"], r["concurrency"])
+            for r in summary] == [(f"v{v}", (4, 8)[v], (16, 32)[w], c) for v, w, c in expected]
+    for row in summary:
+        data = read_json(run / row["file"])
+        assert data["completed"] == 20 and data["failed"] == 0 and data["max_concurrency"] == row["concurrency"]
+        assert data["total_output_tokens"] == 20 * row["workload.output_len"]  # --ignore-eos
+        assert data["orchestrator_run"] == run.name and data["variant"] == row["variant"]
         for key in ("request_throughput", "output_throughput", "mean_ttft_ms", "p99_ttft_ms",
                     "mean_tpot_ms", "mean_itl_ms", "completed", "failed"):
             assert row[key] == data[key]
-        assert data["orchestrator_run"] == run.name
     with (run / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [float(r["request_throughput"]) for r in rows] == [s["request_throughput"] for s in summary]
+    assert [(r["variant"], r["server.max_num_seqs"], r["workload.output_len"]) for r in rows] == [
+        (s["variant"], str(s["server.max_num_seqs"]), str(s["workload.output_len"])) for s in summary]
 
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    assert config["project"] == project and config["server"]["model"] == "/models/tiny-qwen2"
+    variants = read_json(run / "variants.json")
+    assert [(v["name"], v["settings"], v["server"], v["status"], v["points_measured"])
+            for v in variants] == [("v0", {"max_num_seqs": 4}, "started", "done", 4),
+                                   ("v1", {"max_num_seqs": 8}, "started", "done", 4)]
+    assert all(v["ready_s"] > 0 and v["compile_cache"] in ("cold", "warm") for v in variants)
     environment = read_json(run / "environment.json")
     assert environment["runtime"] == "docker" and environment["vllm"]
     assert environment["components"]["server"]["id"].startswith("sha256:")
+    sweep = environment["sweep"]
+    assert (sweep["server_starts"], sweep["points_measured"], sweep["points"]) == (2, 8, 8)
+    assert sweep["estimate"]["server_starts"] == 2 and sweep["actual"]["wall_s"] <= took
     timings = environment["timings"]
     assert 0 < timings["server_ready_s"] < timings["total_s"] <= took
-    assert "Application startup complete" in (run / "server.log").read_text()
-    assert "=== concurrency 4" in (run / "client.log").read_text()
-    assert "out tok/s" in result.stdout and "TTFT ms" in result.stdout
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["project"] == project and config["sweep"]["server"] == {"max_num_seqs": [4, 8]}
+    # Each variant's server really ran with its own setting.
+    assert "'max_num_seqs': 8" in (run / "server-v1.log").read_text()
+    assert "'max_num_seqs': 8" not in (run / "server-v0.log").read_text()
+    assert "=== done concurrency 4" in (run / "client-v1.log").read_text()
+    assert "estimate: 2 server variant(s), 8 point(s), 2 server start(s)" in result.stdout
+    assert "[8/8] v1 w1 c4" in result.stdout and "out tok/s" in result.stdout
     assert leftovers(project) == []
 
 

@@ -57,14 +57,14 @@ def test_host_port_already_taken(orch, project) -> None:
     assert leftovers(project) == []
 
 
-def test_sigint_during_the_sweep_keeps_finished_points(orch, project) -> None:
+def test_sigint_mid_sweep_then_resume_measures_each_point_once(orch, project) -> None:
     proc = orch.popen("up", "bench", "-f", TINY, "-p", project,
-                      "--set", "workload.concurrency=[1, 2, 3, 4, 5, 6]",
+                      "--set", "workload.concurrency=[1, 2, 3]", "--sweep", "workload.output_len=16,32",
                       "--set", f"results_dir={orch.results}")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         runs = orch.runs()
-        if runs and list((runs[0] / "raw").glob("results_*.json")):
+        if runs and list((runs[0] / "raw").glob("v0/*.json")):
             break
         time.sleep(0.5)
     assert proc.poll() is None, proc.communicate()
@@ -72,10 +72,24 @@ def test_sigint_during_the_sweep_keeps_finished_points(orch, project) -> None:
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert "error: interrupted; everything started was removed, finished points are in" in stderr
+    assert "orchestrator up bench --resume" in stderr
     (run,) = orch.runs()
-    kept = sorted((run / "raw").glob("results_*.json"))
-    assert 1 <= len(kept) < 6
-    assert next(row["concurrency"] for row in read_json(run / "summary.json")) == 1
+    before = {p.name: p.read_bytes() for p in (run / "raw" / "v0").glob("*.json")}
+    assert 1 <= len(before) < 6
+    assert leftovers(project) == []
+
+    resumed = orch("up", "bench", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout[-3000:]
+    assert f"resuming: {len(before)} point(s) already home are skipped" in resumed.stdout
+    after = {p.name: p.read_bytes() for p in (run / "raw" / "v0").glob("*.json")}
+    assert sorted(after) == sorted(f"w{w}-c{c}-r0.json" for w in (0, 1) for c in (1, 2, 3))
+    assert all(after[name] == data for name, data in before.items())  # not measured again
+    done_lines = [line for line in (run / "client.log").read_text().splitlines()
+                  if line.startswith("=== done concurrency")]
+    assert sorted(line.rsplit("/", 1)[1] for line in done_lines) == sorted(after)  # once each
+    sweep = read_json(run / "environment.json")["sweep"]
+    assert (sweep["points_before"], sweep["points_measured"]) == (len(before), 6 - len(before))
+    assert len(read_json(run / "summary.json")) == 6
     assert leftovers(project) == []
 
 

@@ -67,7 +67,8 @@ def results(host: BareHost) -> Iterator[str]:
     """A fresh results folder on the host for this test; nothing of the test runs after it."""
     name = f"/results/{uuid.uuid4().hex[:8]}"
     yield name
-    host.orchestrator("down", "-p", "cpu-tiny", "--runtime", "local")
+    for project in ("cpu-tiny", "cpu-tiny-s0", "cpu-tiny-s1"):  # sweep lanes have their own
+        host.orchestrator("down", "-p", project, "--runtime", "local")
 
 
 def _runs(host: BareHost, folder: str) -> list[Path]:
@@ -80,22 +81,32 @@ def _up(host: BareHost, results: str, *extra: str, timeout: float = 600):
                              "--set", f"results_dir={results}", *extra, timeout=timeout)
 
 
-def test_up_bench_end_to_end_as_host_processes(host, results) -> None:
-    result = _up(host, results)
+def test_a_two_by_two_sweep_in_two_lanes_as_host_processes(host, results) -> None:
+    result = _up(host, results, "--sweep", "server.max_num_seqs=4,8",
+                 "--sweep", "workload.output_len=16,32", "--set", "sweep.parallel=2")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (run,) = _runs(host, results)
-    raw = sorted((run / "raw").glob("results_*.json"))
-    assert [json.loads(p.read_text())["max_concurrency"] for p in raw] == [1, 4]
+    raw = sorted((run / "raw").rglob("*.json"))
+    assert [str(p.relative_to(run / "raw")) for p in raw] == [
+        f"v{v}/w{w}-c{c}-r0.json" for v in (0, 1) for w in (0, 1) for c in (1, 4)]
     with (run / "summary.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    for row, path in zip(rows, raw, strict=True):
-        data = json.loads(path.read_text())
+    for row in rows:
+        data = json.loads((run / row["file"]).read_text())
         assert int(row["completed"]) == data["completed"] == 20 and int(row["failed"]) == 0
         assert float(row["output_throughput"]) == data["output_throughput"] > 0
+        assert data["total_output_tokens"] == 20 * int(row["workload.output_len"])
+    variants = json.loads((run / "variants.json").read_text())
+    assert sorted(v["slot"] for v in variants) == [0, 1]
+    first, second = variants
+    assert first["started_at"] < second["ended_at"] and second["started_at"] < first["ended_at"]
     environment = json.loads((run / "environment.json").read_text())
     assert environment["runtime"] == "local" and environment["vllm"]
-    assert environment["components"]["server"]["image"] == "vllm"
-    assert "Application startup complete" in (run / "server.log").read_text()
+    assert (environment["sweep"]["parallel"], environment["sweep"]["server_starts"]) == (2, 2)
+    for name in ("v0", "v1"):
+        assert "Application startup complete" in (run / f"server-{name}.log").read_text()
+    second_lane = next(v["name"] for v in variants if v["slot"] == 1)
+    assert ":8001" in (run / f"server-{second_lane}.log").read_text()  # its own port
     assert host.processes() == []
 
 
@@ -155,7 +166,7 @@ def test_sigint_mid_sweep_keeps_finished_points(host, results) -> None:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         runs = _runs(host, results)
-        if runs and list((runs[0] / "raw").glob("results_1_*.json")):
+        if runs and list((runs[0] / "raw").glob("v0/w0-c1-*.json")):
             break
         time.sleep(0.5)
     host.run("kill -INT $(cat /tmp/orch.pid)")
@@ -163,7 +174,7 @@ def test_sigint_mid_sweep_keeps_finished_points(host, results) -> None:
     assert proc.returncode == 130, stderr
     assert "error: interrupted; everything started was removed, finished points are in" in stderr
     (run,) = _runs(host, results)
-    kept = sorted((run / "raw").glob("results_*.json"))
+    kept = sorted((run / "raw").glob("v0/*.json"))
     assert 1 <= len(kept) < 6
     assert host.processes() == []
 

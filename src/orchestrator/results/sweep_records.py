@@ -31,6 +31,8 @@ class VariantRecord:
     gpu_ids: list[int] | None = None
     slot: int = 0
     points_measured: int = 0
+    started_at: float | None = None  # Unix time of its server start (or of taking a kept one)
+    ended_at: float | None = None  # Unix time its last point came home (or it failed)
 
 
 @dataclass

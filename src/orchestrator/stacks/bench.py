@@ -76,6 +76,8 @@ class _Sweep:
     ready_s: list[float] = field(default_factory=list)
     point_wall_s: dict[str, float] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    variants_total: int = 0  # to run in this invocation
+    variants_begun: int = 0
     described: dict[str, Any] = field(default_factory=dict)  # the first stack's `describe`
 
 
@@ -113,7 +115,7 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     total = len(setup.matrix.all_points)
     task = progress.add_task("sweep", total=total, completed=setup.done_before)
     sweep = _Sweep(loaded, runtime, folder, records, console, progress, task,
-                   single=len(setup.matrix.variants) == 1)
+                   single=len(setup.matrix.variants) == 1, variants_total=len(setup.pending))
     try:
         with sigterm_as_interrupt(), progress:
             if detach:
@@ -205,6 +207,7 @@ def _run_variant(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: lis
     record = sweep.records.variants[variant.name]
     record.slot = lane.slot.index
     record.status = "running"
+    record.started_at = time.time()
     try:
         _measure(sweep, lane, variant, points)
     except OrchestratorError as exc:
@@ -217,6 +220,7 @@ def _run_variant(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: lis
     else:
         record.status = "done"
     finally:
+        record.ended_at = time.time()
         with sweep.lock:
             sweep.records.write()
 
@@ -227,7 +231,11 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
     record = sweep.records.variants[variant.name]
     gpu_ids = plan.component(Role.server).gpus.ids
     record.gpu_ids = list(gpu_ids) if gpu_ids is not None else None
-    sweep.progress.update(sweep.task, description=f"{variant.name} ({lane.slot.project})")
+    with sweep.lock:
+        sweep.variants_begun += 1
+        begun = sweep.variants_begun
+    sweep.progress.update(sweep.task, description=f"variant {begun}/{sweep.variants_total}"
+                          f" {variant.name}, point")
     kept = lane.plan is not None and runs_the_same_server(lane.plan, plan)
     log = "client.log" if sweep.single else f"client-{variant.name}.log"
 
