@@ -111,7 +111,7 @@ def main() -> None:
         start = time.monotonic()
         subprocess.run([sys.executable, "-m", "orchestrator", "up", "bench", "-f", args.file,
                         "-p", "overhead", "--set", f"results_dir={results}"],
-                       check=True, env=ENV, cwd=REPO, stdout=subprocess.DEVNULL)
+                       check=True, env=ENV, cwd=REPO)
         wall = time.monotonic() - start
         (run,) = [p for p in Path(results).iterdir() if p.is_dir()]
         report(run, wall)

@@ -97,6 +97,8 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     first = setup.pending[0] if setup.pending else setup.matrix.variants[0]
     first_plan = build_bench_plan(setup.slots[0].spec_for(first.spec), setup.slots[0].project,
                                   run_id)
+    for slot in setup.slots[1:]:  # each lane's ports and GPUs; the first is checked below
+        runtime.preflight(build_bench_plan(slot.spec_for(first.spec), slot.project, run_id))
     folder, environment = begin_run(loaded, runtime, first_plan, loaded.spec.results_dir,
                                     console, existing=resume)
     print_setup(setup, console)
