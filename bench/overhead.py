@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Orchestrator's overhead beyond vLLM's own measured time, from a run folder or a fresh run.
 
-    python3 bench/overhead.py bench_results/<run-id> [--wall SECONDS]
-    python3 bench/overhead.py --up [-f examples/cpu-sweep.yaml] [--before]
+    .venv/bin/python bench/overhead.py bench_results/<run-id> [--wall SECONDS]
+    .venv/bin/python bench/overhead.py --up [-f examples/cpu-sweep.yaml] [--before]
 
 beyond vLLM = whole `up bench` wall time - every server start's ready time - vLLM's own measured
               benchmark durations: what orchestrator and the bench tool add (target: at most

@@ -11,7 +11,8 @@ DIR --result-filename NAME --metadata concurrency=C K=V ...`, so each result JSO
 one `vllm bench serve --save-result` writes. A workload's JSON is {"flags": [...], "metadata":
 ["K=V", ...]}. With --wait-ready, vLLM's benchmark is imported first and the server's /health is
 awaited after, so the import overlaps the server's start-up. A line
-`=== done concurrency C -> DIR/NAME` follows each point, so a caller can copy it at once.
+`=== done concurrency C -> DIR/NAME (S s)` follows each point (S: its wall time in this
+process), so a caller can copy it at once.
 run_benchmark.sh builds these arguments from its seed-compatible flags; orchestrator's sweeps
 pass one workload per workload variant.
 """
@@ -120,6 +121,7 @@ def main() -> int:
         wait_ready(*given.wait_ready)
     result_dir = given.result_dir
     for concurrency, name, key in given.points:
+        point_started = time.monotonic()
         work = given.workloads[key]
         parser = serve.FlexibleArgumentParser()
         serve.add_cli_args(parser)
@@ -129,7 +131,9 @@ def main() -> int:
                                   f"concurrency={concurrency}", *given.metadata, *work.metadata])
         print(f"=== concurrency {concurrency} -> {result_dir}/{name}", flush=True)
         serve.main(args)
-        print(f"=== done concurrency {concurrency} -> {result_dir}/{name}", flush=True)
+        took = time.monotonic() - point_started
+        print(f"=== done concurrency {concurrency} -> {result_dir}/{name} ({took:.2f} s)",
+              flush=True)
     return 0
 
 

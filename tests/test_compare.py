@@ -54,12 +54,12 @@ def test_compare_cli_exit_codes(cli, tmp_path: Path) -> None:
     none = cli("compare", str(a), str(other))
     assert none.exit_code == 2
     assert "share no point" in none.stderr
-    metric = cli("compare", str(a), str(same), "--metric", "p99_ttft_ms")
-    assert metric.exit_code == 2 and "p99_ttft_ms" in metric.stderr
+    metric = cli("compare", str(a), str(same), "--metric", "bananas_per_s")
+    assert metric.exit_code == 2 and "bananas_per_s" in metric.stderr
     threshold = cli("compare", str(a), str(same), "--max-regression", "lots")
     assert threshold.exit_code == 2 and "--max-regression" in threshold.stderr
 
 
 def test_a_folder_without_a_summary_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no readable summary.json"):
+    with pytest.raises(ConfigError, match=r"no readable summary\.json"):
         read_rows(tmp_path)

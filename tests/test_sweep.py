@@ -18,7 +18,7 @@ from orchestrator.resources import data_dir
 from orchestrator.results.resume import resume_config
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.results.sweep_records import SweepRecords, check_resumable
-from orchestrator.stacks.bench_process import bench_argv, workload_flags
+from orchestrator.stacks.bench_process import POINT_DONE, bench_argv, workload_flags
 from orchestrator.stacks.sweep_plan import prepare
 
 BASE = {
@@ -235,3 +235,10 @@ def test_resume_needs_a_run_folder(cli, tmp_path: Path) -> None:
         resume_config(str(tmp_path), None, None)
     result = cli("up", "bench", "--resume", str(tmp_path), "--set", "x=1")
     assert result.exit_code == 2 and "--resume reloads the run's own config" in result.stderr
+
+
+def test_done_lines_name_the_point_and_its_time() -> None:
+    done = POINT_DONE.match("=== done concurrency 4 -> /root/bench_results/R/v0/w1-c4-r0.json (1.25 s)")
+    assert done is not None and (done.group("name"), done.group("took")) == ("w1-c4-r0.json", "1.25")
+    bare = POINT_DONE.match("=== done concurrency 4 -> /root/bench_results/R/v0/w1-c4-r0.json")
+    assert bare is not None and (bare.group("name"), bare.group("took")) == ("w1-c4-r0.json", None)

@@ -53,6 +53,16 @@ class TrainingError(OrchestratorError):
     """The trainer failed; what it wrote (metrics, timing log) was kept."""
 
 
+class Regression(OrchestratorError):
+    """`compare` found a point that got worse beyond the allowed threshold."""
+
+
+class NothingToCompare(OrchestratorError):
+    """`compare` was given runs that share no point (exit 2: not a pass, not a regression)."""
+
+    exit_code = 2
+
+
 class Interrupted(OrchestratorError):
     """Ctrl-C or SIGTERM: everything started was removed, finished results were kept."""
 

@@ -1,10 +1,10 @@
 """The `orchestrator` command line (typer + rich): the app and its groups in app.py, the
-commands in run.py (validate, render, up), manage.py (ps, logs, down) and tools.py (config,
-analyze)."""
+commands in run.py (validate, render, up), manage.py (ps, logs, down), results.py (compare)
+and tools.py (config, analyze)."""
 
 from __future__ import annotations
 
-from orchestrator.cli import manage, run, tools  # noqa: F401 - importing registers the commands
+from orchestrator.cli import manage, results, run, tools  # noqa: F401 - importing registers the commands
 from orchestrator.cli.app import app
 
 __all__ = ["app", "main"]

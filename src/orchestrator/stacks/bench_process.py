@@ -23,7 +23,8 @@ from orchestrator.runtime.base import Runtime
 
 # What bench_points.py prints when a point starts and when its result file is written.
 POINT_START = re.compile(r"^=== concurrency (\d+) -> (.*/)?(?P<name>[^/]+?)\s*$")
-POINT_DONE = re.compile(r"^=== done concurrency (\d+) -> (.*/)?(?P<name>[^/]+?)\s*$")
+POINT_DONE = re.compile(
+    r"^=== done concurrency (\d+) -> (.*/)?(?P<name>[^/ ]+)(?: \((?P<took>[0-9.]+) s\))?\s*$")
 
 
 def workload_flags(work: Workload) -> list[str]:
@@ -143,10 +144,13 @@ class BenchProcess:
             match = POINT_DONE.match(line)
             point = self.by_name.get(match.group("name")) if match else None
             if point is not None and not self.stop.is_set():  # after Ctrl-C: being torn down
-                self._collect(point)
+                assert match is not None
+                took = match.group("took")
+                self._collect(point, float(took) if took else None)
 
-    def _collect(self, point: Point) -> None:
-        wall = time.monotonic() - self._started_at
+    def _collect(self, point: Point, took: float | None) -> None:
+        # The bench tool's own clock where it says; else when its lines arrived here.
+        wall = took if took is not None else time.monotonic() - self._started_at
         dest = self.folder.raw / self.variant.name
         self.runtime.copy_out(self.plan, Role.client, results_dir(self.plan.run_id, self.variant),
                               dest)
