@@ -10,7 +10,9 @@ VLLM_BENCH_FLAGS, then workload W's flags, plus `--max-concurrency C --save-resu
 DIR --result-filename NAME --metadata concurrency=C K=V ...`, so each result JSON is exactly the
 one `vllm bench serve --save-result` writes. A workload's JSON is {"flags": [...], "metadata":
 ["K=V", ...]}. With --wait-ready, vLLM's benchmark is imported first and the server's /health is
-awaited after, so the import overlaps the server's start-up. A line
+awaited after, so the import overlaps the server's start-up. With --metrics-url, the server's
+/metrics is scraped every 0.5 s during each point into DIR/STEM.metrics.csv (server_metrics.py).
+A line
 `=== done concurrency C -> DIR/NAME (S s)` follows each point (S: its wall time in this
 process), so a caller can copy it at once.
 run_benchmark.sh builds these arguments from its seed-compatible flags; orchestrator's sweeps
@@ -25,6 +27,8 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+
+from server_metrics import Scraper  # beside this script
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Args:
     workloads: dict[str, Workload]
     wait_ready: tuple[str, float] | None
     flags: list[str]
+    metrics_url: str | None = None
 
 
 def fail(message: str) -> None:
@@ -63,6 +68,7 @@ def parse(argv: list[str]) -> Args:
     own.add_argument("--metadata", action="append", default=[], metavar="K=V")
     own.add_argument("--workload", nargs=2, action="append", default=[], metavar=("W", "JSON"))
     own.add_argument("--wait-ready", nargs=2, metavar=("URL", "SECONDS"))
+    own.add_argument("--metrics-url", metavar="URL", help="scrape URL/metrics during each point")
     args = own.parse_args(argv[:split])
     workloads = {"": Workload()}
     for key, text in args.workload:
@@ -91,7 +97,8 @@ def parse(argv: list[str]) -> Args:
             wait = (url.rstrip("/"), float(seconds))
         except ValueError:
             fail(f"--wait-ready {url} {seconds}: SECONDS must be a number")
-    return Args(points, args.result_dir, args.metadata, workloads, wait, argv[split + 1:])
+    return Args(points, args.result_dir, args.metadata, workloads, wait, argv[split + 1:],
+                args.metrics_url)
 
 
 def wait_ready(url: str, seconds: float) -> None:
@@ -130,7 +137,16 @@ def main() -> int:
                                   "--result-filename", name, "--metadata",
                                   f"concurrency={concurrency}", *given.metadata, *work.metadata])
         print(f"=== concurrency {concurrency} -> {result_dir}/{name}", flush=True)
-        serve.main(args)
+        scraper = None
+        if given.metrics_url:
+            scraper = Scraper(given.metrics_url, f"{result_dir}/{name.removesuffix('.json')}"
+                                                 ".metrics.csv")
+            scraper.start()
+        try:
+            serve.main(args)
+        finally:
+            if scraper is not None:
+                scraper.stop()
         took = time.monotonic() - point_started
         print(f"=== done concurrency {concurrency} -> {result_dir}/{name} ({took:.2f} s)",
               flush=True)

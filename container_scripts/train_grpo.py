@@ -8,7 +8,8 @@
 Layers: defaults < --config YAML < MAX_TOKENS < flags. Generation: `plain` (the model's own
 generate, for CPU), `server` (a paired `trl vllm-serve` rollout server, weights synced over
 NCCL on --vllm-group-port) or `colocate` (vLLM inside the trainer). Every rollout generation
-logs `LLM Generation: <ms>ms | Tokens: <in> in / <out> out` to stdout and to
+logs `LLM Generation: <ms>ms | Tokens: <in> in / <out> out | Completions: <n> (max <m> out)`
+to stdout and to
 <output_dir>/rollouts.log (`orchestrator analyze rollouts` reads it); metrics go to
 <output_dir>/metrics.csv (and TensorBoard when installed); the final model to <output_dir>/final.
 """
@@ -173,14 +174,17 @@ def timed_trainer_class(log_path: Path, log_raw: bool) -> Any:
         sys.exit(f"train_grpo.py: this TRL has no generation hook to time; use trl=={TRL_VERSION}.*")
 
     class TimedGRPOTrainer(GRPOTrainer):
-        def _generate_single_turn(self, prompt_ids, *args, **kwargs):  # noqa: ANN001 - TRL's
+        def _generate_single_turn(self, prompt_ids, *args, **kwargs):
             start = time.perf_counter()
             result = super()._generate_single_turn(prompt_ids, *args, **kwargs)
             ms = (time.perf_counter() - start) * 1000
             completion_ids = result[0]
             tokens_in = sum(len(p) for p in prompt_ids)
-            tokens_out = sum(len(c) for c in completion_ids)
-            lines = [f"LLM Generation: {ms:.0f}ms | Tokens: {tokens_in} in / {tokens_out} out"]
+            lengths = [len(c) for c in completion_ids]
+            tokens_out = sum(lengths)
+            # A batch's totals, and its longest completion: MAX_TOKENS limits each completion.
+            lines = [f"LLM Generation: {ms:.0f}ms | Tokens: {tokens_in} in / {tokens_out} out"
+                     f" | Completions: {len(lengths)} (max {max(lengths, default=0)} out)"]
             if log_raw:
                 texts = self.processing_class.batch_decode(completion_ids, skip_special_tokens=True)
                 lines += [f"LLM Output: {json.dumps(text)}" for text in texts]
@@ -199,7 +203,7 @@ def metrics_callback(path: Path) -> Any:
     rows: list[dict[str, Any]] = []
 
     class MetricsCsv(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - HF's
+        def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs:
                 return
             rows.append({"step": state.global_step, **logs})

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests need and run them:  host_scripts/run_tests.sh [pytest args]
 # Makes .venv with the package and its test extra; on a fresh Debian machine (as root) it also
-# installs docker-compose (to check rendered compose files), starts a Docker engine and builds the
+# installs docker-compose (to check rendered compose files) and chromium (to look at the report),
+# starts a Docker engine and builds the
 # CPU test image (vLLM's CPU build + a tiny model; about 10 minutes the first time, then reused).
 set -euo pipefail
 
@@ -27,6 +28,18 @@ if ! { command -v docker >/dev/null && docker compose version >/dev/null 2>&1; }
       >>"$log" 2>&1
   else
     echo "run_tests.sh: warning: no docker compose; the compose checks will be skipped" >&2
+  fi
+fi
+
+# The report's browser test opens report.html in headless Chromium (Debian's package).
+if ! command -v chromium >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "run_tests.sh: installing chromium (Debian) for the report's browser test"
+    apt-get update -qq >>"$log" 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+      >>"$log" 2>&1
+  else
+    echo "run_tests.sh: warning: no chromium; the report's browser test will be skipped" >&2
   fi
 fi
 

@@ -77,3 +77,17 @@ def test_a_batch_turn_carries_each_of_its_outputs(tmp_path) -> None:
     report = analyze(log)
     assert report.turns == 1 and report.unparsed == []
     assert [t["starts"] for t in report.thinking_before_tool] == ["Let me think step by step."]
+
+
+def test_batch_lines_are_judged_per_completion(tmp_path: Path) -> None:
+    # The 2-GPU run's trainer: 8 completions of at most 128 tokens summed to "1024 out".
+    log = tmp_path / "rollouts.log"
+    log.write_text("".join(
+        f"LLM Generation: 900ms | Tokens: 400 in / {1024 - i} out | Completions: 8 (max {128 - i} out)\n"
+        for i in range(10)))
+    report = analyze(log, min_output_tokens=512, max_tokens=1024)
+    assert report.at_limit == 0 and report.long_turns == []  # no completion reached 1024
+    assert report.output_tokens["max"] == 128
+    assert report.tokens_per_s["p50"] == pytest.approx(1019 / 0.9, rel=0.01)  # the batch's speed
+    at_limit = analyze(log, max_tokens=128)
+    assert at_limit.at_limit == 1 and "stopped at MAX_TOKENS=128" not in at_limit.reason

@@ -16,7 +16,8 @@ TINY = "examples/cpu-tiny.yaml"
 def test_a_two_by_two_sweep_restarts_the_server_once_per_variant(orch, project) -> None:
     started = time.monotonic()
     result = orch("up", "bench", "-f", TINY, "-p", project, "--set", f"results_dir={orch.results}",
-                  "--sweep", "server.max_num_seqs=4,8", "--sweep", "workload.output_len=16,32")
+                  "--sweep", "server.max_num_seqs=4,8", "--sweep", "workload.output_len=16,32",
+                  "--set", "workload.slo.ttft_ms=2000")
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
 
@@ -59,6 +60,25 @@ def test_a_two_by_two_sweep_restarts_the_server_once_per_variant(orch, project) 
     assert "'max_num_seqs': 8" in (run / "server-v1.log").read_text()
     assert "'max_num_seqs': 8" not in (run / "server-v0.log").read_text()
     assert "=== done concurrency 4" in (run / "client-v1.log").read_text()
+    # Latency percentiles, the SLO and the server's own /metrics, for every point.
+    for row in summary:
+        assert all(row[f"p{q}_{m}_ms"] is not None for q in (50, 90, 95, 99)
+                   for m in ("ttft", "tpot", "itl", "e2el"))
+        assert row["request_goodput"] is not None and 0 <= row["slo_attainment"] <= 1
+        assert row["output_throughput_per_user"] > 0 and row["output_throughput_per_gpu"] is None
+        assert row["metrics_scrapes"] >= 1 and row["max_running"] >= 1
+        assert row["max_kv_cache_usage"] is not None and "failed-requests" not in row["flags"]
+        series = run / "metrics" / row["variant"] / f"{row['workload']}-c{row['concurrency']}-r0.csv"
+        lines = series.read_text().splitlines()
+        assert lines[0].startswith("t_s,running,waiting,kv_cache_usage") and len(lines) >= 2
+    assert not list((run / "raw").rglob("*.csv"))  # raw/ keeps vLLM's JSON only
+    # The report's numbers are summary.json's.
+    markdown = (run / "report.md").read_text()
+    for row in summary:
+        assert f"| {row['concurrency']} | {row['output_throughput']:,.2f} |" in markdown
+    assert (run / "report.html").read_text().count("data:image/png;base64,") == 3
+    assert "capacity under the SLO: v0 w0" in result.stdout
+    assert "report: " in result.stdout
     assert "estimate: 2 server variant(s), 8 point(s), 2 server start(s)" in result.stdout
     assert "[8/8] v1 w1 c4" in result.stdout and "out tok/s" in result.stdout
     assert leftovers(project) == []

@@ -46,6 +46,11 @@ def test_up_train_on_cpu_end_to_end(orch, project) -> None:
     assert (run / "final" / "config.json").exists()
     report = analyze(run / "rollouts.log")
     assert report.turns == 3 and report.unparsed == []
+    # Each batch line says its longest completion, which MAX_TOKENS bounds.
+    assert report.output_tokens["max"] <= 24
+    page = (run / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "| reward | 3 |" in (run / "report.md").read_text()
+    assert f"report: {run / 'report.html'}" in result.stdout
     assert "train_grpo.py: done" in (run / "trainer.log").read_text()
     timings = read_json(run / "environment.json")["timings"]
     assert 0 < timings["train_s"] <= timings["total_s"]

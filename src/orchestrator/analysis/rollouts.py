@@ -4,7 +4,9 @@ Reads the timing lines a GRPO trainer writes for every rollout generation,
 
     LLM Generation: 45210ms | Tokens: 812 in / 704 out
 
-optionally each followed by the generated texts (a batch has several), one per line as
+optionally with `| Completions: 8 (max 128 out)` (orchestrator's trainer: a line sums a batch
+of completions; lengths and MAX_TOKENS are then judged on the longest one), optionally each
+followed by the generated texts (a batch has several), one per line as
 `LLM Output: "<JSON string>"`. Lines that are
 neither are counted as other lines; timing-like lines that do not parse are counted and shown.
 """
@@ -23,6 +25,8 @@ from typing import Any
 TIMING = re.compile(
     r"LLM Generation:\s*(?P<ms>\d{1,12}(?:\.\d{1,6})?)\s*ms\s*\|\s*Tokens:\s*(?P<inp>\d{1,12})\s*in"
     r"\s*/\s*(?P<out>\d{1,12})\s*out"
+    # orchestrator's trainer adds the batch's size and longest completion
+    r"(?:\s*\|\s*Completions:\s*(?P<n>\d{1,9})\s*\(max\s*(?P<max>\d{1,12})\s*out\))?"
 )
 RAW = re.compile(r"LLM Output:\s*(?P<text>\".*\")\s*$")
 # Text that reads as thinking aloud, and markers that open a tool call.
@@ -39,6 +43,14 @@ class Turn:
     tokens_in: int
     tokens_out: int
     texts: list[str] = field(default_factory=list)
+    completions: int = 1  # a batch line sums several completions
+    longest: int | None = None  # the batch's longest completion, where the line says
+
+    @property
+    def per_completion(self) -> int:
+        """The longest completion's tokens (MAX_TOKENS limits each completion, not the batch
+        sum); a line that does not say gives its total."""
+        return self.longest if self.longest is not None else self.tokens_out
 
     @property
     def tokens_per_s(self) -> float:
@@ -78,7 +90,9 @@ def parse(path: Path) -> tuple[list[Turn], int, list[dict[str, Any]]]:
             timing = TIMING.search(line)
             raw = RAW.search(line)
             if timing:
-                turns.append(Turn(number, float(timing["ms"]), int(timing["inp"]), int(timing["out"])))
+                turns.append(Turn(number, float(timing["ms"]), int(timing["inp"]), int(timing["out"]),
+                                  completions=int(timing["n"] or 1),
+                                  longest=int(timing["max"]) if timing["max"] else None))
             elif raw and turns:
                 try:
                     turns[-1].texts.append(json.loads(raw["text"]))
@@ -106,16 +120,16 @@ def analyze(path: Path, min_output_tokens: int = 512, max_tokens: int | None = N
         report.reason = "no `LLM Generation: <ms>ms | Tokens: <in> in / <out> out` lines found"
         return report
     speeds = [t.tokens_per_s for t in turns]
-    outs = [float(t.tokens_out) for t in turns]
+    outs = [float(t.per_completion) for t in turns]
     report.tokens_per_s = {"p50": percentile(speeds, 50), "p90": percentile(speeds, 90),
                            "min": min(speeds)}
     report.output_tokens = {"min": min(outs), "p50": percentile(outs, 50),
                             "p90": percentile(outs, 90), "max": max(outs)}
-    report.output_histogram = _histogram([t.tokens_out for t in turns])
-    report.long_turns = [{"line": t.line, "tokens_out": t.tokens_out, "ms": t.ms}
-                         for t in turns if t.tokens_out >= min_output_tokens]
+    report.output_histogram = _histogram([t.per_completion for t in turns])
+    report.long_turns = [{"line": t.line, "tokens_out": t.per_completion, "ms": t.ms}
+                         for t in turns if t.per_completion >= min_output_tokens]
     if max_tokens:
-        report.at_limit = sum(1 for t in turns if t.tokens_out >= max_tokens)
+        report.at_limit = sum(1 for t in turns if t.per_completion >= max_tokens)
     for turn in turns:
         for text in turn.texts:
             tool = TOOL_CALL.search(text)

@@ -1,5 +1,6 @@
 """The `orchestrator` command line (typer + rich): the app and its groups in app.py, the
-commands in run.py (validate, render, up), manage.py (ps, logs, down), results.py (compare)
+commands in run.py (validate, render, up), manage.py (ps, logs, down), results.py (report,
+compare)
 and tools.py (config, analyze)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Commands that read finished runs: compare two of them."""
+"""Commands that read finished runs: their report, and comparing two of them."""
 
 from __future__ import annotations
 
@@ -80,3 +80,27 @@ def _share(text: str) -> float:
     if not 0 <= value < 10 or value != value:
         raise typer.BadParameter(f"{text!r}: give a share from 0% up", param_hint="--max-regression")
     return value
+
+
+@app.command(
+    epilog="[bold]Examples[/bold]\n\n"
+    "  orchestrator report bench_results/RUN            # rebuild RUN/report.md and report.html\n\n"
+    "  orchestrator report RUN_A RUN_B -o both/          # one report over several runs",
+)
+def report(
+    runs: Annotated[list[Path], typer.Argument(exists=True, file_okay=False,
+                                               help="Bench run folders.")],
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", file_okay=False, help="Where a combined report goes (needed for"
+        " several runs).", show_default=False)] = None,
+) -> None:
+    """Write report.md and a self-contained report.html (plots embedded, PNGs in report/):
+    the best variant for each objective with its `vllm serve` flags, capacity under the SLO and
+    the knee, latency percentiles, cold and warm starts, and every flag raised."""
+    from orchestrator.results.report import report_run
+
+    if len(runs) > 1 and output is None:
+        raise typer.BadParameter("several runs make one combined report: say where with -o DIR",
+                                 param_hint="-o")
+    md_path, html_path = report_run(runs, output)
+    out().print(f"wrote {md_path} and {html_path}", highlight=False, soft_wrap=True)

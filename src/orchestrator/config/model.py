@@ -212,6 +212,9 @@ class Slo(Section):
     ttft_ms: Annotated[float, Field(gt=0)] | None = None
     tpot_ms: Annotated[float, Field(gt=0)] | None = None
     e2el_ms: Annotated[float, Field(gt=0)] | None = None
+    attainment: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.9, description="The share of requests that must meet every SLO for a point to pass"
+        " (capacity is the highest concurrency that passes).")
 
 
 class Workload(Section):

@@ -11,6 +11,8 @@ from typing import Any
 from orchestrator.results.run_folder import RunFolder
 
 # Summary columns, in order; names are vLLM's own result keys.
+PERCENTILES = (50, 90, 95, 99)  # asked of vLLM with --metric-percentiles
+LATENCIES = ("ttft", "tpot", "itl", "e2el")  # and --percentile-metrics
 COLUMNS = (
     "concurrency",
     "num_prompts",
@@ -18,20 +20,13 @@ COLUMNS = (
     "failed",
     "duration",
     "request_throughput",
+    "request_goodput",
     "output_throughput",
     "total_token_throughput",
-    "mean_ttft_ms",
-    "median_ttft_ms",
-    "p99_ttft_ms",
-    "mean_tpot_ms",
-    "median_tpot_ms",
-    "p99_tpot_ms",
-    "mean_itl_ms",
-    "median_itl_ms",
-    "p99_itl_ms",
+    *(f"{stat}_{metric}_ms" for metric in LATENCIES
+      for stat in ("mean", "median", *(f"p{p}" for p in PERCENTILES))),
     "total_input_tokens",
     "total_output_tokens",
-    "request_goodput",
 )
 
 
@@ -60,13 +55,15 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def write_rows(folder: RunFolder, rows: list[dict[str, Any]], front: list[str]) -> None:
+def write_rows(folder: RunFolder, rows: list[dict[str, Any]], front: list[str],
+               back: tuple[str, ...] = ()) -> None:
     """Rewrite summary.json and summary.csv (atomically) from every row so far, in the given
-    order: the `front` columns (a sweep's variant and settings), then vLLM's, then the file."""
+    order: the `front` columns (a sweep's variant and settings), then vLLM's, then `back` (the
+    answers), then the file."""
     folder.write_json("summary.json", rows)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*front, *COLUMNS, "file"], lineterminator="\n",
-                            extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=[*front, *COLUMNS, *back, "file"],
+                            lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     folder.write_text("summary.csv", buffer.getvalue())

@@ -10,6 +10,12 @@ from typing import Any
 
 from orchestrator.config.sweep import Matrix, Point
 from orchestrator.errors import ConfigError
+from orchestrator.results.answers import (
+    ANSWER_COLUMNS,
+    METRICS_DIR,
+    answer_row,
+    metrics_summary,
+)
 from orchestrator.results.bench_records import parse_result, write_rows
 from orchestrator.results.run_folder import RunFolder
 
@@ -74,6 +80,9 @@ class SweepRecords:
         row.update(record)
         row["concurrency"] = point.concurrency
         row["file"] = f"raw/{point.variant.name}/{point.name}"
+        series = (self.folder.path / METRICS_DIR / point.variant.name
+                  / point.name.replace(".json", ".csv"))
+        answer_row(row, point, metrics_summary(series))
         self.rows[point.key] = row
         return row
 
@@ -85,7 +94,7 @@ class SweepRecords:
         front = ["variant", "workload", "repeat",
                  *(f"server.{k}" for k in self.matrix.swept["server"]),
                  *(f"workload.{k}" for k in self.matrix.swept["workload"])]
-        write_rows(self.folder, rows, front)
+        write_rows(self.folder, rows, front, ANSWER_COLUMNS)
 
 
 def check_resumable(folder: RunFolder, matrix: Matrix) -> None:

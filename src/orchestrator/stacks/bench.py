@@ -31,13 +31,14 @@ from orchestrator.errors import BenchmarkError, ConfigError, Interrupted, Orches
 from orchestrator.names import Role
 from orchestrator.plan import Plan, build_bench_plan
 from orchestrator.results.environment import RunEnvironment
+from orchestrator.results.report import report_run
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.results.sweep_records import SweepRecords
 from orchestrator.runtime.base import Runtime
 from orchestrator.runtime.registry import traits
 from orchestrator.stacks.bench_process import BenchProcess, PointResult, bench_argv
 from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
-from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready
+from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready, write_report
 from orchestrator.stacks.sweep_plan import (
     Slot,
     SweepSetup,
@@ -373,26 +374,68 @@ def _finish(sweep: _Sweep, lanes: list[_Lane], keep: bool, environment: RunEnvir
         with sweep.lock:
             sweep.records.write()
         environment.write(sweep.folder)
+        if sweep.records.rows:
+            write_report(sweep.folder, sweep.console, lambda path: report_run([path]))
 
 
 def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -> None:
+    """The points as a table (goodput and flags when any), then the answers: the best variant
+    and each series' capacity under the SLO, one line each."""
+    from orchestrator.results.answers import series_answers
+    from orchestrator.results.report import best_points
+
     rows = [records.rows[p.key] for p in records.matrix.all_points if p.key in records.rows]
     table = Table(title=f"{folder.path}", title_justify="left")
     several = len(records.matrix.variants) > 1 or bool(records.matrix.swept["workload"])
+    goodput = any(r.get("request_goodput") is not None for r in rows)
+    flagged = any(r.get("flags") for r in rows)
     headers = (["variant", "settings"] if several else []) + [
         "conc", "req/s", "out tok/s", "TTFT ms", "p99 TTFT", "TPOT ms", "ITL ms", "failed"]
+    headers += (["goodput", "SLO met"] if goodput else []) + (["flags"] if flagged else [])
     for header in headers:
-        table.add_column(header, justify="left" if header in ("variant", "settings") else "right",
-                         no_wrap=True)
+        table.add_column(header, no_wrap=True,
+                         justify="left" if header in ("variant", "settings", "flags") else "right")
     for r in rows:
         settings = ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in r.items()
                              if k.startswith(("server.", "workload.")))
-        front = [f"{r['variant']} {r['workload']}", safe(settings)] if several else []
-        table.add_row(*front, str(r["concurrency"]), _fmt(r["request_throughput"]),
-                      _fmt(r["output_throughput"]), _fmt(r["mean_ttft_ms"]),
-                      _fmt(r["p99_ttft_ms"]), _fmt(r["mean_tpot_ms"]), _fmt(r["mean_itl_ms"]),
-                      str(r["failed"]))
+        cells = [f"{r['variant']} {r['workload']}", safe(settings)] if several else []
+        cells += [str(r["concurrency"]), _fmt(r["request_throughput"]),
+                  _fmt(r["output_throughput"]), _fmt(r["mean_ttft_ms"]), _fmt(r["p99_ttft_ms"]),
+                  _fmt(r["mean_tpot_ms"]), _fmt(r["mean_itl_ms"]), str(r["failed"])]
+        if goodput:
+            met = r.get("slo_met")
+            cells += [_fmt(r.get("request_goodput")), "-" if met is None else "yes" if met else "no"]
+        if flagged:
+            cells.append(r.get("flags") or "")
+        table.add_row(*cells)
     console.print(table)
+    points = {f"raw/{p.key}": p for p in records.matrix.all_points}
+    answers = series_answers(rows, points)
+    best = next((b for b in best_points(_report_data(folder, records, rows, answers))
+                 if b.row is not None), None)
+    if best is not None and best.row is not None and several:
+        console.print(f"best ({best.objective}): {best.row['variant']} {best.row['workload']} at"
+                      f" concurrency {best.row['concurrency']},"
+                      f" {_fmt(best.row['output_throughput'])} out tok/s", highlight=False)
+    for answer in answers:
+        if answer.capacity is not None:
+            knee = f", knee at concurrency {answer.knee}" if answer.knee is not None else ""
+            console.print(f"capacity under the SLO: {answer.variant} {answer.workload}"
+                          f" {answer.capacity.text()} concurrent requests{knee}", highlight=False)
+    if (folder.path / "report.html").is_file():
+        console.print(f"report: {safe(folder.path / 'report.html')}", highlight=False)
+
+
+def _report_data(folder: RunFolder, records: SweepRecords, rows: list[dict[str, Any]],
+                 answers: list[Any]) -> Any:
+    from dataclasses import asdict
+
+    from orchestrator.results.report import ReportData
+
+    server = records.matrix.variants[0].spec.server
+    return ReportData(f"bench run {folder.path.name}", rows, answers,
+                      [asdict(v) for v in records.variants.values()],
+                      server.total_gpus if server else 0)
 
 
 def _fmt(value: Any) -> str:

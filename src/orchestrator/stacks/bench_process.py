@@ -17,7 +17,8 @@ from orchestrator.errors import BenchmarkError
 from orchestrator.names import Role
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan
 from orchestrator.plan.bench import server_url
-from orchestrator.results.bench_records import ResultFormatError
+from orchestrator.results.answers import METRICS_DIR, METRICS_SUFFIX
+from orchestrator.results.bench_records import LATENCIES, PERCENTILES, ResultFormatError
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.runtime.base import Runtime
 
@@ -39,6 +40,8 @@ def workload_flags(work: Workload) -> list[str]:
               "--temperature", str(work.temperature), "--seed", str(work.seed)]
     if work.ignore_eos:
         flags.append("--ignore-eos")
+    flags += ["--percentile-metrics", ",".join(LATENCIES),
+              "--metric-percentiles", ",".join(str(p) for p in PERCENTILES)]
     slo = {"ttft": work.slo.ttft_ms, "tpot": work.slo.tpot_ms, "e2el": work.slo.e2el_ms}
     goodput = [f"{k}:{v:g}" for k, v in slo.items() if v is not None]
     if goodput:
@@ -58,6 +61,7 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
             "--metadata", f"orchestrator_run={run_id}", "--metadata", f"variant={variant.name}"]
     if wait_s:
         argv += ["--wait-ready", url, str(wait_s)]
+    argv += ["--metrics-url", url]
     seen: set[str] = set()
     for point in points:
         work = point.workload
@@ -152,8 +156,13 @@ class BenchProcess:
         # The bench tool's own clock where it says; else when its lines arrived here.
         wall = took if took is not None else time.monotonic() - self._started_at
         dest = self.folder.raw / self.variant.name
-        self.runtime.copy_out(self.plan, Role.client, results_dir(self.plan.run_id, self.variant),
-                              dest)
+        copied = self.runtime.copy_out(self.plan, Role.client,
+                                       results_dir(self.plan.run_id, self.variant), dest)
+        series = self.folder.path / METRICS_DIR / self.variant.name
+        for path in copied:  # raw/ keeps vLLM's JSON only; the /metrics series go beside it
+            if path.name.endswith(METRICS_SUFFIX):
+                series.mkdir(parents=True, exist_ok=True)
+                path.replace(series / (path.name.removesuffix(METRICS_SUFFIX) + ".csv"))
         if not (dest / point.name).is_file():
             raise BenchmarkError(f"{self.variant.name}: {_label(point)} finished but left no"
                                  " result file in the client")

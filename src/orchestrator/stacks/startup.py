@@ -131,3 +131,19 @@ def tail_log(runtime: Runtime, project: str, role: str) -> str:
         return "".join(runtime.logs(project, role, tail=LOG_TAIL_LINES))
     except Exception:  # noqa: BLE001 - the log is a courtesy on top of the real error; a pod
         return ""  # that never started has none
+
+
+def write_report(folder: RunFolder, console: Console,
+                 build: Callable[[Path], tuple[Path, Path]]) -> Path | None:
+    """Build the run's report (report.md, report.html) with `build`; return report.html. A
+    failure is told in one line and its traceback kept in the run folder: the results are safe
+    and the run's own outcome must not be hidden by the report."""
+    import traceback
+
+    try:
+        return build(folder.path)[1]
+    except Exception as exc:  # noqa: BLE001 - see above
+        folder.write_text("report-error.log", traceback.format_exc())
+        console.print(f"report not written ({type(exc).__name__}); details in"
+                      f" {safe(folder.path / 'report-error.log')}", highlight=False)
+        return None

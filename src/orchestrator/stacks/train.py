@@ -19,9 +19,10 @@ from orchestrator.errors import Interrupted, TrainingError
 from orchestrator.names import Role
 from orchestrator.plan import TRAIN_OUTPUT_DIR, Plan, build_train_plan
 from orchestrator.results.run_folder import RunFolder, new_run_id
+from orchestrator.results.train_report import write_train_report
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.signals import sigterm_as_interrupt
-from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready
+from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready, write_report
 from orchestrator.terminal import plain, safe
 
 EXIT_AFTER_LOG_S = 120  # between the end of the trainer's log and its recorded exit
@@ -75,6 +76,9 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
                       f" `orchestrator down -p {project}` stops it")
     else:
         _print_summary(folder, console)
+        page = write_report(folder, console, write_train_report)
+        if page is not None:
+            console.print(f"report: {safe(page)}", highlight=False)
         if keep:
             console.print(f"kept: `orchestrator down -p {project}` removes it")
     return folder
