@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -127,6 +128,7 @@ def main() -> int:
     if given.wait_ready:
         wait_ready(*given.wait_ready)
     result_dir = given.result_dir
+    os.makedirs(result_dir, exist_ok=True)  # the /metrics series is written before vLLM's JSON
     for concurrency, name, key in given.points:
         point_started = time.monotonic()
         work = given.workloads[key]
