@@ -161,3 +161,13 @@ def test_a_training_report_from_metrics_and_rollouts(tmp_path: Path) -> None:
     page = html_path.read_text()
     assert page.count("data:image/png;base64,") == 2
     assert (tmp_path / "report" / "training.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_capacity_over_a_swept_request_rate() -> None:
+    from orchestrator.results.report import _rate_capacity
+
+    rows = [{"variant": "v0", "workload.request_rate": rate, "slo_met": met}
+            for rate, met in ((2, True), (8, True), ("inf", False))]
+    rows += [{"variant": "v1", "workload.request_rate": 2, "slo_met": False}]
+    assert _rate_capacity(rows) == {"v0": "8 req/s", "v1": "none"}
+    assert _rate_capacity([{"variant": "v0", "slo_met": True}]) == {}

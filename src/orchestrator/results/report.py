@@ -245,6 +245,10 @@ def _tables(data: ReportData) -> Tables:
                          str(answer.knee) if answer.knee is not None else "-",
                          _fmt(at.get("request_throughput", 0) * 3600, 0) if at else "-",
                          _fmt(at.get("output_throughput", 0) * 3600, 0) if at else "-"])
+    rates = _rate_capacity(data.rows)
+    if rates:
+        capacity += [[f"{variant} (all rates)", "highest workload.request_rate within the SLO",
+                      rate, "-", "-", "-"] for variant, rate in rates.items()]
     starts = [[v["name"], json.dumps(v["settings"]), v.get("server") or "-",
                v.get("compile_cache") or "-", _fmt(v.get("ready_s"), 1), v.get("status", "-")]
               for v in data.variants]
@@ -261,6 +265,24 @@ def _tables(data: ReportData) -> Tables:
                            "status"], starts),
         ("Flags raised", ["point", "flags"], flagged or [["-", "none"]]),
     ]
+
+
+def _rate_capacity(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Where workload.request_rate is swept: per variant, the highest rate with a point that
+    meets the SLO ("none" when no rate does)."""
+    out: dict[str, str] = {}
+    for row in rows:
+        rate = row.get("workload.request_rate")
+        if rate is None or row.get("slo_met") is None:
+            continue
+        best = out.get(row["variant"], "none")
+        if row["slo_met"]:
+            value = float("inf") if rate == "inf" else float(rate)
+            known = float("inf") if best == "inf" else (float(best) if best != "none" else -1.0)
+            if value > known:
+                best = "inf" if value == float("inf") else f"{value:g}"
+        out[row["variant"]] = best
+    return {variant: f"{rate} req/s" if rate != "none" else "none" for variant, rate in out.items()}
 
 
 def _settings(row: dict[str, Any]) -> str:

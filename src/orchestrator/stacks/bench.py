@@ -56,6 +56,7 @@ class _Lane:
     slot: Slot
     plan: Plan | None = None
     owner: str = ""
+    bench: BenchProcess | None = None  # the bench process running in it, until it is joined
 
 
 @dataclass
@@ -94,6 +95,9 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     if detach and len(setup.matrix.variants) > 1:
         raise ConfigError("-d starts one server, but sweep.server makes"
                           f" {len(setup.matrix.variants)} variants; drop -d or sweep.server")
+    if resume is not None and not setup.pending:
+        console.print(f"every point of {safe(resume.path)} is already home: nothing to run")
+        return resume
     run_id = resume.path.name if resume else new_run_id()
     first = setup.pending[0] if setup.pending else setup.matrix.variants[0]
     first_plan = build_bench_plan(setup.slots[0].spec_for(first.spec), setup.slots[0].project,
@@ -250,17 +254,20 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
         record.server, record.compile_cache = "kept", "kept"
         sweep.console.print(f"{variant.name}: the server of {lane.owner} is the same; kept")
         argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points, None)
-        BenchProcess(sweep.runtime, lane.plan, sweep.folder, variant, points, argv, log,
-                     on_point, sweep.stop).start().join()
+        lane.bench = BenchProcess(sweep.runtime, lane.plan, sweep.folder, variant, points, argv,
+                                  log, on_point, sweep.stop).start()
+        lane.bench.join()
+        lane.bench = None
         return
     _stop_lane(sweep, lane)
     record.compile_cache = compile_cache_state(plan, sweep.runtime.kind)
     argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points,
                       _probe_budget(plan))
-    bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log, on_point,
-                         sweep.stop)
-    _start(sweep, lane, variant, plan, bench)
-    bench.join()
+    lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,
+                              on_point, sweep.stop)
+    _start(sweep, lane, variant, plan, lane.bench)
+    lane.bench.join()
+    lane.bench = None
 
 
 def _start(sweep: _Sweep, lane: _Lane, variant: ServerVariant, plan: Plan,
@@ -303,7 +310,8 @@ def _point_home(sweep: _Sweep, result: PointResult) -> None:
         row = sweep.records.add(point, path)
         sweep.records.variants[point.variant.name].points_measured += 1
         sweep.measured += 1
-        sweep.point_wall_s[point.key] = result.wall_s
+        if result.wall_s is not None:
+            sweep.point_wall_s[point.key] = result.wall_s
         sweep.records.write()
     sweep.progress.advance(sweep.task)
     done = int(sweep.progress.tasks[0].completed)
@@ -350,6 +358,8 @@ def _finish(sweep: _Sweep, lanes: list[_Lane], keep: bool, environment: RunEnvir
         for lane in lanes:
             if lane.plan is None:
                 continue
+            if lane.bench is not None:  # Ctrl-C or a failure mid-variant
+                lane.bench.rescue()
             save_log(lane.plan, Role.server, sweep.runtime, sweep.folder,
                      name=None if sweep.single else f"server-{lane.owner}.log")
             if not keep:

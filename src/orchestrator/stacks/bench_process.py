@@ -88,7 +88,7 @@ class PointResult:
     """A point whose result is home: its file and its wall time in the bench tool."""
 
     point: Point
-    wall_s: float
+    wall_s: float | None  # None: brought home after the process was stopped
 
 
 class BenchProcess:
@@ -152,9 +152,30 @@ class BenchProcess:
                 took = match.group("took")
                 self._collect(point, float(took) if took else None)
 
-    def _collect(self, point: Point, took: float | None) -> None:
-        # The bench tool's own clock where it says; else when its lines arrived here.
-        wall = took if took is not None else time.monotonic() - self._started_at
+    def rescue(self) -> None:
+        """After Ctrl-C or a failure, before the client goes: bring home the points that
+        finished but whose lines were not handled, so that a resume does not measure them
+        again. A half-written result is dropped (a resume measures that point)."""
+        missing = [p for p in self.points if p.name not in self.done]
+        if not missing:
+            return
+        try:
+            self._copy()
+        except Exception:  # noqa: BLE001 - the client may already be gone; nothing to rescue
+            return
+        for point in missing:
+            path = self.folder.raw / self.variant.name / point.name
+            if not path.is_file():
+                continue
+            try:
+                self.on_point(PointResult(point, None))
+            except ResultFormatError:
+                path.unlink()
+            else:
+                self.done.add(point.name)
+
+    def _copy(self) -> None:
+        """The variant's result folder home: vLLM's JSON into raw/, /metrics series beside."""
         dest = self.folder.raw / self.variant.name
         copied = self.runtime.copy_out(self.plan, Role.client,
                                        results_dir(self.plan.run_id, self.variant), dest)
@@ -163,6 +184,12 @@ class BenchProcess:
             if path.name.endswith(METRICS_SUFFIX):
                 series.mkdir(parents=True, exist_ok=True)
                 path.replace(series / (path.name.removesuffix(METRICS_SUFFIX) + ".csv"))
+
+    def _collect(self, point: Point, took: float | None) -> None:
+        # The bench tool's own clock where it says; else when its lines arrived here.
+        wall = took if took is not None else time.monotonic() - self._started_at
+        dest = self.folder.raw / self.variant.name
+        self._copy()
         if not (dest / point.name).is_file():
             raise BenchmarkError(f"{self.variant.name}: {_label(point)} finished but left no"
                                  " result file in the client")
