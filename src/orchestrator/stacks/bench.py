@@ -358,10 +358,10 @@ def _finish(sweep: _Sweep, lanes: list[_Lane], keep: bool, environment: RunEnvir
         for lane in lanes:
             if lane.plan is None:
                 continue
-            if lane.bench is not None:  # Ctrl-C or a failure mid-variant
-                lane.bench.rescue()
             save_log(lane.plan, Role.server, sweep.runtime, sweep.folder,
                      name=None if sweep.single else f"server-{lane.owner}.log")
+            if lane.bench is not None:  # Ctrl-C or a failure mid-variant: last, so that
+                lane.bench.rescue()  # only a point ending in the moment before `down` is lost
             if not keep:
                 sweep.runtime.down(lane.slot.project)
         wall = time.monotonic() - started

@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+"""A real single-node Kubernetes on this machine, from the binaries k8s_build.sh builds and
+Debian's containerd, runc and CNI plugins.
+
+    k8s_cluster.py up [--bin DIR]     start it (certificates, etcd, control plane, a second
+                                      containerd, kubelet, kube-proxy, CoreDNS when built);
+                                      prints `export KUBECONFIG=...`
+    k8s_cluster.py status             each process and the node's readiness
+    k8s_cluster.py import IMAGE...    copy images from Docker into the cluster's containerd
+    k8s_cluster.py down               stop everything in reverse order, restore sysctls
+
+Facts it is built on (cgroup v1 and cgroupfs, restrict_oom_score_adj, a dummy interface for the
+node address, FORWARD rules beside Docker's): ../shared/notes/kubernetes-real.md.
+Everything lives under /var/lib/orchestrator-k8s (state) and /run/orchestrator-k8s (sockets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+STATE = Path(os.environ.get("ORCHESTRATOR_K8S_STATE", "/var/lib/orchestrator-k8s"))
+RUN = Path("/run/orchestrator-k8s")
+PKI, LOGS, PIDS = STATE / "pki", STATE / "logs", RUN / "pids"
+KUBECONFIG = STATE / "admin.kubeconfig"
+SOCKET = RUN / "containerd.sock"
+NODE_IP, DNS_IP = "10.250.0.1", "10.96.0.10"
+SERVICE_CIDR, POD_CIDR, API_IP = "10.96.0.0/16", "10.244.0.0/24", "10.96.0.1"
+DUMMY = "orch-k8s0"
+NODE = "orchestrator-node"
+PAUSE = "orchestrator.local/pause:3.10"
+# Start order; `down` stops in reverse.
+ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd",
+         "kubelet", "kube-proxy", "coredns")
+SYSCTLS = ("vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops")
+
+
+def say(text: str) -> None:
+    """Progress on stderr."""
+    print(f"k8s_cluster: {text}", file=sys.stderr, flush=True)
+
+
+def run(*argv: str, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """A command, its output captured."""
+    return subprocess.run(argv, check=check, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+
+
+# -- certificates ----------------------------------------------------------------------------
+
+def certificates() -> None:
+    """A CA, the apiserver's serving certificate, an admin client (system:masters) and the
+    service-account key pair, made once."""
+    PKI.mkdir(parents=True, exist_ok=True)
+    if (PKI / "admin.crt").exists():
+        return
+    os.chdir(PKI)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+        "-out", "ca.crt", "-days", "3650", "-subj", "/CN=orchestrator-k8s-ca")
+    sans = ",".join([f"IP:{API_IP}", f"IP:{NODE_IP}", "IP:127.0.0.1", "DNS:localhost",
+                     "DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
+                     "DNS:kubernetes.default.svc.cluster.local"])
+    for name, subject, ext in (("apiserver", "/CN=kube-apiserver", f"subjectAltName={sans}"),
+                               ("admin", "/O=system:masters/CN=admin", "extendedKeyUsage=clientAuth")):
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
+            "-out", f"{name}.csr", "-subj", subject)
+        Path(f"{name}.ext").write_text(ext + "\n")
+        run("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.crt", "-days", "3650", "-extfile", f"{name}.ext")
+    run("openssl", "genrsa", "-out", "sa.key", "2048")
+    run("openssl", "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
+
+
+def kubeconfig() -> None:
+    """The admin kubeconfig every component and the tests use."""
+    KUBECONFIG.write_text(textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: orchestrator-k8s
+          cluster:
+            server: https://127.0.0.1:6443
+            certificate-authority: {PKI / 'ca.crt'}
+        users:
+        - name: admin
+          user:
+            client-certificate: {PKI / 'admin.crt'}
+            client-key: {PKI / 'admin.key'}
+        contexts:
+        - name: orchestrator-k8s
+          context: {{cluster: orchestrator-k8s, user: admin}}
+        current-context: orchestrator-k8s
+        """))
+
+
+# -- the host --------------------------------------------------------------------------------
+
+def host_network() -> None:
+    """The node's address on a dummy interface (kubelet refuses loopback), the Service range
+    routed to it so nothing leaves the machine, and pod traffic allowed past Docker's FORWARD
+    DROP."""
+    if run("ip", "link", "show", DUMMY, check=False).returncode != 0:
+        run("ip", "link", "add", DUMMY, "type", "dummy")
+        run("ip", "addr", "add", f"{NODE_IP}/32", "dev", DUMMY)
+        run("ip", "addr", "add", f"{DNS_IP}/32", "dev", DUMMY)
+        run("ip", "link", "set", DUMMY, "up")
+        run("ip", "route", "add", SERVICE_CIDR, "dev", DUMMY, check=False)
+    for rule in (["-i", "cni0", "-j", "ACCEPT"], ["-o", "cni0", "-j", "ACCEPT"]):
+        if run("iptables", "-C", "FORWARD", *rule, check=False).returncode != 0:
+            run("iptables", "-I", "FORWARD", *rule)
+    for key, value in (("net.ipv4.ip_forward", "1"), ("net.bridge.bridge-nf-call-iptables", "1")):
+        run("sysctl", "-qw", f"{key}={value}", check=False)
+    saved = STATE / "sysctls.json"
+    if not saved.exists():
+        values = {k: run("sysctl", "-n", k).stdout.strip() for k in SYSCTLS}
+        saved.write_text(json.dumps(values))
+
+
+def cni_config() -> Path:
+    """The bridge network pods get (written before kubelet starts, or the node stays NotReady)."""
+    folder = STATE / "cni"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "10-orchestrator.conflist").write_text(json.dumps({
+        "cniVersion": "1.0.0", "name": "orchestrator-k8s",
+        "plugins": [
+            {"type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": True,
+             "hairpinMode": True,
+             "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_CIDR}]],
+                      "routes": [{"dst": "0.0.0.0/0"}]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ]}, indent=2))
+    return folder
+
+
+def containerd_config() -> Path:
+    """A second containerd (Docker's has CRI off) on its own socket, root and state."""
+    config = STATE / "containerd.toml"
+    cni = cni_config()
+    config.write_text(textwrap.dedent(f"""\
+        version = 2
+        root = "{STATE / 'containerd'}"
+        state = "{RUN / 'containerd-state'}"
+        [grpc]
+          address = "{SOCKET}"
+        [plugins."io.containerd.grpc.v1.cri"]
+          sandbox_image = "{PAUSE}"
+          restrict_oom_score_adj = true
+          [plugins."io.containerd.grpc.v1.cri".cni]
+            bin_dir = "/usr/lib/cni"
+            conf_dir = "{cni}"
+          [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+            runtime_type = "io.containerd.runc.v2"
+            [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+              SystemdCgroup = false
+        """))
+    return config
+
+
+def kubelet_config() -> Path:
+    """kind's lessons: cgroupfs, no swap check, the big image never collected or evicted."""
+    config = STATE / "kubelet.yaml"
+    config.write_text(textwrap.dedent(f"""\
+        apiVersion: kubelet.config.k8s.io/v1beta1
+        kind: KubeletConfiguration
+        cgroupDriver: cgroupfs
+        failSwapOn: false
+        failCgroupV1: false
+        containerRuntimeEndpoint: unix://{SOCKET}
+        authentication:
+          anonymous: {{enabled: false}}
+          webhook: {{enabled: true}}
+          x509: {{clientCAFile: {PKI / 'ca.crt'}}}
+        authorization: {{mode: AlwaysAllow}}
+        clusterDomain: cluster.local
+        clusterDNS: [{DNS_IP}]
+        resolvConf: /etc/resolv.conf
+        imageGCHighThresholdPercent: 100
+        evictionHard: {{memory.available: "0%", nodefs.available: "0%", imagefs.available: "0%"}}
+        protectKernelDefaults: false
+        makeIPTablesUtilChains: true
+        podCIDR: {POD_CIDR}
+        """))
+    return config
+
+
+def pause_image() -> None:
+    """A static `pause` in a scratch image, imported into the cluster's containerd."""
+    if PAUSE in run("ctr", "-a", str(SOCKET), "-n", "k8s.io", "images", "ls", "-q").stdout.split():
+        return
+    build = STATE / "pause"
+    build.mkdir(exist_ok=True)
+    (build / "pause.c").write_text(
+        "#include <signal.h>\n#include <unistd.h>\n"
+        "static void stop(int s) { (void)s; _exit(0); }\n"
+        "int main(void) { signal(SIGINT, stop); signal(SIGTERM, stop);"
+        " for (;;) pause(); }\n")
+    run("gcc", "-static", "-O2", "-o", str(build / "pause"), str(build / "pause.c"))
+    (build / "Dockerfile").write_text('FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n')
+    run("docker", "build", "-q", "-t", PAUSE, str(build), env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    import_images([PAUSE])
+
+
+def import_images(images: list[str]) -> None:
+    """`docker save | ctr import` each image into the cluster's containerd."""
+    for image in images:
+        say(f"importing {image}")
+        save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+        subprocess.run(["ctr", "-a", str(SOCKET), "-n", "k8s.io", "images", "import",
+                        "--no-unpack=false", "-"], stdin=save.stdout, check=True,
+                       capture_output=True)
+        if save.wait() != 0:
+            raise SystemExit(f"k8s_cluster: docker save {image} failed")
+
+
+# -- processes -------------------------------------------------------------------------------
+
+def start(name: str, argv: list[str]) -> None:
+    """Start a component in the background, its pid and log kept."""
+    PIDS.mkdir(parents=True, exist_ok=True)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    if alive(name):
+        return
+    log = (LOGS / f"{name}.log").open("ab")
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    (PIDS / f"{name}.pid").write_text(str(process.pid))
+
+
+def alive(name: str) -> bool:
+    """Whether the component's process runs."""
+    pid_file = PIDS / f"{name}.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def wait_for(what: str, check: object, timeout: float = 120) -> None:
+    """Poll `check()` until it is true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(1)
+    raise SystemExit(f"k8s_cluster: {what} not ready within {timeout:.0f}s; logs in {LOGS}")
+
+
+def kubectl(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """kubectl against this cluster."""
+    return run(shutil.which("kubectl") or "kubectl", f"--kubeconfig={KUBECONFIG}", *args,
+               check=check)
+
+
+def up(bin_dir: Path) -> None:
+    """Start every component in order and wait for the node to be Ready."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    RUN.mkdir(parents=True, exist_ok=True)
+    certificates()
+    kubeconfig()
+    host_network()
+    b = lambda name: str(bin_dir / name)  # noqa: E731 - a short alias for the argv lists
+    start("etcd", [b("etcd"), "--data-dir", str(STATE / "etcd"), "--listen-client-urls",
+                   "http://127.0.0.1:2379", "--advertise-client-urls", "http://127.0.0.1:2379",
+                   "--listen-peer-urls", "http://127.0.0.1:2380"])
+    start("kube-apiserver", [
+        b("kube-apiserver"), "--etcd-servers=http://127.0.0.1:2379",
+        f"--service-cluster-ip-range={SERVICE_CIDR}", "--secure-port=6443",
+        f"--advertise-address={NODE_IP}", f"--tls-cert-file={PKI / 'apiserver.crt'}",
+        f"--tls-private-key-file={PKI / 'apiserver.key'}", f"--client-ca-file={PKI / 'ca.crt'}",
+        f"--service-account-key-file={PKI / 'sa.pub'}",
+        f"--service-account-signing-key-file={PKI / 'sa.key'}",
+        "--service-account-issuer=https://kubernetes.default.svc",
+        "--authorization-mode=Node,RBAC", f"--kubelet-client-certificate={PKI / 'admin.crt'}",
+        f"--kubelet-client-key={PKI / 'admin.key'}",
+        "--kubelet-preferred-address-types=InternalIP", "--allow-privileged=true"])
+    wait_for("the API server", lambda: kubectl("get", "--raw", "/readyz").returncode == 0)
+    start("kube-controller-manager", [
+        b("kube-controller-manager"), f"--kubeconfig={KUBECONFIG}",
+        f"--root-ca-file={PKI / 'ca.crt'}", f"--service-account-private-key-file={PKI / 'sa.key'}",
+        f"--cluster-signing-cert-file={PKI / 'ca.crt'}",
+        f"--cluster-signing-key-file={PKI / 'ca.key'}", "--use-service-account-credentials=true",
+        "--leader-elect=false"])
+    start("kube-scheduler", [b("kube-scheduler"), f"--kubeconfig={KUBECONFIG}",
+                             "--leader-elect=false"])
+    start("containerd", ["containerd", "--config", str(containerd_config())])
+    wait_for("containerd", lambda: SOCKET.exists())
+    pause_image()
+    start("kubelet", [b("kubelet"), f"--kubeconfig={KUBECONFIG}", f"--config={kubelet_config()}",
+                      f"--node-ip={NODE_IP}", f"--hostname-override={NODE}",
+                      f"--root-dir={STATE / 'kubelet'}"])
+    start("kube-proxy", [b("kube-proxy"), f"--kubeconfig={KUBECONFIG}", "--proxy-mode=iptables",
+                         f"--cluster-cidr={POD_CIDR}", f"--hostname-override={NODE}"])
+    if (bin_dir / "coredns").exists():
+        corefile = STATE / "Corefile"
+        corefile.write_text(textwrap.dedent(f"""\
+            .:53 {{
+                bind {DNS_IP}
+                kubernetes cluster.local in-addr.arpa ip6.arpa {{
+                    kubeconfig {KUBECONFIG} orchestrator-k8s
+                }}
+                forward . /etc/resolv.conf
+                cache 30
+            }}
+            """))
+        start("coredns", [b("coredns"), "-conf", str(corefile)])
+    ready = '{.status.conditions[?(@.type=="Ready")].status}'
+    wait_for("the node", lambda: kubectl("get", "node", NODE, "-o", f"jsonpath={ready}")
+             .stdout.strip() == "True", timeout=180)
+    say("node Ready")
+    print(f"export KUBECONFIG={KUBECONFIG}")
+
+
+def down() -> None:
+    """Stop pods while kubelet runs, then every component in reverse order; shims, the CNI
+    bridge and the dummy interface go too; kubelet's sysctl changes are undone."""
+    if alive("kube-apiserver") and alive("kubelet"):
+        kubectl("delete", "pods", "--all", "--all-namespaces", "--wait=true", "--timeout=60s")
+    if SOCKET.exists():
+        for task in run("ctr", "-a", str(SOCKET), "-n", "k8s.io", "tasks", "ls", "-q",
+                        check=False).stdout.split():
+            run("ctr", "-a", str(SOCKET), "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", task,
+                check=False)
+    for name in reversed(ORDER):
+        pid_file = PIDS / f"{name}.pid"
+        if not pid_file.exists():
+            continue
+        try:
+            pid = int(pid_file.read_text())
+            os.killpg(pid, signal.SIGTERM)
+            for _ in range(30):
+                os.kill(pid, 0)
+                time.sleep(0.5)
+            os.killpg(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        pid_file.unlink(missing_ok=True)
+    run("pkill", "-f", f"containerd-shim-runc-v2 .*-address {SOCKET}", check=False)
+    for mount in reversed(Path("/proc/mounts").read_text().splitlines()):
+        target = mount.split()[1]
+        if target.startswith((str(STATE / "kubelet"), str(RUN), str(STATE / "containerd"))):
+            run("umount", "-l", target, check=False)
+    saved = STATE / "sysctls.json"
+    if saved.exists():
+        for key, value in json.loads(saved.read_text()).items():
+            run("sysctl", "-qw", f"{key}={value}", check=False)
+    run("ip", "link", "delete", "cni0", check=False)
+    run("ip", "link", "delete", DUMMY, check=False)
+    say("stopped")
+
+
+def status() -> int:
+    """Each component's process, and the node."""
+    for name in ORDER:
+        print(f"{name:24} {'running' if alive(name) else 'stopped'}")
+    if alive("kube-apiserver"):
+        print(kubectl("get", "nodes", "-o", "wide").stdout, end="")
+    return 0 if all(alive(n) for n in ORDER[:-1]) else 1
+
+
+def main() -> int:
+    """up, down, status, import."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+    start_parser = sub.add_parser("up")
+    start_parser.add_argument("--bin", type=Path, help="the binaries (default: k8s_build.sh's)")
+    sub.add_parser("down")
+    sub.add_parser("status")
+    importer = sub.add_parser("import")
+    importer.add_argument("images", nargs="+")
+    args = parser.parse_args()
+    if args.verb == "up":
+        bin_dir = args.bin or Path(run(str(Path(__file__).with_name("k8s_build.sh"))).stdout.strip())
+        up(bin_dir)
+    elif args.verb == "down":
+        down()
+    elif args.verb == "status":
+        return status()
+    else:
+        import_images(args.images)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
