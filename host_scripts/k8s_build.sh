@@ -10,6 +10,7 @@ set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.34.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
 STAGING_VERSION=v0.${K8S_VERSION#v1.}
 COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
@@ -19,7 +20,7 @@ say() { echo "k8s_build.sh: $*" >&2; }
 
 complete() {
   local name
-  for name in "${COMPONENTS[@]}" etcd; do [[ -x $bin/$name ]] || return 1; done
+  for name in "${COMPONENTS[@]}" etcd coredns; do [[ -x $bin/$name ]] || return 1; done
 }
 if complete; then
   say "reusing $bin"
@@ -34,6 +35,7 @@ mkdir -p "$bin"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 # Kubernetes: the wrapper module, its replaces derived from the module's own go.mod.
+if [[ ! -x $bin/kubelet || ! -x $bin/kube-apiserver ]]; then
 mkdir "$work/k8s"
 cd "$work/k8s"
 gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c \
@@ -51,8 +53,10 @@ for name in "${COMPONENTS[@]}"; do packages+=("k8s.io/kubernetes/cmd/$name"); do
 go get "${packages[@]/%/@$K8S_VERSION}"
 go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION" \
   -o "$bin/" "${packages[@]}"
+fi
 
 # etcd: a three-line main around its server module's etcdmain, as etcd's own main.go is.
+if [[ ! -x $bin/etcd ]]; then
 mkdir "$work/etcd"
 cd "$work/etcd"
 printf 'module orchestrator.local/etcdbuild\ngo 1.24\n' > go.mod
@@ -61,6 +65,17 @@ say "building etcd $ETCD_VERSION"
 go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
 go mod tidy
 go build -trimpath -ldflags "-s -w" -o "$bin/etcd" .
+fi
+
+# CoreDNS: its module's root package is the coredns command (its default plugins compiled in).
+if [[ ! -x $bin/coredns ]]; then
+mkdir "$work/coredns"
+cd "$work/coredns"
+printf 'module orchestrator.local/corednsbuild\ngo 1.24\n' > go.mod
+say "building CoreDNS $COREDNS_VERSION"
+go get "github.com/coredns/coredns@$COREDNS_VERSION"
+go build -trimpath -ldflags "-s -w" -o "$bin/coredns" github.com/coredns/coredns
+fi
 
 complete || { say "the build left no complete set of binaries in $bin"; exit 1; }
 say "built into $bin"

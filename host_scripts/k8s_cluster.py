@@ -103,11 +103,11 @@ def kubeconfig() -> None:
 # -- the host --------------------------------------------------------------------------------
 
 def host_network() -> None:
-    """The node's address on a dummy interface (kubelet refuses loopback), the Service range
+    """The node's address on a dummy interface (kubelet refuses loopback; a bridge with no ports, as the kernel may lack the dummy driver), the Service range
     routed to it so nothing leaves the machine, and pod traffic allowed past Docker's FORWARD
     DROP."""
     if run("ip", "link", "show", DUMMY, check=False).returncode != 0:
-        run("ip", "link", "add", DUMMY, "type", "dummy")
+        run("ip", "link", "add", DUMMY, "type", "bridge")  # this kernel has no dummy module
         run("ip", "addr", "add", f"{NODE_IP}/32", "dev", DUMMY)
         run("ip", "addr", "add", f"{DNS_IP}/32", "dev", DUMMY)
         run("ip", "link", "set", DUMMY, "up")
