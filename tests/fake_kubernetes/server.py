@@ -263,7 +263,9 @@ class FakeKubernetes:
                 continue
             labels = obj["metadata"].get("labels") or {}
             if all(labels.get(k) == v for k, v in selector.items()):
-                items.append(self._view(key, obj))
+                # As a real API server does, a list's items carry no apiVersion and kind.
+                view = self._view(key, obj)
+                items.append({k: v for k, v in view.items() if k not in ("apiVersion", "kind")})
         kind = KINDS[(prefix, plural)]
         return web.json_response({"kind": f"{kind}List", "apiVersion": "v1",
                                   "metadata": {"resourceVersion": "1"}, "items": items})

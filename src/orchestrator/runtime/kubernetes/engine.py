@@ -38,6 +38,7 @@ from orchestrator.runtime.kubernetes.triage import (
 # Jobs before pods, so that the Job controller does not replace the pods being deleted.
 DELETE_ORDER = ("Job", "Pod", "LeaderWorkerSet", "Deployment", "Service", "ConfigMap", "Secret")
 DOWN_TIMEOUT_S = 180
+EXEC_WAIT_S = 600  # for a pod applied a moment ago to run (an image import, a busy node)
 POLL_S = 2.0
 
 
@@ -128,8 +129,9 @@ class KubernetesRuntime:
     # -- using -------------------------------------------------------------------------------
 
     def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
-        """Run argv in the component's container (as `kubectl exec -c`), streaming its output."""
-        ws = self.api.exec_stream(self._pod_name(plan.project, role), role, argv, binary=False)
+        """Run argv in the component's container (as `kubectl exec -c`), streaming its output.
+        A pod still starting (applied a moment ago) is waited for until its container runs."""
+        ws = self.api.exec_stream(self._running_pod(plan, role), role, argv, binary=False)
         while ws.is_open():
             ws.update(timeout=1)
             # timeout=0: take what has come; the client's default blocks for the next frame.
@@ -255,6 +257,20 @@ class KubernetesRuntime:
             raise EngineError(f"project {project} has no {role} pod in namespace {self.namespace};"
                               f" is it up? (`orchestrator ps -p {project}`)")
         return pods[0]
+
+    def _running_pod(self, plan: Plan, role: str) -> str:
+        """The component's pod once its container runs (EngineError when it cannot, or is not
+        running within EXEC_WAIT_S)."""
+        deadline = time.monotonic() + EXEC_WAIT_S
+        while True:
+            for pod in self._pods(plan.project, role):
+                if "running" in container_state(pod, role):
+                    return str(pod["metadata"]["name"])
+            problem = self.alive(plan, role)
+            if problem is not None or time.monotonic() > deadline:
+                raise EngineError(f"cannot run a command in the {role}: its pod"
+                                  f" {problem or f'is not running after {EXEC_WAIT_S}s'}")
+            time.sleep(POLL_S / 2)
 
     def _pod_name(self, project: str, role: str) -> str:
         return str(self._require_pod(project, role)["metadata"]["name"])

@@ -110,6 +110,9 @@ class Transport:
             if exc.status == 404:  # an API the cluster does not have (LWS): nothing of ours there
                 return []
             raise EngineError(f"cannot list {PLURALS[kind]}: {exc}") from None
+        for item in items:  # a real API server leaves these out of a list's items
+            item.setdefault("apiVersion", API_VERSIONS.get(kind, "v1"))
+            item.setdefault("kind", kind)
         return items
 
     def delete(self, obj: dict[str, Any]) -> bool:
