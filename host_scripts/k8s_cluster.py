@@ -265,6 +265,7 @@ def up(bin_dir: Path) -> None:
     """Start every component in order and wait for the node to be Ready."""
     STATE.mkdir(parents=True, exist_ok=True)
     RUN.mkdir(parents=True, exist_ok=True)
+    (STATE / "bin-dir").write_text(str(bin_dir))
     certificates()
     kubeconfig()
     host_network()
@@ -355,6 +356,11 @@ def down() -> None:
             run("sysctl", "-qw", f"{key}={value}", check=False)
     run("ip", "link", "delete", "cni0", check=False)
     run("ip", "link", "delete", DUMMY, check=False)
+    for rule in (["-i", "cni0", "-j", "ACCEPT"], ["-o", "cni0", "-j", "ACCEPT"]):
+        run("iptables", "-D", "FORWARD", *rule, check=False)
+    proxy = STATE / "bin-dir"
+    if proxy.exists():  # kube-proxy's own iptables chains
+        run(str(Path(proxy.read_text()) / "kube-proxy"), "--cleanup", check=False)
     say("stopped")
 
 
