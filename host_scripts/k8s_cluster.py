@@ -9,7 +9,7 @@ Debian's containerd, runc and CNI plugins.
     k8s_cluster.py import IMAGE...    copy images from Docker into the cluster's containerd
     k8s_cluster.py down               stop everything in reverse order, restore sysctls
 
-Facts it is built on (cgroup v1 and cgroupfs, restrict_oom_score_adj, a dummy interface for the
+Facts it is built on (cgroup v1 and cgroupfs, restrict_oom_score_adj, a port-less bridge for the
 node address, FORWARD rules beside Docker's): ../shared/notes/kubernetes-real.md.
 Everything lives under /var/lib/orchestrator-k8s (state) and /run/orchestrator-k8s (sockets).
 """
@@ -103,9 +103,9 @@ def kubeconfig() -> None:
 # -- the host --------------------------------------------------------------------------------
 
 def host_network() -> None:
-    """The node's address on a dummy interface (kubelet refuses loopback; a bridge with no ports, as the kernel may lack the dummy driver), the Service range
-    routed to it so nothing leaves the machine, and pod traffic allowed past Docker's FORWARD
-    DROP."""
+    """The node's address on an interface of its own (kubelet refuses loopback): a bridge with
+    no ports, as the kernel may lack the dummy driver. The Service range is routed to it so
+    nothing leaves the machine, and pod traffic is allowed past Docker's FORWARD DROP."""
     if run("ip", "link", "show", DUMMY, check=False).returncode != 0:
         run("ip", "link", "add", DUMMY, "type", "bridge")  # this kernel has no dummy module
         run("ip", "addr", "add", f"{NODE_IP}/32", "dev", DUMMY)
@@ -207,9 +207,22 @@ def pause_image() -> None:
     import_images([PAUSE])
 
 
+def containerd_name(image: str) -> str:
+    """The name containerd gives a Docker Hub style name: docker.io/library/NAME:TAG."""
+    return image if "/" in image.split(":")[0] else f"docker.io/library/{image}"
+
+
 def import_images(images: list[str]) -> None:
-    """`docker save | ctr import` each image into the cluster's containerd."""
+    """`docker save | ctr import` each image into the cluster's containerd. An image already
+    there (Docker's image id, the config digest, which the CRI keeps as a name) is only tagged."""
     for image in images:
+        image_id = run("docker", "image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
+        listed = run("ctr", "-a", str(SOCKET), "-n", "k8s.io", "images", "ls", "-q").stdout.split()
+        if image_id in listed:
+            say(f"{image} is already in the cluster")
+            run("ctr", "-a", str(SOCKET), "-n", "k8s.io", "images", "tag", "--force", image_id,
+                containerd_name(image))
+            continue
         say(f"importing {image}")
         save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
         subprocess.run(["ctr", "-a", str(SOCKET), "-n", "k8s.io", "images", "import",
@@ -324,7 +337,7 @@ def up(bin_dir: Path) -> None:
 
 def down() -> None:
     """Stop pods while kubelet runs, then every component in reverse order; shims, the CNI
-    bridge and the dummy interface go too; kubelet's sysctl changes are undone."""
+    bridge and the node-address bridge go too; kubelet's sysctl changes are undone."""
     if alive("kube-apiserver") and alive("kubelet"):
         kubectl("delete", "pods", "--all", "--all-namespaces", "--wait=true", "--timeout=60s")
     if SOCKET.exists():

@@ -16,6 +16,12 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the real Kubernetes cluster run last: run_tests.sh builds it in the background
+    while the others run."""
+    items.sort(key=lambda item: "real_cluster" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No seed override variable leaks in from the developer's shell; HOME is fixed."""

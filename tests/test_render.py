@@ -240,6 +240,8 @@ def test_docker_sdk_accepts_the_rendered_arguments(cli, tmp_path, name) -> None:
             assert request["Count"] or request["DeviceIDs"]
         if "shm_size" in kwargs:
             assert host["ShmSize"] == kwargs["shm_size"]
+        if "mem_limit" in kwargs:
+            assert host["Memory"] == kwargs["mem_limit"]
         if kwargs.get("healthcheck"):
             assert config["Healthcheck"]["Test"][0] == "CMD"
 
@@ -250,6 +252,14 @@ def test_gpu_ids_and_published_port(cli, tmp_path) -> None:
     assert server["device_requests"][0]["DeviceIDs"] == ["2", "3"]
     assert server["ports"] == {"8000/tcp": 18000}
     assert server["environment"]["HF_TOKEN"] == "${MY_HF_TOKEN}"
+    assert server["mem_limit"] == 48 * 1024**3  # server.memory_limit: 48g
+
+
+def test_memory_limit_is_the_server_containers_limit(cli, tmp_path) -> None:
+    deployment = next(o for o in _objects(_render(cli, "pvc-kubernetes", tmp_path / "out"))
+                      if o["kind"] == "Deployment")
+    (server,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert server["resources"]["limits"]["memory"] == "48Gi"
 
 
 def _compose_command() -> list[str] | None:

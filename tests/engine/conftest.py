@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,37 @@ def cpu_image() -> str:
     return build.stdout.split()[-1]
 
 
+CLUSTER = REPO / "host_scripts" / "k8s_cluster.py"
+BUILD_WAIT_S = 3600  # for run_tests.sh's background Go build (about 25 min cold on 2 busy cores)
+
+
+@pytest.fixture(scope="session")
+def real_cluster(cpu_image: str) -> str:
+    """The kubeconfig of the REAL single-node cluster (host_scripts/k8s_cluster.py), started
+    and holding the CPU image. run_tests.sh names it in ORCHESTRATOR_REAL_K8S and builds its
+    binaries in the background (ORCHESTRATOR_K8S_BUILD: a file that appears with their folder);
+    this waits for them, starts the cluster and imports the image (skipped when present)."""
+    kubeconfig = os.environ.get("ORCHESTRATOR_REAL_K8S", "")
+    _need(bool(kubeconfig), "no real Kubernetes cluster: ORCHESTRATOR_REAL_K8S names none"
+                            " (host_scripts/run_tests.sh starts one where Go is installed)")
+    build = os.environ.get("ORCHESTRATOR_K8S_BUILD")
+    if build:
+        deadline = time.monotonic() + BUILD_WAIT_S
+        while not Path(build).exists() and time.monotonic() < deadline:
+            time.sleep(5)
+        said = Path(build).read_text().strip() if Path(build).exists() else "not built in time"
+        _need(Path(said).is_dir(), f"building Kubernetes failed: {said} (.venv/k8s-build.log)")
+        up = subprocess.run([sys.executable, str(CLUSTER), "up", "--bin", said],
+                            capture_output=True, text=True)
+        _need(up.returncode == 0, f"starting the cluster failed: {up.stderr.strip()[-2000:]}")
+    # The build's own tag, and the :local one the examples name.
+    local = cpu_image.rsplit(":", 1)[0] + ":local"
+    imported = subprocess.run([sys.executable, str(CLUSTER), "import", cpu_image, local],
+                              capture_output=True, text=True)
+    _need(imported.returncode == 0, f"importing {cpu_image} failed: {imported.stderr.strip()}")
+    return kubeconfig
+
+
 class Orchestrator:
     """Runs `python -m orchestrator` as a separate process, as a user would."""
 
@@ -54,10 +86,10 @@ class Orchestrator:
         return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True,
                               text=True, cwd=REPO, env={**self.env(), **(env or {})}, timeout=timeout)
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen([sys.executable, "-m", "orchestrator", *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=REPO, env=self.env())
+                                cwd=REPO, env={**self.env(), **(env or {})})
 
     def runs(self) -> list[Path]:
         return sorted(p for p in self.results.iterdir() if p.is_dir()) if self.results.exists() else []

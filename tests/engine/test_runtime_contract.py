@@ -3,7 +3,8 @@
 The same scenarios run on each runtime of the registry, through `runtime.base.Runtime` only:
 Docker on the real engine (the CPU image), local as real host processes, Kubernetes on the
 FAKE API server (tests/fake_kubernetes/: the REST protocol is real, its pods are simulated, and
-so is what the contract's commands do inside them). The plan is made by hand, not from a config:
+so is what the contract's commands do inside them) and, in test_kubernetes_real.py, on the
+real single-node cluster. The plan is made by hand, not from a config:
 a server that answers /health (Python's http.server), an idle client, and a trainer that writes
 output, logs two lines and exits with code 3.
 """
@@ -45,8 +46,8 @@ RESULTS = "/root/bench_results"
 # The client's exec: writes a file, then two lines with a pause between them, then exits 4.
 EXEC = ["sh", "-c", 'mkdir -p "$1/a" && echo x > "$1/a/f.txt" && echo one && sleep 0.6'
         ' && echo two && exit 4', "sh", f"{RESULTS}/contract"]
-# The trainer: writes its output, logs, and ends with code 3 a few seconds after it starts.
-TRAIN = ["sh", "-c", 'mkdir -p "$1/sub" && echo 1 > "$1/sub/m.csv" && echo started && sleep 4'
+# The trainer: writes its output, logs, and ends with code 3 some seconds ($2) after it starts.
+TRAIN = ["sh", "-c", 'mkdir -p "$1/sub" && echo 1 > "$1/sub/m.csv" && echo started && sleep "$2"'
          ' && echo done && exit 3', "sh", OUTPUT]
 SERVE = ["sh", "-c", 'mkdir -p "$1" && echo ok > "$1/health" && exec python3 -m http.server "$2"'
          ' --bind 0.0.0.0 --directory "$1"', "sh", "/srv/www"]
@@ -58,8 +59,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def contract_plan(kind: str, image: str) -> Plan:
-    """Server, client and trainer, as a stack would plan them, for `kind`."""
+def contract_plan(kind: str, image: str, trainer_s: int = 4) -> Plan:
+    """Server, client and trainer, as a stack would plan them, for `kind`; the trainer runs
+    for `trainer_s` seconds (longer than the steps before `wait` take)."""
     project = f"t-contract-{kind}-{uuid.uuid4().hex[:4]}"
     labels = project_labels(project, "contract", "contract-run")
     port = _free_port()
@@ -81,8 +83,8 @@ def contract_plan(kind: str, image: str) -> Plan:
                       volumes=[Volume("www", "/srv/www", "scratch"), cache]),
             component(Role.client, ["sleep", "infinity"],
                       volumes=[scripts, Volume("results", RESULTS, "scratch")]),
-            component(Role.trainer, TRAIN, volumes=[scripts, Volume("output", OUTPUT, "scratch"),
-                                                    cache]),
+            component(Role.trainer, [*TRAIN, str(trainer_s)],
+                      volumes=[scripts, Volume("output", OUTPUT, "scratch"), cache]),
         ],
     )
 
@@ -151,7 +153,12 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path,
 
 
 def test_the_runtime_contract(harness: Harness, tmp_path: Path) -> None:
-    runtime, plan = harness.runtime, harness.plan
+    check_contract(harness.runtime, harness.plan, tmp_path)
+
+
+def check_contract(runtime: Runtime, plan: Plan, tmp_path: Path) -> None:
+    """The contract's scenarios, in order, on one runtime (also run on the real cluster by
+    test_kubernetes_real.py)."""
     runtime.preflight(plan)
     runtime.up(plan)
 

@@ -195,6 +195,16 @@ def check_dataset(spec: StackSpec) -> list[Problem]:
     return []
 
 
+def check_memory_limit(spec: StackSpec) -> list[Problem]:
+    """A memory limit needs a runtime that enforces one (host processes have none)."""
+    runtime = traits(spec.runtime.kind)
+    if spec.server is None or spec.server.memory_limit is None or runtime.limits_memory:
+        return []
+    return [(("server", "memory_limit"),
+             f"server.memory_limit = {spec.server.memory_limit} cannot be enforced on the"
+             f" {runtime.title} runtime (host processes); remove it or use runtime.kind docker")]
+
+
 def check_gpu_ids(spec: StackSpec) -> list[Problem]:
     """Runtimes that hand out GPUs by count (Kubernetes) cannot pin ids."""
     runtime = traits(spec.runtime.kind)
@@ -249,6 +259,7 @@ def check_secrets(spec: StackSpec) -> list[Problem]:
 
 CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_has_a_stack,
+    check_memory_limit,
     check_secrets,
     check_context_length,
     check_parallelism,

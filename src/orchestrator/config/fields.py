@@ -92,6 +92,12 @@ def _check_shm(value: str) -> str:
     return value
 
 
+def _check_memory(value: str) -> str:
+    if parse_size(value) < 64 * 1024**2:
+        raise ValueError("is below 64m, too little for any server; write it like 8g or 48g")
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("is empty; give a value or leave the key out for the default")
@@ -125,6 +131,7 @@ EnvName = Annotated[str, AfterValidator(_env_name)]
 Gpus = Annotated[int | list[int], AfterValidator(_check_gpus)]
 MemoryFraction = Annotated[float, AfterValidator(_check_fraction)]
 ShmSize = Annotated[str, AfterValidator(_check_shm)]
+MemorySize = Annotated[str, AfterValidator(_check_memory)]
 
 
 class GpuCounting:

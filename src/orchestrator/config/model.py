@@ -23,6 +23,7 @@ from orchestrator.config.fields import (
     GpuCounting,
     Gpus,
     MemoryFraction,
+    MemorySize,
     ModelCache,
     ModelName,
     NonEmpty,
@@ -162,6 +163,9 @@ class Server(GpuCounting, Section):
     model_cache: ModelCache = Field(default_factory=ModelCache)
     compile_cache: CompileCache = Field(default_factory=CompileCache)
     shm_size: ShmSize = Field("16g", description="Shared memory (/dev/shm); at least 1g.")
+    memory_limit: MemorySize | None = Field(
+        None, description="Memory the server may use before it is killed (Docker's mem_limit,"
+        " Kubernetes' resources.limits.memory), e.g. 48g; none by default.")
     startup_timeout: StartupSeconds = Field(900, description="Seconds to wait for /health.")
 
     @property

@@ -95,6 +95,7 @@ def _server(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         volumes=[cache_volume(spec, server.model_cache),
                  compile_cache_volume(spec, server.compile_cache)],
         shm_size_bytes=parse_size(server.shm_size),
+        memory_bytes=parse_size(server.memory_limit) if server.memory_limit else None,
         nodes=server.nodes,
         served_model=server.model_name,
     )

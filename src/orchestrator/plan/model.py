@@ -105,6 +105,7 @@ class Component:
     probe: HttpProbe | None = None
     volumes: list[Volume] = field(default_factory=list)
     shm_size_bytes: int | None = None
+    memory_bytes: int | None = None  # killed (OOM) above this much memory
     nodes: int = 1
     served_model: str | None = None  # the name a server answers to in /v1/models
 

@@ -50,7 +50,7 @@ RUNTIMES: dict[str, RuntimeEntry] = {
         RuntimeEntry(
             "kubernetes",
             Traits(title="Kubernetes", component_word="container",
-                   stacks=frozenset({"bench"}), pins_gpu_ids=False, loopback_services=False,
+                   stacks=frozenset({"bench", "train"}), pins_gpu_ids=False, loopback_services=False,
                    dns_names=True,
                    spans_nodes={"server": "a LeaderWorkerSet", "trainer": "an indexed Job"},
                    apply_hint="kubectl apply -f out/"),
@@ -62,7 +62,7 @@ RUNTIMES: dict[str, RuntimeEntry] = {
             "local",
             Traits(title="local", component_word="process",
                    stacks=frozenset({"bench", "train"}), pins_gpu_ids=True,
-                   loopback_services=True),
+                   loopback_services=True, limits_memory=False),
             engine="orchestrator.runtime.local.engine:LocalRuntime",
             renderers={"processes": "orchestrator.runtime.local.render:render_files"},
         ),

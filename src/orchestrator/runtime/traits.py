@@ -15,6 +15,7 @@ class Traits:
     stacks: frozenset[str]  # the stacks `orchestrator up` runs on it
     pins_gpu_ids: bool  # GPUs are given by id (one host), not only by count
     loopback_services: bool  # components reach each other on 127.0.0.1, not by name
+    limits_memory: bool = True  # a component can be given a memory limit (killed above it)
     dns_names: bool = False  # names become DNS-1035 labels (Service names): start with a letter
     # Roles that may span several nodes, and what they become there ("a LeaderWorkerSet").
     spans_nodes: dict[str, str] = field(default_factory=dict)

@@ -53,6 +53,8 @@ def _service(plan: Plan, component: Component) -> dict[str, Any]:
     }
     if component.shm_size_bytes:
         service["shm_size"] = component.shm_size_bytes
+    if component.memory_bytes:
+        service["mem_limit"] = component.memory_bytes
     ports = [f"{p.host_port}:{p.container_port}" for p in component.ports if p.host_port]
     if ports:
         service["ports"] = ports

@@ -42,6 +42,8 @@ def container_kwargs(plan: Plan, component: Component) -> dict[str, Any]:
         kwargs["device_requests"] = [_device_request(component)]
     if component.shm_size_bytes:
         kwargs["shm_size"] = component.shm_size_bytes
+    if component.memory_bytes:
+        kwargs["mem_limit"] = component.memory_bytes
     published = {f"{p.container_port}/tcp": p.host_port for p in component.ports if p.host_port}
     if published:
         kwargs["ports"] = published

@@ -115,7 +115,10 @@ class KubernetesRuntime:
 
     def alive(self, plan: Plan, role: str) -> str | None:
         """None while the pod can still become ready; else what went wrong and the likely fix."""
-        for pod in self._pods(plan.project, role):
+        return self._problem(plan.project, role)
+
+    def _problem(self, project: str, role: str) -> str | None:
+        for pod in self._pods(project, role):
             problem = triage(pod, role)
             if problem:
                 return problem
@@ -131,7 +134,8 @@ class KubernetesRuntime:
     def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
         """Run argv in the component's container (as `kubectl exec -c`), streaming its output.
         A pod still starting (applied a moment ago) is waited for until its container runs."""
-        ws = self.api.exec_stream(self._running_pod(plan, role), role, argv, binary=False)
+        pod = self._started_pod(plan.project, role, ("running",), "run a command in")
+        ws = self.api.exec_stream(pod, role, argv, binary=False)
         while ws.is_open():
             ws.update(timeout=1)
             # timeout=0: take what has come; the client's default blocks for the next frame.
@@ -175,8 +179,13 @@ class KubernetesRuntime:
 
     def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         """The component's container log; after a crash (restarts > 0), the crashed container's
-        unless following."""
-        pod = self._require_pod(project, role)
+        unless following. Following waits until the container has started, as the stacks
+        follow a pod applied a moment ago."""
+        if follow:  # a Job's pod may not even exist yet
+            name = self._started_pod(project, role, ("running", "terminated"), "follow the log of")
+            pod = next(p for p in self._pods(project, role) if p["metadata"]["name"] == name)
+        else:
+            pod = self._require_pod(project, role)
         response = self.api.log_stream(pod["metadata"]["name"], role, follow, tail,
                                        previous=restarted(pod) and not follow)
         for chunk in response.stream(4096):
@@ -258,22 +267,19 @@ class KubernetesRuntime:
                               f" is it up? (`orchestrator ps -p {project}`)")
         return pods[0]
 
-    def _running_pod(self, plan: Plan, role: str) -> str:
-        """The component's pod once its container runs (EngineError when it cannot, or is not
-        running within EXEC_WAIT_S)."""
+    def _started_pod(self, project: str, role: str, states: tuple[str, ...], doing: str) -> str:
+        """The component's pod once its container is in one of `states` (EngineError when it
+        cannot get there, or is not there within EXEC_WAIT_S)."""
         deadline = time.monotonic() + EXEC_WAIT_S
         while True:
-            for pod in self._pods(plan.project, role):
-                if "running" in container_state(pod, role):
+            for pod in self._pods(project, role):
+                if any(state in container_state(pod, role) for state in states):
                     return str(pod["metadata"]["name"])
-            problem = self.alive(plan, role)
+            problem = self._problem(project, role)
             if problem is not None or time.monotonic() > deadline:
-                raise EngineError(f"cannot run a command in the {role}: its pod"
-                                  f" {problem or f'is not running after {EXEC_WAIT_S}s'}")
+                raise EngineError(f"cannot {doing} the {role}: its pod"
+                                  f" {problem or f'has not started after {EXEC_WAIT_S}s'}")
             time.sleep(POLL_S / 2)
-
-    def _pod_name(self, project: str, role: str) -> str:
-        return str(self._require_pod(project, role)["metadata"]["name"])
 
 
 class _PodReady:

@@ -136,6 +136,7 @@ def _vllm_values(component: Component) -> dict[str, Any]:
         "gpus": component.gpus.count,
         "nodes": 1,
         "shmSizeLimit": quantity(component.shm_size_bytes or 0),
+        "memoryLimit": quantity(component.memory_bytes) if component.memory_bytes else None,
         "modelCache": _model_cache(component),
         "compileCache": _compile_cache(component),
         "probes": {"startupBudgetSeconds": component.probe.startup_budget_s if component.probe else 0},

@@ -141,10 +141,21 @@ class Transport:
 
     def log_stream(self, pod: str, container: str, follow: bool, tail: int | None,
                    previous: bool) -> Any:
-        """A container's log as a streaming response."""
-        return self.core.read_namespaced_pod_log(
-            pod, self.namespace, container=container, follow=follow, tail_lines=tail,
-            previous=previous, _preload_content=False)
+        """A container's log as a streaming response (EngineError when the API refuses it,
+        e.g. for a container still waiting to start)."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return self.core.read_namespaced_pod_log(
+                pod, self.namespace, container=container, follow=follow, tail_lines=tail,
+                previous=previous, _preload_content=False)
+        except ApiException as exc:
+            try:
+                said = json.loads(exc.body or "{}").get("message", "")
+            except ValueError:
+                said = str(exc.body or "")[:300]
+            raise EngineError(f"cannot read the log of {container} in pod {pod}:"
+                              f" {plain(said) or exc.reason}") from None
 
 
 def _describe(error: Exception) -> str:

@@ -35,13 +35,24 @@ def triage(pod: dict[str, Any], role: str) -> str | None:
             return (f"cannot pull image {image} ({reason}: {waiting.get('message', '')});"
                     f" check {fields.image}, the registry and its pull secret")
         if last.get("reason") == "OOMKilled":
-            return ("was OOM-killed (exit 137); give the pod more memory, or lower"
-                    f" {fields.memory_fix}")
+            limit = _memory_limit(pod, container.get("name", ""))
+            more = (f" at its memory limit {limit}; raise {fields.field('memory_limit')}" if limit
+                    else "; give the pod more memory")
+            return f"was OOM-killed (exit 137){more}, or lower {fields.memory_fix}"
         if reason == "CrashLoopBackOff":
             return (f"keeps crashing (CrashLoopBackOff, {container.get('restartCount', 0)} restarts,"
                     f" last exit code {last.get('exitCode', '?')})")
         if reason == "CreateContainerConfigError":
             return f"cannot be configured ({waiting.get('message', '')}); check Secrets and ConfigMaps"
+    return None
+
+
+def _memory_limit(pod: dict[str, Any], container: str) -> str | None:
+    """The container's resources.limits.memory, if it has one."""
+    for spec in pod.get("spec", {}).get("containers") or []:
+        if spec.get("name") == container:
+            limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
+            return str(limit) if limit else None
     return None
 
 
