@@ -102,6 +102,27 @@ def kubeconfig() -> None:
 
 # -- the host --------------------------------------------------------------------------------
 
+# What the node needs from Debian: a file or command, and the package that brings it.
+NODE_PACKAGES = (("containerd", "containerd"), ("runc", "runc"),
+                 ("/usr/lib/cni/bridge", "containernetworking-plugins"),
+                 ("conntrack", "conntrack"), ("iptables", "iptables"), ("openssl", "openssl"),
+                 ("gcc", "gcc"), ("/usr/include/stdio.h", "libc6-dev"))
+
+
+def node_packages() -> None:
+    """Install (Debian, as root) the node packages that are missing."""
+    missing = [package for need, package in NODE_PACKAGES
+               if not (Path(need).exists() if need.startswith("/") else shutil.which(need))]
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise SystemExit(f"k8s_cluster: needs the Debian packages {' '.join(missing)}")
+    say(f"installing {' '.join(missing)}")
+    run("apt-get", "update", "-qq")
+    run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
 def host_network() -> None:
     """The node's address on an interface of its own (kubelet refuses loopback): a bridge with
     no ports, as the kernel may lack the dummy driver. The Service range is routed to it so
@@ -280,6 +301,7 @@ def up(bin_dir: Path) -> None:
     STATE.mkdir(parents=True, exist_ok=True)
     RUN.mkdir(parents=True, exist_ok=True)
     (STATE / "bin-dir").write_text(str(bin_dir))
+    node_packages()
     certificates()
     kubeconfig()
     host_network()
