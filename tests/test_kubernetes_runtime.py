@@ -115,6 +115,10 @@ TRIAGE = {
         PodScript([(0, pending_unschedulable("0/4 nodes are available: 4 Insufficient nvidia.com/gpu."))]),
         "cannot be scheduled (0/4 nodes are available: 4 Insufficient nvidia.com/gpu.)",
         "lower server.gpus or free GPUs"),
+    "missing-claim": (  # the message a real 1.34 scheduler gives (seen on the real cluster)
+        PodScript([(0, pending_unschedulable(
+            '0/1 nodes are available: persistentvolumeclaim "hf-cache" not found. not found'))]),
+        "cannot be scheduled", "create that PersistentVolumeClaim in the namespace"),
     "taint": (
         PodScript([(0, pending_unschedulable(
             "0/2 nodes are available: 2 node(s) had untolerated taint {nvidia.com/gpu: present}."))]),

@@ -215,3 +215,41 @@ def test_up_train_on_a_real_cluster(orch, real_cluster) -> None:
     assert "LLM Generation" in (run / "rollouts.log").read_text()
     assert "train_grpo.py: done" in (run / "trainer.log").read_text()
     assert _ours(real_cluster, "real-train") == ""
+
+
+def test_a_multi_node_server_is_a_real_leaderworkerset(tmp_path, real_cluster, cpu_image) -> None:
+    """LWS's CRD and webhooks judge the rendered LeaderWorkerSet (server-side dry run), and its
+    controller (a host process beside the cluster) makes the leader and worker pods. They stay
+    Pending: the node has no GPU for their nvidia.com/gpu requests, so no server runs."""
+    out = tmp_path / "out"
+    render = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "render", "bench", "-f",
+         "tests/render_configs/kubernetes-multinode.yaml", "--set", f"server.image={cpu_image}",
+         "--set", f"client.image={cpu_image}", "--set", "runtime.kubernetes.namespace=real-lws",
+         "--set", "runtime.kubernetes.model_cache_pvc=null",
+         "--set", "runtime.kubernetes.create_namespace=true", "-o", str(out)],
+        cwd=REPO, capture_output=True, text=True)
+    assert render.returncode == 0, render.stderr
+    assert _kubectl(real_cluster, "create", "namespace", "real-lws").returncode == 0
+    try:
+        dry = _kubectl(real_cluster, "apply", "--dry-run=server", "-f", str(out))
+        assert dry.returncode == 0, dry.stderr
+        assert "leaderworkerset.leaderworkerset.x-k8s.io/multinode-server created (server dry run)" \
+            in dry.stdout
+        assert _kubectl(real_cluster, "apply", "-f", str(out)).returncode == 0
+        roles: dict[str, str] = {}
+        deadline = time.monotonic() + 120
+        while len(roles) < 2 and time.monotonic() < deadline:
+            listed = _kubectl(real_cluster, "get", "pods", "-n", "real-lws", "-l",
+                              "leaderworkerset.sigs.k8s.io/name=multinode-server", "-o", "json")
+            roles = {pod["metadata"]["name"]:
+                     pod["metadata"]["labels"].get("leaderworkerset.sigs.k8s.io/worker-index", "")
+                     for pod in json.loads(listed.stdout or "{}").get("items", [])}
+            time.sleep(1)
+        assert roles == {"multinode-server-0": "0", "multinode-server-0-1": "1"}  # leader, worker
+        pending = _kubectl(real_cluster, "get", "pod", "multinode-server-0", "-n", "real-lws",
+                           "-o", "jsonpath={.status.conditions[0].message}")
+        assert "Insufficient nvidia.com/gpu" in pending.stdout
+    finally:
+        _kubectl(real_cluster, "delete", "-f", str(out), "--wait=true")
+    assert _ours(real_cluster, "multinode") == ""

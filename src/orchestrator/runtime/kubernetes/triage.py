@@ -21,6 +21,9 @@ def triage(pod: dict[str, Any], role: str) -> str | None:
                 fix = "the nodes are tainted: add tolerations in runtime.kubernetes.tolerations"
             elif "Insufficient nvidia.com/gpu" in message:
                 fix = f"no node has that many free nvidia.com/gpu: lower {fields.gpus} or free GPUs"
+            elif "persistentvolumeclaim" in message:
+                fix = ("create that PersistentVolumeClaim in the namespace, or change"
+                       " runtime.kubernetes.model_cache_pvc, compile_cache_pvc or train_output_pvc")
             elif "node affinity" in message or "selector" in message:
                 fix = "no node matches runtime.kubernetes.node_selector"
             else:
