@@ -35,3 +35,31 @@ def test_messages_name_the_failed_components_fields(role: str, oom: str, image: 
 
 def test_a_plain_exit_is_not_called_oom() -> None:
     assert ended("trainer", 1, oom=False) == "exited with code 1 (OOM-killed: no)"
+
+
+def _unschedulable(message: str) -> dict:
+    return {"status": {"conditions": [{"type": "PodScheduled", "reason": "Unschedulable",
+                                       "message": message}]}}
+
+
+@pytest.mark.parametrize(("message", "fix"), [
+    # A GPU node's taint names nvidia.com/gpu too: the taint is what to fix.
+    ("0/2 nodes are available: 2 node(s) had untolerated taint {nvidia.com/gpu: present}.",
+     "add tolerations in runtime.kubernetes.tolerations"),
+    ('0/1 nodes are available: persistentvolumeclaim "hf-cache" not found. not found',
+     "create that PersistentVolumeClaim in the namespace"),
+    ("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.",
+     "no node matches runtime.kubernetes.node_selector"),
+])
+def test_unschedulable_pods_name_the_fix(message: str, fix: str) -> None:
+    said = triage(_unschedulable(message), "server") or ""
+    assert said.startswith(f"cannot be scheduled ({message})") and fix in said
+
+
+def test_an_oom_kill_at_a_memory_limit_names_the_limit_field() -> None:
+    pod = {**OOM, "spec": {"containers": [{"name": "x", "image": "img",
+                                           "resources": {"limits": {"memory": "300Mi"}}}]}}
+    said = triage(pod, "server") or ""
+    assert said.startswith("was OOM-killed (exit 137) at its memory limit 300Mi; raise"
+                           " server.memory_limit, or lower server.max_num_seqs")
+    assert "memory limit" not in (triage(OOM, "server") or "")  # no limit: none named

@@ -28,7 +28,7 @@ class RenderError(OrchestratorError):
 
 
 class NotImplementedYet(OrchestratorError):
-    """The requested runtime or stack does not exist yet (exit 2, never a fake success)."""
+    """The requested runtime does not exist (exit 2, never a fake success)."""
 
     exit_code = 2
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 
 from conftest import REPO
 from engine.test_runtime_contract import check_contract, contract_plan
+from test_secrets import CONFIG, OTHER, PLANTED, hits
 
 TINY = "examples/cpu-tiny.yaml"
 
@@ -142,6 +144,9 @@ TRIAGE = {
                    "was OOM-killed (exit 137) at its memory limit 300Mi", "raise server.memory_limit"),
     "bad-flag": (["server.extra_args=[--no-such-flag]"], "keeps crashing (CrashLoopBackOff",
                  "vllm: error: unrecognized arguments: --no-such-flag"),
+    "missing-claim": (["runtime.kubernetes.model_cache_pvc=no-such-claim"],
+                      'cannot be scheduled (0/1 nodes are available: persistentvolumeclaim'
+                      ' "no-such-claim" not found', "create that PersistentVolumeClaim"),
     "startup-timeout": (["server.startup_timeout=8"],
                         "the server was not ready within server.startup_timeout = 8s",
                         "raise server.startup_timeout"),
@@ -161,6 +166,47 @@ def test_triage_on_real_pods(orch, real_cluster, case) -> None:
     assert fix in result.stderr
     assert "Traceback" not in result.stderr
     assert _ours(real_cluster, project) == ""
+
+
+def test_a_missing_namespace_is_refused_before_anything_starts(orch, real_cluster) -> None:
+    result = orch("up", "bench", "-f", TINY, "--runtime", "kubernetes", "-p", "real-nowhere",
+                  "--set", "runtime.kubernetes.namespace=nowhere", env=_on(real_cluster))
+    assert result.returncode == 1
+    assert "error: namespace nowhere (runtime.kubernetes.namespace) does not exist" in result.stderr
+    assert _ours(real_cluster, "real-nowhere") == ""
+
+
+def test_context_picks_the_cluster(orch, real_cluster, tmp_path) -> None:
+    config = json.loads(_kubectl(real_cluster, "config", "view", "--raw", "--flatten",
+                                 "-o", "json").stdout)
+    real = config["current-context"]
+    config["clusters"].append({"name": "dead", "cluster": {"server": "https://127.0.0.1:9"}})
+    config["contexts"].append({"name": "dead", "context": {"cluster": "dead", "user": "admin"}})
+    config["current-context"] = "dead"
+    (tmp_path / "two").write_text(json.dumps(config))
+    on = ["-p", "real-context", "--runtime", "kubernetes"]
+    dead = orch("ps", *on, env=_on(str(tmp_path / "two")))
+    assert dead.returncode == 1 and "cannot reach the Kubernetes API at https://127.0.0.1:9" \
+        in dead.stderr
+    chosen = orch("ps", *on, "--context", real, env=_on(str(tmp_path / "two")))
+    assert chosen.returncode == 0, chosen.stderr
+
+
+def test_a_sweep_in_two_lanes_runs_two_servers_at_once(orch, real_cluster) -> None:
+    result = orch("up", "bench", "-f", TINY, "--runtime", "kubernetes", "-p", "real-lanes",
+                  "--sweep", "server.max_num_seqs=4,8", "--set", "sweep.parallel=2",
+                  "--set", "workload.num_prompts=8", "--set", "workload.concurrency=[2]",
+                  "--set", f"results_dir={orch.results}",
+                  env=_on(real_cluster))
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    (run,) = orch.runs()
+    raw = sorted(str(p.relative_to(run / "raw")) for p in (run / "raw").rglob("*.json"))
+    assert raw == ["v0/w0-c2-r0.json", "v1/w0-c2-r0.json"]
+    variants = json.loads((run / "variants.json").read_text())
+    assert sorted(v["slot"] for v in variants) == [0, 1]
+    first, second = sorted(variants, key=lambda v: v["started_at"])
+    assert second["started_at"] < first["ended_at"]  # both servers up at once
+    assert _ours(real_cluster, "real-lanes") == ""
 
 
 def test_ctrl_c_mid_sweep_on_a_real_cluster(orch, real_cluster) -> None:
@@ -253,3 +299,38 @@ def test_a_multi_node_server_is_a_real_leaderworkerset(tmp_path, real_cluster, c
     finally:
         _kubectl(real_cluster, "delete", "-f", str(out), "--wait=true")
     assert _ours(real_cluster, "multinode") == ""
+
+    # `up` applies the same LeaderWorkerSet, reads its leader pod, and removes it all again.
+    up = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "up", "bench", "-f",
+         "tests/render_configs/kubernetes-multinode.yaml", "-p", "real-lws",
+         "--set", f"server.image={cpu_image}", "--set", f"client.image={cpu_image}",
+         "--set", "runtime.kubernetes.namespace=real-lws",
+         "--set", "runtime.kubernetes.create_namespace=true",
+         "--set", "runtime.kubernetes.model_cache_pvc=null", "--set", f"results_dir={tmp_path}"],
+        cwd=REPO, capture_output=True, text=True, env={**os.environ, **_on(real_cluster)})
+    assert up.returncode == 1
+    assert "error: the server container real-lws-server cannot be scheduled (0/1 nodes are" \
+        " available: 1 Insufficient nvidia.com/gpu." in up.stderr
+    assert _ours(real_cluster, "real-lws") == ""
+    assert _kubectl(real_cluster, "get", "statefulsets,pods", "-n", "real-lws", "-o",
+                    "name").stdout.strip() == ""
+
+
+def test_a_run_on_a_real_cluster_writes_no_secret(orch, real_cluster, tmp_path, monkeypatch) -> None:
+    """up bench with secrets in the operator's environment (passed by reference, as Secrets the
+    pods read): neither the run folder nor the terminal holds them."""
+    monkeypatch.setenv("HF_TOKEN", PLANTED)
+    monkeypatch.setenv("WANDB_KEY", OTHER)
+    config = tmp_path / "secret.yaml"
+    config.write_text(CONFIG)
+    result = orch("up", "bench", "-f", str(config), "--runtime", "kubernetes",
+                  "--set", "workload.num_prompts=4", "--set", "server.enforce_eager=true",
+                  "--set", 'server.extra_args=["--kv-cache-memory-bytes", "64M"]',
+                  "--set", f"results_dir={orch.results}", env=_on(real_cluster))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert PLANTED not in result.stdout + result.stderr and OTHER not in result.stdout + result.stderr
+    (run,) = orch.runs()
+    assert {p.name for p in run.iterdir()} >= {"config.yaml", "environment.json", "client.log"}
+    assert hits(run) == []
+    assert _ours(real_cluster, "secret-probe") == ""

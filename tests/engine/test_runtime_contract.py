@@ -1,10 +1,9 @@
 """One contract, every runtime (the idea of testcontainers' protocol-compliance test).
 
 The same scenarios run on each runtime of the registry, through `runtime.base.Runtime` only:
-Docker on the real engine (the CPU image), local as real host processes, Kubernetes on the
-FAKE API server (tests/fake_kubernetes/: the REST protocol is real, its pods are simulated, and
-so is what the contract's commands do inside them) and, in test_kubernetes_real.py, on the
-real single-node cluster. The plan is made by hand, not from a config:
+Docker on the real engine (the CPU image), local as real host processes, and Kubernetes on the
+real single-node cluster (test_kubernetes_real.py calls `check_contract`, as that cluster is
+built while the other tests run). The plan is made by hand, not from a config:
 a server that answers /health (Python's http.server), an idle client, and a trainer that writes
 output, logs two lines and exits with code 3.
 """
@@ -21,8 +20,6 @@ from typing import Any
 
 import pytest
 
-from fake_kubernetes.client_pod import ClientPod
-from fake_kubernetes.server import FakeKubernetes, FakePod, PodScript, healthy_server
 from orchestrator.errors import DeadlineError
 from orchestrator.names import Role
 from orchestrator.plan import (
@@ -89,35 +86,6 @@ def contract_plan(kind: str, image: str, trainer_s: int = 4) -> Plan:
     )
 
 
-class ContractPod(ClientPod):
-    """What the FAKE cluster's pods do for the contract's own commands (simulated)."""
-
-    def __call__(self, pod: FakePod, argv: list[str]) -> Any:
-        if argv == EXEC:
-            return self._contract_exec(pod)
-        return super().__call__(pod, argv)
-
-    @staticmethod
-    def _contract_exec(pod: FakePod) -> Iterator[bytes]:
-        pod.files[f"{RESULTS}/contract/a/f.txt"] = b"x\n"
-        yield b"one\n"
-        time.sleep(0.6)
-        yield b"two\n"
-        return 4
-
-
-def _trainer_pod() -> PodScript:
-    def state(trainer: dict[str, Any]) -> dict[str, Any]:
-        return {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}],
-                "containerStatuses": [
-                    {"name": "trainer", "ready": False, "restartCount": 0, "state": trainer},
-                    {"name": "results", "ready": True, "restartCount": 0,
-                     "state": {"running": {}}}]}
-    return PodScript(steps=[(0, state({"running": {}})),
-                            (4, state({"terminated": {"exitCode": 3, "reason": "Error"}}))],
-                     logs="started\ndone\n", files={f"{OUTPUT}/sub/m.csv": b"1\n"})
-
-
 @dataclass
 class Harness:
     """A runtime under test and the plan it runs."""
@@ -126,21 +94,14 @@ class Harness:
     plan: Plan
 
 
-@pytest.fixture(params=KINDS)
+# Kubernetes: test_kubernetes_real.py, on the real cluster.
+@pytest.fixture(params=[kind for kind in KINDS if kind != "kubernetes"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    """Each registered runtime, connected, with a contract plan for it."""
+    """Each registered runtime (but Kubernetes), connected, with a contract plan for it."""
     kind = request.param
-    fake = None
     if kind == "docker":
         image = request.getfixturevalue("cpu_image")
-    elif kind == "kubernetes":
-        image = "fake"
-        fake = FakeKubernetes(server_script=healthy_server)
-        fake.exec_handler = ContractPod(fake)
-        fake.role_scripts["trainer"] = _trainer_pod
-        fake.start()
-        monkeypatch.setenv("KUBECONFIG", fake.kubeconfig(str(tmp_path / "kubeconfig")))
     else:
         image = "local"
         monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
@@ -148,8 +109,6 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path,
     runtime = get_runtime(kind, "contract", plan.scope)
     yield Harness(runtime, plan)
     runtime.down(plan.project)
-    if fake is not None:
-        fake.stop()
 
 
 def test_the_runtime_contract(harness: Harness, tmp_path: Path) -> None:

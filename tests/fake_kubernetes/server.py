@@ -1,13 +1,10 @@
-"""A FAKE Kubernetes API server for tests: the real REST protocol, no real cluster behind it.
+"""A FAKE Kubernetes API server, kept only for what the real single-node cluster of the tests
+cannot show (see README.md beside it): GPU pods that run, and a cluster without LeaderWorkerSet.
 
-No cluster can run on the machines that test orchestrator, so the Kubernetes runtime is tested
-against this. It speaks the paths, verbs and payloads of the Kubernetes API that the official
-Python client uses (server-side apply, list by label selector, delete, pod logs, and exec over a
-`v4.channel.k8s.io` websocket). Objects live in memory. Pods are simulated: a Deployment, a Job or a
-LeaderWorkerSet gets a pod whose status moves along a scripted timeline (see `PodScript`), and
-exec into a pod runs a Python function standing in for the container (see `ExecHandler`).
-What it cannot show: scheduling, image pulls, networking, or vLLM itself; those only a real
-cluster proves.
+It speaks the paths, verbs and payloads of the Kubernetes API that the official Python client
+uses (server-side apply, list by label selector, delete, pod logs). Objects live in memory. Pods
+are simulated: a Deployment, a Job or a LeaderWorkerSet gets a pod whose status moves along a
+scripted timeline (see `PodScript`).
 """
 
 from __future__ import annotations
@@ -41,15 +38,10 @@ Status = dict[str, Any]
 @dataclass
 class PodScript:
     """A pod's status over time: (seconds after creation, status) steps; the last one stays.
-
-    A status's container named "main" stands for the pod's first container; `files` are what
-    the pod's containers wrote (as if they had run).
-    """
+    A status's container named "main" stands for the pod's first container."""
 
     steps: list[tuple[float, Status]]
     logs: str = ""
-    previous_logs: str = ""
-    files: dict[str, bytes] = field(default_factory=dict)
 
     def status_at(self, age: float) -> Status:
         current = self.steps[0][1]
@@ -59,31 +51,17 @@ class PodScript:
         return copy.deepcopy(current)
 
 
-def _container(name: str, ready: bool, state: dict[str, Any], restarts: int = 0,
-               last: dict[str, Any] | None = None) -> dict[str, Any]:
-    status = {"name": name, "ready": ready, "restartCount": restarts, "image": "fake",
-              "imageID": "", "state": state}
-    if last:
-        status["lastState"] = last
-    return status
+def _container(name: str, ready: bool, state: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "ready": ready, "restartCount": 0, "image": "fake", "imageID": "",
+            "state": state}
 
 
-def pending_unschedulable(message: str) -> Status:
-    """A pod the scheduler cannot place."""
-    return {"phase": "Pending", "conditions": [
-        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}]}
-
-
-def waiting(reason: str, message: str = "", restarts: int = 0,
-            last: dict[str, Any] | None = None) -> Status:
+def waiting(reason: str) -> Status:
     """Scheduled, with its container waiting for `reason`."""
-    phase = "Running" if restarts else "Pending"
-    return {"phase": phase,
+    return {"phase": "Pending",
             "conditions": [{"type": "PodScheduled", "status": "True"},
                            {"type": "Ready", "status": "False"}],
-            "containerStatuses": [_container("main", False, {"waiting": {"reason": reason,
-                                                                          "message": message}},
-                                             restarts, last)]}
+            "containerStatuses": [_container("main", False, {"waiting": {"reason": reason}})]}
 
 
 def running(ready: bool) -> Status:
@@ -103,23 +81,13 @@ def healthy_server(step: float = 0.3) -> PodScript:
                      logs="INFO fake: Application startup complete.\n")
 
 
-# exec(pod, argv) -> (output, exit code), or a generator that yields output chunks (each sent
-# as it comes) and returns the exit code; it may change the pod's files.
-ExecHandler = Callable[["FakePod", list[str]], Any]
-
-
 @dataclass
 class FakePod:
     """What the fake keeps for a simulated pod besides its object."""
 
     script: PodScript
     created: float = field(default_factory=time.monotonic)
-    files: dict[str, bytes] = field(default_factory=dict)
-    execs: list[list[str]] = field(default_factory=list)
     containers: list[str] = field(default_factory=lambda: ["main"])
-
-    def __post_init__(self) -> None:
-        self.files.update(self.script.files)
 
     def status(self) -> Status:
         """The pod's status now, its containers named as in its spec."""
@@ -129,23 +97,14 @@ class FakePod:
                 entry["name"] = self.containers[0]
         return status
 
-    def running(self, container: str) -> bool:
-        """Whether that container runs now (exec needs a running container)."""
-        for entry in self.status().get("containerStatuses") or []:
-            if entry["name"] == container:
-                return "running" in entry.get("state", {})
-        return False
-
 
 class FakeKubernetes:
     """The FAKE API server. `start()` serves on 127.0.0.1 in a thread; `url` is its address."""
 
     def __init__(self, server_script: Callable[[], PodScript] = healthy_server,
-                 exec_handler: ExecHandler | None = None) -> None:
+                 lws: bool = True) -> None:
         self.server_script = server_script
-        # Scripts for the pods of other components (by orchestrator.component label).
-        self.role_scripts: dict[str, Callable[[], PodScript]] = {}
-        self.exec_handler = exec_handler or (lambda pod, argv: (b"", 0))
+        self.lws = lws  # whether the cluster has the LeaderWorkerSet API (its CRD installed)
         self.objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], FakePod] = {}
         self.requests: list[tuple[str, str]] = []
@@ -189,12 +148,10 @@ class FakeKubernetes:
         app = web.Application()
         app.router.add_get("/version", self._version)
         app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/log", self._log)
-        app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
-        app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
         app.router.add_route("*", "/api/v1/namespaces", self._collection)
         app.router.add_route("*", "/api/v1/namespaces/{name}", self._item)
         for prefix, plural in KINDS:
-            if plural == "namespaces":
+            if plural == "namespaces" or (plural == "leaderworkersets" and not self.lws):
                 continue
             app.router.add_route("*", f"/{prefix}/namespaces/{{ns}}/{plural}", self._collection)
             app.router.add_route("*", f"/{prefix}/namespaces/{{ns}}/{plural}/{{name}}", self._item)
@@ -330,99 +287,23 @@ class FakeKubernetes:
                                     "creationTimestamp": "2026-01-01T00:00:00Z"},
                        "spec": {**template["spec"], "nodeName": f"fake-node-{index + 1}"}}
                 self.objects[("api/v1", "pods", namespace, name)] = pod
-                role = template["metadata"]["labels"].get("orchestrator.component", "")
-                script = self.role_scripts.get(role, self.server_script)
-                self.pods[(namespace, name)] = FakePod(script(), containers=_names(template["spec"]))
+                self.pods[(namespace, name)] = FakePod(self.server_script(),
+                                                       containers=_names(template["spec"]))
 
-    def ready(self, component: str) -> bool:
-        """Whether a pod of that orchestrator component is Ready now (for exec handlers)."""
-        for pod in self.find("Pod"):
-            if (pod["metadata"].get("labels") or {}).get("orchestrator.component") == component:
-                conditions = pod.get("status", {}).get("conditions") or []
-                if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-                    return True
-        return False
+    # -- logs ----------------------------------------------------------------------------
 
-    # -- logs and exec -------------------------------------------------------------------
-
-    async def _log(self, request: web.Request) -> web.StreamResponse:
+    async def _log(self, request: web.Request) -> web.Response:
         pod = self.pods.get((request.match_info["ns"], request.match_info["name"]))
         if pod is None:
             return _status(404, "NotFound", "pod not found")
         refused = _container_refused(pod, request)
         if refused is not None:
             return refused
-        text = pod.script.previous_logs if request.query.get("previous") == "true" else pod.script.logs
+        text = pod.script.logs
         tail = request.query.get("tailLines")
         if tail:
             text = "".join(text.splitlines(keepends=True)[-int(tail):])
-        response = web.StreamResponse()
-        response.content_type = "text/plain"
-        await response.prepare(request)
-        await response.write(text.encode())
-        if request.query.get("follow") == "true":
-            # A followed log stays open, as a real one does, until the client goes away or
-            # the container ends.
-            container = request.query.get("container", pod.containers[0])
-            while pod.running(container) or not _ever_ran(pod, container):
-                await asyncio.sleep(0.2)
-                if request.transport is None or request.transport.is_closing():
-                    break
-        return response
-
-    async def _exec(self, request: web.Request) -> web.StreamResponse:
-        pod = self.pods.get((request.match_info["ns"], request.match_info["name"]))
-        if pod is not None:
-            refused = _container_refused(pod, request)
-            if refused is not None:
-                return refused  # before the upgrade, as the API server does
-            if not pod.running(request.query.get("container", pod.containers[0])):
-                return _status(400, "BadRequest", "container is not running")
-        ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
-        await ws.prepare(request)
-        argv = request.query.getall("command", [])
-        loop = asyncio.get_running_loop()
-        if pod is None:
-            output, code = b"pod not found\n", 1
-        else:
-            pod.execs.append(argv)
-            result = await loop.run_in_executor(None, self.exec_handler, pod, argv)
-            if isinstance(result, tuple):
-                output, code = result
-            else:  # a generator: each chunk goes out as it comes
-                output, code = b"", 0
-                while True:
-                    done, value = await loop.run_in_executor(None, _step, result)
-                    if done:
-                        code = value
-                        break
-                    await ws.send_bytes(b"\x01" + value)
-        for start in range(0, len(output), 32 * 1024):
-            await ws.send_bytes(b"\x01" + output[start:start + 32 * 1024])
-        status = ({"metadata": {}, "status": "Success"} if code == 0 else
-                  {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
-                   "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}})
-        await ws.send_bytes(b"\x03" + json.dumps(status).encode())
-        await ws.close()
-        return ws
-
-
-def _step(generator: Any) -> tuple[bool, Any]:
-    """(False, next chunk), or (True, the generator's return value); StopIteration cannot
-    cross into an asyncio future."""
-    try:
-        return False, next(generator)
-    except StopIteration as end:
-        return True, end.value
-
-
-def _ever_ran(pod: FakePod, container: str) -> bool:
-    """Whether the container has started (a pending one's follow waits for it)."""
-    for entry in pod.status().get("containerStatuses") or []:
-        if entry["name"] == container:
-            return "waiting" not in entry.get("state", {})
-    return False
-
+        return web.Response(text=text, content_type="text/plain")
 
 def _names(pod_spec: dict[str, Any]) -> list[str]:
     return [c["name"] for c in pod_spec.get("containers") or []] or ["main"]

@@ -186,7 +186,7 @@ def up(
 
         print_dry_run(loaded, out(), folder)
         return
-    run = stack_runner(stack.value, loaded.spec.runtime.kind)
+    run = stack_runner(stack.value)
     engine = get_runtime(loaded.spec.runtime.kind, f"up {stack.value}", scope_of(loaded.spec))
     extra = {"resume": folder} if folder is not None else {}
     run(loaded, engine, keep=keep, console=out(), detach=detach, **extra)

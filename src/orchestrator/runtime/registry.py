@@ -40,9 +40,7 @@ RUNTIMES: dict[str, RuntimeEntry] = {
         RuntimeEntry(
             "docker",
             Traits(title="Docker", component_word="container",
-                   stacks=frozenset({"bench", "train"}), pins_gpu_ids=True,
-                   loopback_services=False,
-                   apply_hint="docker compose -f out/docker-compose.yaml up -d"),
+                   pins_gpu_ids=True, loopback_services=False),
             engine="orchestrator.runtime.docker.engine:DockerRuntime",
             renderers={"sdk": "orchestrator.runtime.docker.render:render_files",
                        "compose": "orchestrator.runtime.docker.compose:render_files"},
@@ -50,10 +48,8 @@ RUNTIMES: dict[str, RuntimeEntry] = {
         RuntimeEntry(
             "kubernetes",
             Traits(title="Kubernetes", component_word="container",
-                   stacks=frozenset({"bench", "train"}), pins_gpu_ids=False, loopback_services=False,
-                   dns_names=True,
-                   spans_nodes={"server": "a LeaderWorkerSet", "trainer": "an indexed Job"},
-                   apply_hint="kubectl apply -f out/"),
+                   pins_gpu_ids=False, loopback_services=False, dns_names=True,
+                   spans_nodes={"server": "a LeaderWorkerSet", "trainer": "an indexed Job"}),
             engine="orchestrator.runtime.kubernetes.engine:KubernetesRuntime",
             renderers={"manifests": "orchestrator.runtime.kubernetes.render:render_files"},
             secrets="orchestrator.runtime.kubernetes.secrets:render_files",
@@ -61,8 +57,7 @@ RUNTIMES: dict[str, RuntimeEntry] = {
         RuntimeEntry(
             "local",
             Traits(title="local", component_word="process",
-                   stacks=frozenset({"bench", "train"}), pins_gpu_ids=True,
-                   loopback_services=True, limits_memory=False),
+                   pins_gpu_ids=True, loopback_services=True, limits_memory=False),
             engine="orchestrator.runtime.local.engine:LocalRuntime",
             renderers={"processes": "orchestrator.runtime.local.render:render_files"},
         ),

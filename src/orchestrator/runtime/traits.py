@@ -1,5 +1,5 @@
-"""What a runtime can do, declared once per runtime; checks, messages and stack selection ask
-these instead of comparing runtime names."""
+"""What a runtime can do, declared once per runtime; checks and messages ask these instead of
+comparing runtime names."""
 
 from __future__ import annotations
 
@@ -12,12 +12,9 @@ class Traits:
 
     title: str  # how messages name it: "Docker", "Kubernetes", "local"
     component_word: str  # what one component is called there: "container", "process"
-    stacks: frozenset[str]  # the stacks `orchestrator up` runs on it
     pins_gpu_ids: bool  # GPUs are given by id (one host), not only by count
     loopback_services: bool  # components reach each other on 127.0.0.1, not by name
     limits_memory: bool = True  # a component can be given a memory limit (killed above it)
     dns_names: bool = False  # names become DNS-1035 labels (Service names): start with a letter
     # Roles that may span several nodes, and what they become there ("a LeaderWorkerSet").
     spans_nodes: dict[str, str] = field(default_factory=dict)
-    # How a user starts what `render -o out/` wrote, where `up` does not run a stack.
-    apply_hint: str = ""
