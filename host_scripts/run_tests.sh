@@ -2,14 +2,15 @@
 # Install what the tests need and run them:  host_scripts/run_tests.sh [pytest args]
 # Makes .venv with the package and its test extra; on a fresh Debian machine (as root) it also
 # installs docker-compose (to check rendered compose files) and chromium (to look at the report),
-# starts a Docker engine and builds the
-# CPU test image (vLLM's CPU build + a tiny model; about 10 minutes the first time, then reused).
-# Where Go is installed (and as root), it also builds a real single-node Kubernetes in the
-# background (host_scripts/k8s_build.sh: about 18 minutes the first time, then cached) for
-# tests/engine/test_kubernetes_real.py, which run last, start the cluster and leave it running
-# (host_scripts/k8s_cluster.py down stops it). ORCHESTRATOR_REAL_K8S=KUBECONFIG uses a cluster
-# that is already up instead; ORCHESTRATOR_REAL_K8S=none runs without one (those tests skip,
-# and fail in CI).
+# starts a Docker engine and builds the CPU test image (vLLM's CPU build + a tiny model; about
+# 10 minutes the first time, then reused). Where Go is installed (and as root), it also prepares
+# a real single-node Kubernetes in the background while the other tests run: built from Go
+# modules (host_scripts/k8s_build.sh: about 18 minutes the first time, then cached), started and
+# given the CPU image (k8s_cluster.py up, import). tests/engine/test_kubernetes_real.py runs last
+# on it and leaves it running (host_scripts/k8s_cluster.py down stops it; its log of the
+# preparation is .venv/k8s-prepare.log). ORCHESTRATOR_REAL_K8S=KUBECONFIG uses a cluster that is
+# already up instead; ORCHESTRATOR_REAL_K8S=none runs without one (those tests skip, and fail
+# in CI).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,60 +20,47 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 
+# The CPU image's tag, or "none", once the foreground has built it (the cluster imports it).
+image_file=$repo/.venv/cpu-image
+rm -f "$image_file"
+
+prepare_cluster() {  # build (or reuse) Kubernetes, start it, import the CPU image; say the outcome
+  local bin image log=.venv/k8s-prepare.log
+  bin=$(nice -n 19 host_scripts/k8s_build.sh 2>>"$log") \
+    || { echo "failed: k8s_build.sh (see $log)"; return; }
+  for _ in $(seq 720); do [[ -e $image_file ]] && break; sleep 5; done
+  image=$(cat "$image_file" 2>/dev/null || echo none)
+  .venv/bin/python host_scripts/k8s_cluster.py up --bin "$bin" >>"$log" 2>&1 \
+    || { echo "failed: k8s_cluster.py up (see $log)"; return; }
+  if [[ $image != none ]]; then
+    nice -n 19 .venv/bin/python host_scripts/k8s_cluster.py import "$image" "${image%:*}:local" \
+      >>"$log" 2>&1 || { echo "failed: importing $image (see $log)"; return; }
+  fi
+  echo "$bin"
+}
+
 if [[ -z ${ORCHESTRATOR_REAL_K8S:-} ]]; then
   if [[ $(id -u) == 0 ]] && command -v go >/dev/null; then
-    # The file appears when the build ends: the binaries' folder, or why it failed.
-    export ORCHESTRATOR_K8S_BUILD=$repo/.venv/k8s-build.status
+    # Prepared in the background while the other tests run; the file appears at the end with
+    # the binaries' folder, or with why it failed.
+    export ORCHESTRATOR_K8S_PREPARED=$repo/.venv/k8s-prepared
     export ORCHESTRATOR_REAL_K8S=/var/lib/orchestrator-k8s/admin.kubeconfig
-    rm -f "$ORCHESTRATOR_K8S_BUILD"
-    (
-      if bin=$(nice -n 19 host_scripts/k8s_build.sh 2>.venv/k8s-build.log); then
-        echo "$bin" >"$ORCHESTRATOR_K8S_BUILD.part"
-      else
-        echo "k8s_build.sh failed: $(tail -n 1 .venv/k8s-build.log)" >"$ORCHESTRATOR_K8S_BUILD.part"
-      fi
-      mv "$ORCHESTRATOR_K8S_BUILD.part" "$ORCHESTRATOR_K8S_BUILD"
-    ) &
+    rm -f "$ORCHESTRATOR_K8S_PREPARED"
+    (prepare_cluster >"$ORCHESTRATOR_K8S_PREPARED.part"
+     mv "$ORCHESTRATOR_K8S_PREPARED.part" "$ORCHESTRATOR_K8S_PREPARED") &
   else
     echo "run_tests.sh: warning: no Go (or not root); the real-Kubernetes tests will be skipped" \
          "(in CI they fail)" >&2
   fi
 fi
-log=.venv/install.log
-if ! .venv/bin/python -m pip install -e '.[test]' >"$log" 2>&1; then
-  cat "$log" >&2
-  echo "run_tests.sh: installing the package and its test dependencies failed (log above)" >&2
-  exit 1
-fi
-
-if ! { command -v docker >/dev/null && docker compose version >/dev/null 2>&1; } \
-   && ! command -v docker-compose >/dev/null; then
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "run_tests.sh: installing docker-compose (Debian) to check rendered compose files"
-    apt-get update -qq >>"$log" 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose \
-      >>"$log" 2>&1
-  else
-    echo "run_tests.sh: warning: no docker compose; the compose checks will be skipped" >&2
-  fi
-fi
-
-# The report's browser test opens report.html in headless Chromium (Debian's package).
-if ! command -v chromium >/dev/null; then
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "run_tests.sh: installing chromium (Debian) for the report's browser test"
-    apt-get update -qq >>"$log" 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
-      >>"$log" 2>&1
-  else
-    echo "run_tests.sh: warning: no chromium; the report's browser test will be skipped" >&2
-  fi
-fi
 
 # The real-engine tests need a Docker engine and the CPU test image (built once, then reused).
+tell_image() { echo "$1" >"$image_file.part" && mv "$image_file.part" "$image_file"; }
 if host_scripts/docker_engine.sh; then
-  host_scripts/build_images.sh cpu >/dev/null
+  image=$(host_scripts/build_images.sh cpu) || { tell_image none; exit 1; }
+  tell_image "$image"
 else
+  tell_image none
   echo "run_tests.sh: warning: no Docker engine; the real-engine tests will be skipped" \
        "(in CI they fail)" >&2
 fi

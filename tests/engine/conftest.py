@@ -42,25 +42,27 @@ def cpu_image() -> str:
 
 
 CLUSTER = REPO / "host_scripts" / "k8s_cluster.py"
-BUILD_WAIT_S = 3600  # for run_tests.sh's background Go build (about 25 min cold on 2 busy cores)
+PREPARE_WAIT_S = 3600  # for run_tests.sh's background preparation (about 30 min cold, 2 busy cores)
 
 
 @pytest.fixture(scope="session")
 def real_cluster(cpu_image: str) -> str:
     """The kubeconfig of the REAL single-node cluster (host_scripts/k8s_cluster.py), started
-    and holding the CPU image. run_tests.sh names it in ORCHESTRATOR_REAL_K8S and builds its
-    binaries in the background (ORCHESTRATOR_K8S_BUILD: a file that appears with their folder);
-    this waits for them, starts the cluster and imports the image (skipped when present)."""
+    and holding the CPU image. run_tests.sh names it in ORCHESTRATOR_REAL_K8S and prepares it in
+    the background (ORCHESTRATOR_K8S_PREPARED: a file that appears with the binaries' folder once
+    built, started and the image imported); this waits for that, then makes sure the cluster is
+    up and holds the image (both quick when done already)."""
     kubeconfig = os.environ.get("ORCHESTRATOR_REAL_K8S", "")
-    _need(kubeconfig not in ("", "none"), "no real Kubernetes cluster: ORCHESTRATOR_REAL_K8S names none"
-                            " (host_scripts/run_tests.sh starts one where Go is installed)")
-    build = os.environ.get("ORCHESTRATOR_K8S_BUILD")
-    if build:
-        deadline = time.monotonic() + BUILD_WAIT_S
-        while not Path(build).exists() and time.monotonic() < deadline:
+    _need(kubeconfig not in ("", "none"), "no real Kubernetes cluster: ORCHESTRATOR_REAL_K8S names"
+                                          " none (host_scripts/run_tests.sh starts one where Go is"
+                                          " installed)")
+    prepared = os.environ.get("ORCHESTRATOR_K8S_PREPARED")
+    if prepared:
+        deadline = time.monotonic() + PREPARE_WAIT_S
+        while not Path(prepared).exists() and time.monotonic() < deadline:
             time.sleep(5)
-        said = Path(build).read_text().strip() if Path(build).exists() else "not built in time"
-        _need(Path(said).is_dir(), f"building Kubernetes failed: {said} (.venv/k8s-build.log)")
+        said = Path(prepared).read_text().strip() if Path(prepared).exists() else "not in time"
+        _need(Path(said).is_dir(), f"preparing the cluster failed: {said}")
         up = subprocess.run([sys.executable, str(CLUSTER), "up", "--bin", said],
                             capture_output=True, text=True)
         _need(up.returncode == 0, f"starting the cluster failed: {up.stderr.strip()[-2000:]}")
