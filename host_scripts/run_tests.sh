@@ -54,6 +54,37 @@ if [[ -z ${ORCHESTRATOR_REAL_K8S:-} ]]; then
   fi
 fi
 
+log=.venv/install.log
+if ! .venv/bin/python -m pip install -e '.[test]' >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "run_tests.sh: installing the package and its test dependencies failed (log above)" >&2
+  exit 1
+fi
+
+if ! { command -v docker >/dev/null && docker compose version >/dev/null 2>&1; } \
+   && ! command -v docker-compose >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "run_tests.sh: installing docker-compose (Debian) to check rendered compose files"
+    apt-get update -qq >>"$log" 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose \
+      >>"$log" 2>&1
+  else
+    echo "run_tests.sh: warning: no docker compose; the compose checks will be skipped" >&2
+  fi
+fi
+
+# The report's browser test opens report.html in headless Chromium (Debian's package).
+if ! command -v chromium >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "run_tests.sh: installing chromium (Debian) for the report's browser test"
+    apt-get update -qq >>"$log" 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+      >>"$log" 2>&1
+  else
+    echo "run_tests.sh: warning: no chromium; the report's browser test will be skipped" >&2
+  fi
+fi
+
 # The real-engine tests need a Docker engine and the CPU test image (built once, then reused).
 tell_image() { echo "$1" >"$image_file.part" && mv "$image_file.part" "$image_file"; }
 if host_scripts/docker_engine.sh; then
