@@ -35,6 +35,12 @@ command -v go >/dev/null || { say "needs Go (1.24 or later) and the Go module pr
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+wrapper_module() {  # wrapper_module NAME GO_VERSION: cd into a fresh module of our own
+  mkdir "$work/$1"
+  cd "$work/$1"
+  printf 'module orchestrator.local/%sbuild\ngo %s\n' "$1" "$2" > go.mod
+}
 mkdir -p "$bin"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 
@@ -61,9 +67,7 @@ fi
 
 # etcd: a three-line main around its server module's etcdmain, as etcd's own main.go is.
 if [[ ! -x $bin/etcd ]]; then
-mkdir "$work/etcd"
-cd "$work/etcd"
-printf 'module orchestrator.local/etcdbuild\ngo 1.24\n' > go.mod
+wrapper_module etcd 1.24
 printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' > main.go
 say "building etcd $ETCD_VERSION"
 go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
@@ -73,9 +77,7 @@ fi
 
 # CoreDNS: its module's root package is the coredns command (its default plugins compiled in).
 if [[ ! -x $bin/coredns ]]; then
-mkdir "$work/coredns"
-cd "$work/coredns"
-printf 'module orchestrator.local/corednsbuild\ngo 1.24\n' > go.mod
+wrapper_module coredns 1.24
 say "building CoreDNS $COREDNS_VERSION"
 go get "github.com/coredns/coredns@$COREDNS_VERSION"
 go build -trimpath -ldflags "-s -w" -o "$bin/coredns" github.com/coredns/coredns
@@ -83,9 +85,7 @@ fi
 
 # LeaderWorkerSet: its module's manager command, and the CRD and webhooks from its config/.
 if [[ ! -x $lws/controller ]]; then
-mkdir "$work/lws"
-cd "$work/lws"
-printf 'module orchestrator.local/lwsbuild\ngo 1.25\n' > go.mod
+wrapper_module lws 1.25
 say "building LeaderWorkerSet $LWS_VERSION"
 go get "sigs.k8s.io/lws/cmd@$LWS_VERSION"
 mkdir -p "$lws.part"

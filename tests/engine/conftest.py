@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,6 +93,19 @@ class Orchestrator:
         return subprocess.Popen([sys.executable, "-m", "orchestrator", *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=REPO, env={**self.env(), **(env or {})})
+
+    def interrupt_after_first_point(self, proc: subprocess.Popen[str], wait_s: float) -> str:
+        """Wait (up to wait_s) until the run's first point is home, then press Ctrl-C (SIGINT);
+        return the process's stderr once it has ended."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            runs = self.runs()
+            if runs and list((runs[0] / "raw").glob("v0/*.json")):
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        return proc.communicate(timeout=180)[1]
 
     def runs(self) -> list[Path]:
         return sorted(p for p in self.results.iterdir() if p.is_dir()) if self.results.exists() else []

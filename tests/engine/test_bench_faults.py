@@ -61,15 +61,7 @@ def test_sigint_mid_sweep_then_resume_measures_each_point_once(orch, project) ->
     proc = orch.popen("up", "bench", "-f", TINY, "-p", project,
                       "--set", "workload.concurrency=[1, 2, 3]", "--sweep", "workload.output_len=16,32",
                       "--set", f"results_dir={orch.results}")
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        runs = orch.runs()
-        if runs and list((runs[0] / "raw").glob("v0/*.json")):
-            break
-        time.sleep(0.5)
-    assert proc.poll() is None, proc.communicate()
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
+    stderr = orch.interrupt_after_first_point(proc, wait_s=300)
     assert proc.returncode == 130
     assert "error: interrupted; everything started was removed, finished points are in" in stderr
     assert "orchestrator up bench --resume" in stderr

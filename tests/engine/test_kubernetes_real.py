@@ -213,15 +213,7 @@ def test_ctrl_c_mid_sweep_on_a_real_cluster(orch, real_cluster) -> None:
     proc = orch.popen("up", "bench", "-f", TINY, "--runtime", "kubernetes", "-p", "real-sigint",
                       "--set", "workload.concurrency=[1, 2, 3]",
                       "--set", f"results_dir={orch.results}", env=_on(real_cluster))
-    deadline = time.monotonic() + 400
-    while time.monotonic() < deadline and proc.poll() is None:
-        runs = orch.runs()
-        if runs and list((runs[0] / "raw").glob("v0/*.json")):
-            break
-        time.sleep(0.5)
-    assert proc.poll() is None, proc.communicate()
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=180)
+    stderr = orch.interrupt_after_first_point(proc, wait_s=400)
     assert proc.returncode == 130, stderr[-3000:]
     assert "error: interrupted; everything started was removed, finished points are in" in stderr
     (run,) = orch.runs()
