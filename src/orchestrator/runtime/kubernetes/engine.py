@@ -135,7 +135,7 @@ class KubernetesRuntime:
         """Run argv in the component's container (as `kubectl exec -c`), streaming its output.
         A pod still starting (applied a moment ago) is waited for until its container runs."""
         pod = self._started_pod(plan.project, role, ("running",), "run a command in")
-        ws = self.api.exec_stream(pod, role, argv, binary=False)
+        ws = self.api.exec_stream(pod["metadata"]["name"], role, argv, binary=False)
         while ws.is_open():
             ws.update(timeout=1)
             # timeout=0: take what has come; the client's default blocks for the next frame.
@@ -182,8 +182,7 @@ class KubernetesRuntime:
         unless following. Following waits until the container has started, as the stacks
         follow a pod applied a moment ago."""
         if follow:  # a Job's pod may not even exist yet
-            name = self._started_pod(project, role, ("running", "terminated"), "follow the log of")
-            pod = next(p for p in self._pods(project, role) if p["metadata"]["name"] == name)
+            pod = self._started_pod(project, role, ("running", "terminated"), "follow the log of")
         else:
             pod = self._require_pod(project, role)
         response = self.api.log_stream(pod["metadata"]["name"], role, follow, tail,
@@ -267,14 +266,15 @@ class KubernetesRuntime:
                               f" is it up? (`orchestrator ps -p {project}`)")
         return pods[0]
 
-    def _started_pod(self, project: str, role: str, states: tuple[str, ...], doing: str) -> str:
+    def _started_pod(self, project: str, role: str, states: tuple[str, ...],
+                     doing: str) -> dict[str, Any]:
         """The component's pod once its container is in one of `states` (EngineError when it
         cannot get there, or is not there within EXEC_WAIT_S)."""
         deadline = time.monotonic() + EXEC_WAIT_S
         while True:
             for pod in self._pods(project, role):
                 if any(state in container_state(pod, role) for state in states):
-                    return str(pod["metadata"]["name"])
+                    return pod
             problem = self._problem(project, role)
             if problem is not None or time.monotonic() > deadline:
                 raise EngineError(f"cannot {doing} the {role}: its pod"
