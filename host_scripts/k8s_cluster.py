@@ -268,19 +268,24 @@ def start(name: str, argv: list[str], env: dict[str, str] | None = None) -> None
     log = (LOGS / f"{name}.log").open("ab")
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True, env={**os.environ, **(env or {})})
-    (PIDS / f"{name}.pid").write_text(str(process.pid))
+    (PIDS / f"{name}.pid").write_text(f"{process.pid}\n{argv[0]}\n")
+
+
+def running_pid(name: str) -> int | None:
+    """The component's pid while that very process runs. The pid file also names the program:
+    a file left from before a reboot may hold a pid that another process has since been given,
+    and that process must be neither mistaken for the component nor killed."""
+    try:
+        pid_text, program = (PIDS / f"{name}.pid").read_text().split("\n")[:2]
+        argv0 = Path(f"/proc/{int(pid_text)}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except (OSError, ValueError):
+        return None
+    return int(pid_text) if argv0 == program else None
 
 
 def alive(name: str) -> bool:
     """Whether the component's process runs."""
-    pid_file = PIDS / f"{name}.pid"
-    if not pid_file.exists():
-        return False
-    try:
-        os.kill(int(pid_file.read_text()), 0)
-    except (OSError, ValueError):
-        return False
-    return True
+    return running_pid(name) is not None
 
 
 def wait_for(what: str, check: object, timeout: float = 120) -> None:
@@ -333,8 +338,11 @@ def up(bin_dir: Path) -> None:
         "--leader-elect=false"])
     start("kube-scheduler", [b("kube-scheduler"), f"--kubeconfig={KUBECONFIG}",
                              "--leader-elect=false"])
+    if not alive("containerd"):
+        SOCKET.unlink(missing_ok=True)  # left by a containerd that is gone (a reboot, a kill)
     start("containerd", ["containerd", "--config", str(containerd_config())])
-    wait_for("containerd", lambda: SOCKET.exists())
+    wait_for("containerd", lambda: run("ctr", "-a", str(SOCKET), "version",
+                                       check=False).returncode == 0)
     pause_image()
     start("kubelet", [b("kubelet"), f"--kubeconfig={KUBECONFIG}", f"--config={kubelet_config()}",
                       f"--node-ip={NODE_IP}", f"--hostname-override={NODE}",
@@ -438,19 +446,17 @@ def down() -> None:
             run("ctr", "-a", str(SOCKET), "-n", "k8s.io", "tasks", "kill", "-s", "SIGKILL", task,
                 check=False)
     for name in reversed(ORDER):
-        pid_file = PIDS / f"{name}.pid"
-        if not pid_file.exists():
-            continue
+        pid = running_pid(name)
         try:
-            pid = int(pid_file.read_text())
-            os.killpg(pid, signal.SIGTERM)
-            for _ in range(30):
-                os.kill(pid, 0)
-                time.sleep(0.5)
-            os.killpg(pid, signal.SIGKILL)
-        except (OSError, ValueError):
+            if pid is not None:
+                os.killpg(pid, signal.SIGTERM)
+                for _ in range(30):
+                    os.kill(pid, 0)
+                    time.sleep(0.5)
+                os.killpg(pid, signal.SIGKILL)
+        except OSError:
             pass
-        pid_file.unlink(missing_ok=True)
+        (PIDS / f"{name}.pid").unlink(missing_ok=True)
     run("pkill", "-f", f"containerd-shim-runc-v2 .*-address {SOCKET}", check=False)
     for mount in reversed(Path("/proc/mounts").read_text().splitlines()):
         target = mount.split()[1]

@@ -26,15 +26,16 @@ rm -f "$image_file"
 
 prepare_cluster() {  # build (or reuse) Kubernetes, start it, import the CPU image; say the outcome
   local bin image log=.venv/k8s-prepare.log
-  bin=$(nice -n 19 host_scripts/k8s_build.sh 2>>"$log") \
-    || { echo "failed: k8s_build.sh (see $log)"; return; }
+  # Why it failed, with the log's last lines: CI shows only what the tests print.
+  failed() { echo "failed: $1; the last lines of $log:"; tail -n 20 "$log"; }
+  bin=$(nice -n 19 host_scripts/k8s_build.sh 2>>"$log") || { failed k8s_build.sh; return; }
   for _ in $(seq 720); do [[ -e $image_file ]] && break; sleep 5; done
   image=$(cat "$image_file" 2>/dev/null || echo none)
   .venv/bin/python host_scripts/k8s_cluster.py up --bin "$bin" >>"$log" 2>&1 \
-    || { echo "failed: k8s_cluster.py up (see $log)"; return; }
+    || { failed "k8s_cluster.py up"; return; }
   if [[ $image != none ]]; then
     nice -n 19 .venv/bin/python host_scripts/k8s_cluster.py import "$image" "${image%:*}:local" \
-      >>"$log" 2>&1 || { echo "failed: importing $image (see $log)"; return; }
+      >>"$log" 2>&1 || { failed "importing $image"; return; }
   fi
   echo "$bin"
 }
