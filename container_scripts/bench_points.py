@@ -2,17 +2,22 @@
 """Run several `vllm bench serve` points in ONE process, so vLLM is imported once, not per point.
 
     bench_points.py --point C NAME [W] [--point ...] --result-dir DIR [--metadata K=V ...]
-                    [--workload W JSON ...] [--wait-ready URL SECONDS] -- VLLM_BENCH_FLAGS...
+                    [--workload W JSON ...] [--wait-ready URL SECONDS] [--warmup N NAME]
+                    -- VLLM_BENCH_FLAGS...
 
 For each point (C: its max concurrency; NAME: its result file; W: a workload, optional) it calls
 vLLM's own benchmark (`vllm.benchmarks.serve.main`, what `vllm bench serve` runs) with
 VLLM_BENCH_FLAGS, then workload W's flags, plus `--max-concurrency C --save-result --result-dir
 DIR --result-filename NAME --metadata concurrency=C K=V ...`, so each result JSON is exactly the
 one `vllm bench serve --save-result` writes. A workload's JSON is {"flags": [...], "metadata":
-["K=V", ...]}. With --wait-ready, vLLM's benchmark is imported first and the server's /health is
-awaited after, so the import overlaps the server's start-up. With --metrics-url, the server's
-/metrics is scraped every 0.5 s during each point into DIR/STEM.metrics.csv (server_metrics.py).
-A line
+["K=V", ...]}; a workload with "conversations": {"path", "replay", "output_len"} replays that
+JSONL file turn by turn over /v1/chat/completions instead (replay_conversations.py; its
+--num-prompts is the number of conversations). With --warmup, N requests of the first point's
+workload, at its concurrency, go first and are saved as NAME (`=== warmup -> DIR/NAME (S s)`),
+so the server's cold start is measured apart from the points. With --wait-ready, vLLM's
+benchmark is imported first and the server's /health is awaited after, so the import overlaps
+the server's start-up. With --metrics-url, the server's /metrics is scraped every 0.5 s during
+each point into DIR/STEM.metrics.csv (server_metrics.py). A line
 `=== done concurrency C -> DIR/NAME (S s)` follows each point (S: its wall time in this
 process), so a caller can copy it at once.
 run_benchmark.sh builds these arguments from its seed-compatible flags; orchestrator's sweeps
@@ -27,7 +32,9 @@ import os
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from server_metrics import Scraper  # beside this script
 
@@ -38,6 +45,7 @@ class Workload:
 
     flags: list[str] = field(default_factory=list)
     metadata: list[str] = field(default_factory=list)
+    conversations: dict | None = None
 
 
 @dataclass
@@ -51,6 +59,7 @@ class Args:
     wait_ready: tuple[str, float] | None
     flags: list[str]
     metrics_url: str | None = None
+    warmup: tuple[int, str] | None = None
 
 
 def fail(message: str) -> None:
@@ -70,15 +79,21 @@ def parse(argv: list[str]) -> Args:
     own.add_argument("--workload", nargs=2, action="append", default=[], metavar=("W", "JSON"))
     own.add_argument("--wait-ready", nargs=2, metavar=("URL", "SECONDS"))
     own.add_argument("--metrics-url", metavar="URL", help="scrape URL/metrics during each point")
+    own.add_argument("--warmup", nargs=2, metavar=("N", "NAME"))
     args = own.parse_args(argv[:split])
     workloads = {"": Workload()}
     for key, text in args.workload:
         try:
             data = json.loads(text)
             workloads[key] = Workload([str(f) for f in data.get("flags", [])],
-                                      [str(m) for m in data.get("metadata", [])])
+                                      [str(m) for m in data.get("metadata", [])],
+                                      data.get("conversations"))
         except (ValueError, AttributeError, TypeError):
             fail(f"--workload {key}: not a JSON object with flags and metadata lists")
+        if workloads[key].conversations is not None and not isinstance(
+                workloads[key].conversations, dict):
+            fail(f"--workload {key}: conversations must be an object with path, replay and"
+                 " output_len")
     points = []
     for given in args.point:
         if len(given) not in (2, 3):
@@ -98,8 +113,15 @@ def parse(argv: list[str]) -> Args:
             wait = (url.rstrip("/"), float(seconds))
         except ValueError:
             fail(f"--wait-ready {url} {seconds}: SECONDS must be a number")
+    warmup = None
+    if args.warmup:
+        count, name = args.warmup
+        if not count.isdigit() or int(count) < 1 or "/" in name:
+            fail(f"--warmup {count} {name}: N must be a whole number of 1 or more, NAME a file"
+                 " name")
+        warmup = (int(count), name)
     return Args(points, args.result_dir, args.metadata, workloads, wait, argv[split + 1:],
-                args.metrics_url)
+                args.metrics_url, warmup)
 
 
 def wait_ready(url: str, seconds: float) -> None:
@@ -118,7 +140,7 @@ def wait_ready(url: str, seconds: float) -> None:
 
 
 def main() -> int:
-    """Run every point in order; stop at the first that fails."""
+    """Run the warm-up, then every point in order; stop at the first that fails."""
     given = parse(sys.argv[1:])
     started = time.monotonic()
     from vllm.benchmarks import serve  # the slow import, once for all points
@@ -129,15 +151,17 @@ def main() -> int:
         wait_ready(*given.wait_ready)
     result_dir = given.result_dir
     os.makedirs(result_dir, exist_ok=True)  # the /metrics series is written before vLLM's JSON
+    if given.warmup and given.points:
+        count, name = given.warmup
+        concurrency, _, key = given.points[0]
+        warmup_started = time.monotonic()
+        print(f"=== warmup {count} request(s) -> {result_dir}/{name}", flush=True)
+        run_point(serve, given, key, concurrency, name, ["--num-prompts", str(count)],
+                  ["warmup=1"], first_turns=True)
+        print(f"=== warmup -> {result_dir}/{name} ({time.monotonic() - warmup_started:.2f} s)",
+              flush=True)
     for concurrency, name, key in given.points:
         point_started = time.monotonic()
-        work = given.workloads[key]
-        parser = serve.FlexibleArgumentParser()
-        serve.add_cli_args(parser)
-        args = parser.parse_args([*given.flags, *work.flags, "--max-concurrency", str(concurrency),
-                                  "--save-result", "--result-dir", result_dir,
-                                  "--result-filename", name, "--metadata",
-                                  f"concurrency={concurrency}", *given.metadata, *work.metadata])
         print(f"=== concurrency {concurrency} -> {result_dir}/{name}", flush=True)
         scraper = None
         if given.metrics_url:
@@ -145,7 +169,7 @@ def main() -> int:
                                                  ".metrics.csv")
             scraper.start()
         try:
-            serve.main(args)
+            run_point(serve, given, key, concurrency, name)
         finally:
             if scraper is not None:
                 scraper.stop()
@@ -153,6 +177,53 @@ def main() -> int:
         print(f"=== done concurrency {concurrency} -> {result_dir}/{name} ({took:.2f} s)",
               flush=True)
     return 0
+
+
+def run_point(serve: Any, given: Args, key: str, concurrency: int, name: str,
+              more_flags: Sequence[str] = (), more_metadata: Sequence[str] = (),
+              first_turns: bool = False) -> None:
+    """One point: vLLM's benchmark with the common flags, the workload's, then `more_flags`
+    (later flags win); a conversations workload is replayed instead, into the same JSON."""
+    work = given.workloads[key]
+    parser = serve.FlexibleArgumentParser()
+    serve.add_cli_args(parser)
+    args = parser.parse_args([*given.flags, *work.flags, *more_flags,
+                              "--max-concurrency", str(concurrency), "--save-result",
+                              "--result-dir", given.result_dir, "--result-filename", name,
+                              "--metadata", f"concurrency={concurrency}", *given.metadata,
+                              *work.metadata, *more_metadata])
+    if work.conversations is None:
+        serve.main(args)
+        return
+    import replay_conversations  # beside this script
+
+    conv = work.conversations
+    result = replay_conversations.run(replay_conversations.Replay(
+        path=str(conv["path"]), replay=str(conv.get("replay", "live")),
+        output_len=int(conv["output_len"]), count=args.num_prompts, concurrency=concurrency,
+        base_url=args.base_url.rstrip("/"), model_id=args.model,
+        model_name=args.served_model_name or args.model, temperature=args.temperature or 0.0,
+        ignore_eos=args.ignore_eos,
+        percentiles=[float(p) for p in args.metric_percentiles.split(",")],
+        goodput=serve.check_goodput_args(args), first_turns=first_turns))
+    # The header `vllm bench serve --save-result` writes, then the replay's result.
+    header: dict[str, Any] = {"date": time.strftime("%Y%m%d-%H%M%S"), "endpoint_type":
+                              args.backend, "backend": args.backend, "label": None,
+                              "model_id": args.model, "tokenizer_id": args.tokenizer,
+                              "num_prompts": args.num_prompts}
+    for item in args.metadata:
+        meta_key, _, value = item.partition("=")
+        header[meta_key.strip()] = value.strip()
+    header.update({"request_rate": "inf", "burstiness": args.burstiness,
+                   "max_concurrency": concurrency, "num_prompts": result["turns"]})
+    path = os.path.join(given.result_dir, name)
+    with open(path + ".part", "w", encoding="utf-8") as handle:
+        json.dump({**header, **result}, handle)
+    os.replace(path + ".part", path)
+    print(f"bench_points.py: replayed {result['conversations']} conversation(s),"
+          f" {result['completed']} turn(s) completed, {result['failed']} failed, in"
+          f" {result['time_to_finish_s']:.2f} s ({result['conversations_per_s']:.3f}"
+          " conversations/s)", flush=True)
 
 
 if __name__ == "__main__":

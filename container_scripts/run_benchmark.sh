@@ -22,7 +22,7 @@ Flags:
   --num-prompts N          prompts per point (default $NUM_PROMPTS or 20)
   --input-len N            random input tokens (default $INPUT_LEN or 256)
   --output-len N           random output tokens (default $OUTPUT_LEN or 128)
-  --dataset-name NAME      random (default), sharegpt, sonnet or custom
+  --dataset-name NAME      random (default), sharegpt or custom
   --dataset-path PATH      prompts file for datasets other than random
   --request-rate R         requests/s, or inf (default)
   --temperature T          sampling temperature (default 0)

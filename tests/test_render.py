@@ -50,6 +50,13 @@ CASES: dict[str, list[str]] = {
     "gpu-train-kubernetes": ["-f", GPU_TRAIN, "--runtime", "kubernetes", *TRAIN_COUNTS],
     "multinode-train-kubernetes": ["-f", "tests/render_configs/kubernetes-train-multinode.yaml"],
     "cpu-tiny-local": ["-f", TINY, "--runtime", "local"],
+    # The user's dataset: in a ConfigMap (small), or on the claim that holds it.
+    "conversations-kubernetes": ["-f", "examples/cpu-conversations.yaml", "--runtime", "kubernetes"],
+    "dataset-pvc-kubernetes": [
+        "-f", "tests/render_configs/kubernetes-pvc.yaml", "--set", "workload.dataset=custom",
+        "--set", "workload.dataset_path=examples/data/prompts.jsonl",
+        "--set", "runtime.kubernetes.dataset_pvc=datasets",
+    ],
     "gpu-train-local": ["-f", GPU_TRAIN, "--runtime", "local"],
 }  # fmt: skip
 KUBERNETES = [name for name, args in CASES.items() if "kubernetes" in name]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from orchestrator.config.dataset_files import DatasetFileError, check_dataset_file
 from orchestrator.config.messages import dotted
 from orchestrator.config.model import ConcurrencyRange, StackSpec
 from orchestrator.config.problems import Problem, spans_nodes_problem
@@ -174,24 +175,36 @@ def _flag_name(arg: str) -> str:
 
 
 def check_dataset(spec: StackSpec) -> list[Problem]:
-    """Datasets other than random read prompts from a file."""
+    """Datasets other than random read a file on this machine: it must exist and hold records
+    of the right shape (the first bad one named by line), and reach the client on the runtime."""
     work = spec.workload
+    loc = ("workload", "dataset_path")
     if work.dataset != "random" and not work.dataset_path:
-        return [
-            (
-                ("workload", "dataset"),
-                f"workload.dataset = {work.dataset!r} reads prompts from a file; set"
-                " workload.dataset_path to its path inside the client, or use dataset: random",
-            )
-        ]
+        return [(("workload", "dataset"),
+                 f"workload.dataset = {work.dataset!r} reads prompts from a file; set"
+                 " workload.dataset_path to a file on this machine, or use dataset: random")]
     if work.dataset == "random" and work.dataset_path:
-        return [
-            (
-                ("workload", "dataset_path"),
-                "workload.dataset_path is set but workload.dataset = 'random' makes up its"
-                " prompts; remove dataset_path or choose sharegpt, sonnet or custom",
-            )
-        ]
+        return [(loc, "workload.dataset_path is set but workload.dataset = 'random' makes up its"
+                      " prompts; remove dataset_path or choose custom, sharegpt or"
+                      " conversations")]
+    if work.replay != "live" and work.dataset != "conversations":
+        return [(("workload", "replay"), f"workload.replay = {work.replay!r} is for dataset:"
+                                         " conversations; remove it")]
+    if not work.dataset_path:
+        return []
+    try:
+        found = check_dataset_file(work.dataset, work.dataset_path)
+    except DatasetFileError as exc:
+        return [(loc, f"workload.dataset_path: {exc}")]
+    k8s = spec.runtime.kubernetes
+    limit = traits(spec.runtime.kind).file_object_bytes
+    if (limit is not None and not (k8s.dataset_pvc or k8s.dataset_host_path)
+            and found.size + len(found.path.name) > limit):
+        return [(loc, f"workload.dataset_path: {work.dataset_path} is"
+                      f" {found.size / 1024**2:.1f} MiB, above the {limit / 1024**2:g} MiB a"
+                      " ConfigMap holds; put it on a PersistentVolumeClaim"
+                      " (runtime.kubernetes.dataset_pvc) or a node folder"
+                      " (runtime.kubernetes.dataset_host_path)")]
     return []
 
 

@@ -71,12 +71,18 @@ class KubernetesSettings(Section):
         " restarts); with none, compile_cache_host_path, else an emptyDir.")
     compile_cache_host_path: str | None = Field(
         None, description="A node folder for vLLM's compile cache.")
+    dataset_pvc: str | None = Field(
+        None, description="An existing PersistentVolumeClaim holding workload.dataset_path's"
+        " file under its base name; for a dataset above the 1 MiB a ConfigMap holds.")
+    dataset_host_path: str | None = Field(
+        None, description="A node folder holding workload.dataset_path's file under its base"
+        " name (a single-node cluster, or a folder every node has).")
     train_output_pvc: str | None = Field(
         None, description="An existing PersistentVolumeClaim for the trainer's output (the"
         " model, metrics); with none, an emptyDir that goes with the pod."
     )
 
-    @field_validator("model_cache_host_path", "compile_cache_host_path")
+    @field_validator("model_cache_host_path", "compile_cache_host_path", "dataset_host_path")
     @classmethod
     def _absolute(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("/"):
@@ -200,6 +206,7 @@ class Client(Section):
 
 MAX_POINTS = 1000  # sweep points in one run
 MAX_CONCURRENCY = 100_000  # requests in flight at once
+MAX_WARMUP_PROMPTS = 10_000
 
 
 class ConcurrencyRange(Section):
@@ -224,8 +231,20 @@ class Slo(Section):
 class Workload(Section):
     """What the benchmark sends (`vllm bench serve`)."""
 
-    dataset: Literal["random", "sharegpt", "sonnet", "custom"] = "random"
-    dataset_path: str | None = Field(None, description="Path inside the client; not for random.")
+    dataset: Literal["random", "custom", "sharegpt", "conversations"] = Field(
+        "random", description="random tokens; or prompts from dataset_path: custom (JSONL with"
+        " a 'prompt' per line), sharegpt (ShareGPT JSON), conversations (JSONL of chats replayed"
+        " turn by turn; num_prompts conversations).")
+    dataset_path: str | None = Field(
+        None, description="A file on this machine (relative to the current folder); it reaches"
+        " the client on every runtime. Not for random.")
+    replay: Literal["live", "recorded"] = Field(
+        "live", description="conversations: the history sent with each user turn holds the"
+        " server's own answers (live) or the file's assistant turns (recorded: every run sends"
+        " the same prompts).")
+    warmup_prompts: Annotated[int, Field(ge=0, le=MAX_WARMUP_PROMPTS)] = Field(
+        0, description="Requests sent before each server variant's first point, measured and"
+        " reported apart (cold start: compilation, caches).")
     input_len: PositiveInt = 256
     output_len: PositiveInt = 128
     num_prompts: PositiveInt = 20

@@ -198,6 +198,10 @@ def _combinations(side: str, given: dict[str, list[Any]] | list[dict[str, Any]],
     return combos, problems
 
 
+# Workload fields one run keeps: its dataset file is mounted into the client once.
+FIXED_WORKLOAD = ("dataset", "dataset_path")
+
+
 def _key_problems(side: str, settings: dict[str, Any], where: tuple[str | int, ...],
                   spec: StackSpec) -> list[Problem]:
     model = Server if side == "server" else Workload
@@ -210,6 +214,9 @@ def _key_problems(side: str, settings: dict[str, Any], where: tuple[str | int, .
                 problems.append(((*where, key), f"sweep.{side}.{key}: write flags.NAME with the"
                                  " vLLM flag's name without dashes, such as"
                                  " flags.enable-prefix-caching"))
+        elif side == "workload" and key in FIXED_WORKLOAD:
+            problems.append(((*where, key), f"sweep.workload varies {key!r}; the dataset file"
+                             " reaches the client once per run: run one config per dataset"))
         elif key not in model.model_fields:
             problems.append(((*where, key), f"sweep.{side} varies {key!r}, which is not a"
                              f" {side} field; valid: {', '.join(valid)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrator.config.dataset_files import host_path
 from orchestrator.config.fields import COMPILE_CACHE_MOUNT, parse_size, plain_env, secret_env
 from orchestrator.config.model import StackSpec
 from orchestrator.errors import ConfigError
@@ -27,6 +28,7 @@ from orchestrator.plan.model import (
     Plan,
     Port,
     Volume,
+    dataset_in_client,
 )
 
 
@@ -129,5 +131,17 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         volumes=[
             Volume(name="scripts", mount_path=SCRIPTS_MOUNT, source="scripts", read_only=True),
             Volume(name="results", mount_path=CLIENT_RESULTS_DIR, source="scratch"),
+            *_dataset_volume(spec),
         ],
     )
+
+
+def _dataset_volume(spec: StackSpec) -> list[Volume]:
+    """The user's dataset file, read-only in the client (none for random prompts)."""
+    given = spec.workload.dataset_path
+    if not given:
+        return []
+    k8s = spec.runtime.kubernetes
+    return [Volume(name="dataset", mount_path=dataset_in_client(given), source="dataset",
+                   host_path=str(host_path(given)), read_only=True, claim=k8s.dataset_pvc,
+                   node_path=k8s.dataset_host_path)]

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from orchestrator.config.fields import SecretRef
 from orchestrator.names import LABEL_RUN, Role
 
 SCRIPTS_MOUNT = "/opt/orchestrator/scripts"
 CLIENT_RESULTS_DIR = "/root/bench_results"
+DATASET_MOUNT = "/datasets"  # the user's dataset file appears here, under its own name
 TRAIN_OUTPUT_DIR = "/root/train_output"
 RENDEZVOUS_PORT = 29500  # torchrun's, between the pods of a multi-node trainer
 # Kept off in every component: nothing should phone home from a benchmark.
 QUIET_ENV = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+
+
+def dataset_in_client(dataset_path: str) -> str:
+    """Where the client reads the dataset file `workload.dataset_path` names."""
+    return f"{DATASET_MOUNT}/{PurePosixPath(dataset_path).name}"
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,10 @@ class Volume:
       PersistentVolumeClaim `claim`, else the node folder `node_path`, else an emptyDir;
     - "scripts": container_scripts/ (a bind mount, or a ConfigMap on Kubernetes);
     - "scratch": space that lives and dies with the component (on Kubernetes the claim
-      `claim` when one is given, so that it outlives the pod).
+      `claim` when one is given, so that it outlives the pod);
+    - "dataset": the user's dataset file `host_path`, read-only: a bind mount on Docker, the
+      file itself on local; on Kubernetes the claim `claim` or the node folder `node_path`
+      holding it, else a ConfigMap of its content.
     """
 
     name: str

@@ -30,6 +30,14 @@ COLUMNS = (
 )
 
 
+# A conversation replay's own keys (replay_conversations.py), in the summary when present.
+REPLAY_COLUMNS = ("conversations", "conversations_completed", "time_to_finish_s",
+                  "conversations_per_s")
+# What a warm-up keeps (workload.warmup_prompts): enough to set the cold start beside the points.
+WARMUP_KEYS = ("completed", "failed", "duration", "mean_ttft_ms", "median_ttft_ms",
+               "p99_ttft_ms", "mean_tpot_ms", "mean_e2el_ms")
+
+
 class ResultFormatError(ValueError):
     """A result file is not vLLM bench JSON."""
 
@@ -43,6 +51,7 @@ def parse_result(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or "completed" not in data:
         raise ResultFormatError(f"{path.name}: not a `vllm bench serve` result (no 'completed')")
     record = {key: data.get(key) for key in COLUMNS}
+    record.update({key: data[key] for key in REPLAY_COLUMNS if key in data})
     record["concurrency"] = data.get("max_concurrency") or _int(data.get("concurrency"))
     record["num_prompts"] = data.get("num_prompts") or (data.get("completed", 0) + data.get("failed", 0))
     return record
@@ -62,8 +71,18 @@ def write_rows(folder: RunFolder, rows: list[dict[str, Any]], front: list[str],
     answers), then the file."""
     folder.write_json("summary.json", rows)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*front, *COLUMNS, *back, "file"],
+    replay = [key for key in REPLAY_COLUMNS if any(key in row for row in rows)]
+    writer = csv.DictWriter(buffer, fieldnames=[*front, *COLUMNS, *replay, *back, "file"],
                             lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     folder.write_text("summary.csv", buffer.getvalue())
+
+
+def warmup_record(path: Path, wall_s: float | None) -> dict[str, Any]:
+    """A warm-up's result file as the few numbers its variant keeps."""
+    record = parse_result(path)
+    kept = {key: record.get(key) for key in WARMUP_KEYS}
+    kept["requests"] = (record.get("completed") or 0) + (record.get("failed") or 0)
+    kept["wall_s"] = wall_s
+    return kept

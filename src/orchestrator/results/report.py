@@ -50,9 +50,13 @@ def best_points(data: ReportData) -> list[Best]:
         return Best(objective, row, flags.get(row["variant"], []))
 
     within = [r for r in rows if r.get("slo_met")]
-    return [pick("highest throughput", rows, "output_throughput", True),
+    best = [pick("highest throughput", rows, "output_throughput", True),
             pick("highest throughput within the SLO", within, "output_throughput", True),
             pick("lowest latency (mean TTFT)", rows, "mean_ttft_ms", False)]
+    if any("conversations_per_s" in r for r in rows):
+        best.append(pick("shortest time to finish the conversations", rows,
+                         "conversations_per_s", True))
+    return best
 
 
 def write_report(folder: Path, data: ReportData) -> tuple[Path, Path]:
@@ -254,17 +258,53 @@ def _tables(data: ReportData) -> Tables:
               for v in data.variants]
     flagged = [[f"{r['variant']} {r['workload']} c{r['concurrency']}", r["flags"]]
                for r in data.rows if r.get("flags")]
+    replays = [r for r in data.rows if r.get("time_to_finish_s") is not None]
+    conversations: Tables = []
+    if replays:
+        fastest = max(replays, key=lambda r: r.get("conversations_per_s") or 0)
+        conversations.append(("Conversations: time to finish them all", [
+            "series", "conc", "conversations", "time to finish s", "conversations/s",
+            "turns completed", "failed", "mean TTFT ms", "mean TPOT ms", ""], [
+            [f"{r['variant']} {r['workload']}", str(r["concurrency"]),
+             f"{r.get('conversations_completed', '-')}/{r.get('conversations', '-')}",
+             _fmt(r["time_to_finish_s"]), _fmt(r.get("conversations_per_s"), 3),
+             str(r.get("completed")), str(r.get("failed")), _fmt(r.get("mean_ttft_ms")),
+             _fmt(r.get("mean_tpot_ms")), "fastest" if r is fastest else ""]
+            for r in replays]))
+    cold = _cold_vs_warm(data)
+    cold_start: Tables = [("Cold start: the warm-up against the first warm point", [
+        "variant", "warm-up requests", "cold mean TTFT ms", "cold p99 TTFT ms",
+        "warm mean TTFT ms (first point)", "cold / warm", "warm-up s"], cold)] if cold else []
     return [
         ("Best variant for each objective", ["objective", "point", "out tok/s", "mean TTFT ms",
                                              "vllm serve"], best),
+        *conversations,
         ("Capacity under the SLO", ["series", "settings", "capacity (concurrency)", "knee",
                                     "requests/hour", "output tokens/hour"], capacity),
         ("Points", ["series", "settings", "conc", "out tok/s", "req/s", "p50 TTFT", "p99 TTFT",
                     "p50 TPOT", "p99 E2E", "goodput", "SLO met", "max waiting", "flags"], points),
+        *cold_start,
         ("Server starts", ["variant", "settings", "server", "compile cache", "ready s",
                            "status"], starts),
         ("Flags raised", ["point", "flags"], flagged or [["-", "none"]]),
     ]
+
+
+def _cold_vs_warm(data: ReportData) -> list[list[str]]:
+    """Per variant with a warm-up (workload.warmup_prompts): its cold TTFT beside the TTFT of
+    the variant's first point, measured right after on the now warm server."""
+    rows = []
+    for variant in data.variants:
+        warmup = variant.get("warmup")
+        if not warmup:
+            continue
+        first = next((r for r in data.rows if r["variant"] == variant["name"]), None)
+        cold, warm = warmup.get("mean_ttft_ms"), first.get("mean_ttft_ms") if first else None
+        rows.append([variant["name"], str(warmup.get("requests")), _fmt(cold),
+                     _fmt(warmup.get("p99_ttft_ms")), _fmt(warm),
+                     f"{cold / warm:.1f}x" if cold and warm else "-",
+                     _fmt(warmup.get("duration"))])
+    return rows
 
 
 def _rate_capacity(rows: list[dict[str, Any]]) -> dict[str, str]:

@@ -49,6 +49,7 @@ RUNTIMES: dict[str, RuntimeEntry] = {
             "kubernetes",
             Traits(title="Kubernetes", component_word="container",
                    pins_gpu_ids=False, loopback_services=False, dns_names=True,
+                   file_object_bytes=1024**2,  # a ConfigMap
                    spans_nodes={"server": "a LeaderWorkerSet", "trainer": "an indexed Job"}),
             engine="orchestrator.runtime.kubernetes.engine:KubernetesRuntime",
             renderers={"manifests": "orchestrator.runtime.kubernetes.render:render_files"},

@@ -16,5 +16,8 @@ class Traits:
     loopback_services: bool  # components reach each other on 127.0.0.1, not by name
     limits_memory: bool = True  # a component can be given a memory limit (killed above it)
     dns_names: bool = False  # names become DNS-1035 labels (Service names): start with a letter
+    # Files from this machine (the dataset) travel in an object of at most this many bytes
+    # (a ConfigMap) unless a volume of the cluster's holds them; None: mounted as they are.
+    file_object_bytes: int | None = None
     # Roles that may span several nodes, and what they become there ("a LeaderWorkerSet").
     spans_nodes: dict[str, str] = field(default_factory=dict)

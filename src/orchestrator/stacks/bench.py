@@ -30,13 +30,19 @@ from orchestrator.config.sweep import Point, ServerVariant
 from orchestrator.errors import BenchmarkError, ConfigError, Interrupted, OrchestratorError
 from orchestrator.names import Role
 from orchestrator.plan import Plan, build_bench_plan
+from orchestrator.results.bench_records import ResultFormatError, warmup_record
 from orchestrator.results.environment import RunEnvironment
 from orchestrator.results.report import report_run
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.results.sweep_records import SweepRecords
 from orchestrator.runtime.base import Runtime
 from orchestrator.runtime.registry import traits
-from orchestrator.stacks.bench_process import BenchProcess, PointResult, bench_argv
+from orchestrator.stacks.bench_process import (
+    WARMUP_DIR,
+    BenchProcess,
+    PointResult,
+    bench_argv,
+)
 from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready, write_report
 from orchestrator.stacks.sweep_plan import (
@@ -262,12 +268,29 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
     _stop_lane(sweep, lane)
     record.compile_cache = compile_cache_state(plan, sweep.runtime.kind)
     argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points,
-                      _probe_budget(plan))
+                      _probe_budget(plan), warmup=True)
     lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,
-                              on_point, sweep.stop)
+                              on_point, sweep.stop,
+                              on_warmup=lambda wall_s: _warmup_home(sweep, variant, wall_s))
     _start(sweep, lane, variant, plan, lane.bench)
     lane.bench.join()
     lane.bench = None
+
+
+def _warmup_home(sweep: _Sweep, variant: ServerVariant, wall_s: float) -> None:
+    """The variant's warm-up is home: into its record, and one line on screen."""
+    path = sweep.folder.path / WARMUP_DIR / f"{variant.name}.json"
+    try:
+        warmup = warmup_record(path, wall_s)
+    except ResultFormatError as exc:
+        raise BenchmarkError(f"{variant.name}: the warm-up's result: {exc}") from None
+    with sweep.lock:
+        sweep.records.variants[variant.name].warmup = warmup
+        sweep.records.write()
+    sweep.console.print(f"{variant.name}: warm-up {warmup['requests']} request(s) apart: TTFT"
+                        f" {_fmt(warmup['mean_ttft_ms'])} ms,"
+                        f" {_fmt(warmup['duration'])} s, {warmup['failed']} failed",
+                        highlight=False)
 
 
 def _start(sweep: _Sweep, lane: _Lane, variant: ServerVariant, plan: Plan,
@@ -401,6 +424,8 @@ def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -
     flagged = any(r.get("flags") for r in rows)
     headers = (["variant", "settings"] if several else []) + [
         "conc", "req/s", "out tok/s", "TTFT ms", "p99 TTFT", "TPOT ms", "ITL ms", "failed"]
+    replay = any(r.get("time_to_finish_s") is not None for r in rows)
+    headers += (["finish s", "conv/s"] if replay else [])
     headers += (["goodput", "SLO met"] if goodput else []) + (["flags"] if flagged else [])
     for header in headers:
         table.add_column(header, no_wrap=True,
@@ -412,6 +437,8 @@ def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -
         cells += [str(r["concurrency"]), _fmt(r["request_throughput"]),
                   _fmt(r["output_throughput"]), _fmt(r["mean_ttft_ms"]), _fmt(r["p99_ttft_ms"]),
                   _fmt(r["mean_tpot_ms"]), _fmt(r["mean_itl_ms"]), str(r["failed"])]
+        if replay:
+            cells += [_fmt(r.get("time_to_finish_s")), _fmt(r.get("conversations_per_s"))]
         if goodput:
             met = r.get("slo_met")
             cells += [_fmt(r.get("request_goodput")), "-" if met is None else "yes" if met else "no"]

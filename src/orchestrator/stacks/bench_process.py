@@ -17,6 +17,7 @@ from orchestrator.errors import BenchmarkError
 from orchestrator.names import Role
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan
 from orchestrator.plan.bench import server_url
+from orchestrator.plan.model import dataset_in_client
 from orchestrator.results.answers import METRICS_DIR, METRICS_SUFFIX
 from orchestrator.results.bench_records import LATENCIES, PERCENTILES, ResultFormatError
 from orchestrator.results.run_folder import RunFolder
@@ -24,18 +25,24 @@ from orchestrator.runtime.base import Runtime
 
 # What bench_points.py prints when a point starts and when its result file is written.
 POINT_START = re.compile(r"^=== concurrency (\d+) -> (.*/)?(?P<name>[^/]+?)\s*$")
+WARMUP_DONE = re.compile(r"^=== warmup -> .*\((?P<took>[0-9.]+) s\)\s*$")
+WARMUP_FILE = "warmup.json"  # in the client's result folder; home as warmup/<variant>.json
+WARMUP_DIR = "warmup"
 POINT_DONE = re.compile(
     r"^=== done concurrency (\d+) -> (.*/)?(?P<name>[^/ ]+)(?: \((?P<took>[0-9.]+) s\))?\s*$")
 
 
 def workload_flags(work: Workload) -> list[str]:
     """`vllm bench serve` flags for one workload (what run_benchmark.sh builds from its own)."""
-    flags = ["--dataset-name", work.dataset]
+    flags = [] if work.dataset == "conversations" else ["--dataset-name", work.dataset]
     if work.dataset == "random":
         flags += ["--random-input-len", str(work.input_len),
                   "--random-output-len", str(work.output_len)]
-    elif work.dataset_path:
-        flags += ["--dataset-path", work.dataset_path]
+    elif work.dataset_path and work.dataset != "conversations":  # replayed by our own runner
+        flags += ["--dataset-path", dataset_in_client(work.dataset_path)]
+        # workload.output_len is every dataset's output length, as it is random's.
+        if work.dataset in ("custom", "sharegpt"):
+            flags += [f"--{work.dataset}-output-len", str(work.output_len)]
     flags += ["--num-prompts", str(work.num_prompts), "--request-rate", str(work.request_rate),
               "--temperature", str(work.temperature), "--seed", str(work.seed)]
     if work.ignore_eos:
@@ -49,10 +56,21 @@ def workload_flags(work: Workload) -> list[str]:
     return flags
 
 
+def workload_json(work: Workload, metadata: list[str]) -> str:
+    """bench_points.py's --workload JSON: vLLM's flags and metadata, and for conversations
+    what the replay reads."""
+    data: dict[str, object] = {"flags": workload_flags(work), "metadata": metadata}
+    if work.dataset == "conversations" and work.dataset_path:
+        data["conversations"] = {"path": dataset_in_client(work.dataset_path),
+                                 "replay": work.replay, "output_len": work.output_len}
+    return json.dumps(data)
+
+
 def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVariant,
-               points: list[Point], wait_s: int | None) -> list[str]:
+               points: list[Point], wait_s: int | None, warmup: bool = False) -> list[str]:
     """The client command that runs `points` in one process; with `wait_s`, it imports vLLM's
-    benchmark first and then waits up to that long for the server."""
+    benchmark first and then waits up to that long for the server; with `warmup`, the first
+    point's workload.warmup_prompts requests go first, saved apart (WARMUP_FILE)."""
     server = spec.server
     assert server is not None
     url = server_url(spec, project)
@@ -62,16 +80,18 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
     if wait_s:
         argv += ["--wait-ready", url, str(wait_s)]
     argv += ["--metrics-url", url]
+    if warmup and points and points[0].workload.workload.warmup_prompts:
+        argv += ["--warmup", str(points[0].workload.workload.warmup_prompts), WARMUP_FILE]
     seen: set[str] = set()
     for point in points:
         work = point.workload
         if work.name not in seen:
             seen.add(work.name)
             meta = [f"workload={work.name}", f"input_len={work.workload.input_len}",
-                    f"output_len={work.workload.output_len}",
-                    f"num_prompts={work.workload.num_prompts}", f"dataset={work.workload.dataset}"]
-            argv += ["--workload", work.name,
-                     json.dumps({"flags": workload_flags(work.workload), "metadata": meta})]
+                    f"output_len={work.workload.output_len}", f"dataset={work.workload.dataset}"]
+            if work.workload.dataset != "conversations":  # a replay counts its own requests
+                meta.append(f"num_prompts={work.workload.num_prompts}")
+            argv += ["--workload", work.name, workload_json(work.workload, meta)]
     for point in points:
         argv += ["--point", str(point.concurrency), point.name, point.workload.name]
     return [*argv, "--", "--backend", "openai", "--base-url", url, "--endpoint",
@@ -97,10 +117,11 @@ class BenchProcess:
 
     def __init__(self, runtime: Runtime, plan: Plan, folder: RunFolder, variant: ServerVariant,
                  points: list[Point], argv: list[str], log_name: str,
-                 on_point: Callable[[PointResult], None], stop: threading.Event) -> None:
+                 on_point: Callable[[PointResult], None], stop: threading.Event,
+                 on_warmup: Callable[[float], None] | None = None) -> None:
         self.runtime, self.plan, self.folder = runtime, plan, folder
         self.variant, self.points, self.argv, self.log_name = variant, points, argv, log_name
-        self.on_point, self.stop = on_point, stop
+        self.on_point, self.stop, self.on_warmup = on_point, stop, on_warmup
         self.by_name = {p.name: p for p in points}
         self.done: set[str] = set()
         self.code: int | None = None
@@ -145,6 +166,11 @@ class BenchProcess:
         for line in lines:
             if POINT_START.match(line):
                 self._started_at = time.monotonic()
+            warmed = WARMUP_DONE.match(line)
+            if warmed and not self.stop.is_set():
+                self._copy()
+                if self.on_warmup is not None:
+                    self.on_warmup(float(warmed.group("took")))
             match = POINT_DONE.match(line)
             point = self.by_name.get(match.group("name")) if match else None
             if point is not None and not self.stop.is_set():  # after Ctrl-C: being torn down
@@ -180,8 +206,12 @@ class BenchProcess:
         copied = self.runtime.copy_out(self.plan, Role.client,
                                        results_dir(self.plan.run_id, self.variant), dest)
         series = self.folder.path / METRICS_DIR / self.variant.name
-        for path in copied:  # raw/ keeps vLLM's JSON only; the /metrics series go beside it
-            if path.name.endswith(METRICS_SUFFIX):
+        for path in copied:  # raw/ keeps the points' JSON only; the rest goes beside it
+            if path.name == WARMUP_FILE:
+                warmup = self.folder.path / WARMUP_DIR / f"{self.variant.name}.json"
+                warmup.parent.mkdir(parents=True, exist_ok=True)
+                path.replace(warmup)
+            elif path.name.endswith(METRICS_SUFFIX):
                 series.mkdir(parents=True, exist_ok=True)
                 path.replace(series / (path.name.removesuffix(METRICS_SUFFIX) + ".csv"))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
@@ -95,6 +95,7 @@ def chart_values(plan: Plan, chart: Path) -> dict[str, Any]:
             "labels": client.labels,
             "scriptsMountPath": client.mount("scripts"),
             "resultsPath": client.mount("scratch"),
+            "dataset": _dataset(plan, client),
         }
     trainer = roles.get("trainer")
     if trainer:
@@ -145,6 +146,26 @@ def _vllm_values(component: Component) -> dict[str, Any]:
         # means a new run does not roll the pods.
         "selector": _selector(component),
     }
+
+
+def _dataset(plan: Plan, client: Component) -> dict[str, Any]:
+    """The dataset file's folder in the client: a claim or node folder holding it, else a
+    ConfigMap of its content (the config check kept it within what a ConfigMap holds)."""
+    volume = next((v for v in client.volumes if v.source == "dataset"), None)
+    if volume is None or volume.host_path is None:
+        return {"enabled": False}
+    mount = PurePosixPath(volume.mount_path)
+    values: dict[str, Any] = {"enabled": True, "mountPath": str(mount.parent),
+                              "fileName": mount.name, "pvc": volume.claim,
+                              "hostPath": volume.node_path,
+                              "configMapName": f"{plan.project}-dataset"}
+    if not (volume.claim or volume.node_path):
+        try:
+            values["content"] = Path(volume.host_path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RenderError(f"workload.dataset_path: {volume.host_path} cannot be read"
+                              f" ({exc})") from None
+    return values
 
 
 def _model_cache(component: Component) -> dict[str, Any]:
