@@ -10,16 +10,16 @@ vLLM's own benchmark (`vllm.benchmarks.serve.main`, what `vllm bench serve` runs
 VLLM_BENCH_FLAGS, then workload W's flags, plus `--max-concurrency C --save-result --result-dir
 DIR --result-filename NAME --metadata concurrency=C K=V ...`, so each result JSON is exactly the
 one `vllm bench serve --save-result` writes. A workload's JSON is {"flags": [...], "metadata":
-["K=V", ...]}; a workload with "conversations": {"path", "replay", "output_len"} replays that
-JSONL file turn by turn over /v1/chat/completions instead (replay_conversations.py; its
+["K=V", ...]}; a workload with "conversations": {"replay", "output_len"} replays the --dataset-
+path JSONL file turn by turn over /v1/chat/completions instead (replay_conversations.py; its
 --num-prompts is the number of conversations). With --warmup, N requests of the first point's
 workload, at its concurrency, go first and are saved as NAME (`=== warmup -> DIR/NAME (S s)`),
 so the server's cold start is measured apart from the points. With --wait-ready, vLLM's
 benchmark is imported first and the server's /health is awaited after, so the import overlaps
 the server's start-up. With --metrics-url, the server's /metrics is scraped every 0.5 s during
-each point into DIR/STEM.metrics.csv (server_metrics.py). A line
-`=== done concurrency C -> DIR/NAME (S s)` follows each point (S: its wall time in this
-process), so a caller can copy it at once.
+each point into DIR/STEM.metrics.csv (server_metrics.py). A line `=== done concurrency C ->
+DIR/NAME (S s)` follows each point (S: its wall time in this process), so a caller can copy it
+at once.
 run_benchmark.sh builds these arguments from its seed-compatible flags; orchestrator's sweeps
 pass one workload per workload variant.
 """
@@ -92,7 +92,7 @@ def parse(argv: list[str]) -> Args:
             fail(f"--workload {key}: not a JSON object with flags and metadata lists")
         if workloads[key].conversations is not None and not isinstance(
                 workloads[key].conversations, dict):
-            fail(f"--workload {key}: conversations must be an object with path, replay and"
+            fail(f"--workload {key}: conversations must be an object with replay and"
                  " output_len")
     points = []
     for given in args.point:
@@ -199,7 +199,7 @@ def run_point(serve: Any, given: Args, key: str, concurrency: int, name: str,
 
     conv = work.conversations
     result = replay_conversations.run(replay_conversations.Replay(
-        path=str(conv["path"]), replay=str(conv.get("replay", "live")),
+        path=args.dataset_path, replay=str(conv.get("replay", "live")),
         output_len=int(conv["output_len"]), count=args.num_prompts, concurrency=concurrency,
         base_url=args.base_url.rstrip("/"), model_id=args.model,
         model_name=args.served_model_name or args.model, temperature=args.temperature or 0.0,

@@ -7,11 +7,12 @@
 #   run_benchmark.sh --min-concurrency 1 --max-concurrency 16 --step 4     # 1, 5, 9, 13
 #   run_benchmark.sh --min-concurrency 1 --max-concurrency 32 --step x2    # 1, 2, 4, ..., 32
 # Environment (flags win): VLLM_SERVER_URL, MODEL, TOKENIZER, NUM_PROMPTS, INPUT_LEN, OUTPUT_LEN,
-# RESULTS_DIR. Each point saves results_<concurrency>_<timestamp>.json in RESULTS_DIR.
+# DATASET_NAME, DATASET_PATH, RESULTS_DIR. Each point saves results_<concurrency>_<timestamp>.json
+# in RESULTS_DIR.
 set -euo pipefail
 
 usage() {
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
   cat <<'EOF'
 Flags:
   --single N               run one concurrency N
@@ -46,7 +47,7 @@ input_len=${INPUT_LEN:-256}
 output_len=${OUTPUT_LEN:-128}
 results_dir=${RESULTS_DIR:-/root/bench_results}
 min_c=1 max_c=32 step=x2 single="" list=""
-dataset=random dataset_path="" request_rate=inf temperature=0 seed=0 goodput="" ignore_eos=1
+dataset=${DATASET_NAME:-random} dataset_path=${DATASET_PATH:-} request_rate=inf temperature=0 seed=0 goodput="" ignore_eos=1
 wait_s=0
 metadata=()
 
@@ -147,6 +148,10 @@ if [[ $dataset == random ]]; then
 else
   [[ -n $dataset_path ]] || die "--dataset-name $dataset needs --dataset-path"
   dataset_args+=(--dataset-path "$dataset_path")
+  # --output-len is every dataset's output length, as it is random's.
+  if [[ $dataset == custom || $dataset == sharegpt ]]; then
+    dataset_args+=("--$dataset-output-len" "$output_len")
+  fi
 fi
 extra=()
 ((ignore_eos)) && extra+=(--ignore-eos)

@@ -11,7 +11,7 @@ from orchestrator.config.dataset_files import MAX_DATASET_BYTES, check_dataset_f
 from orchestrator.plan import build_bench_plan
 from orchestrator.runtime.docker.render import bind_mounts
 from orchestrator.runtime.local.processes import describe_process
-from orchestrator.stacks.bench_process import workload_json
+from orchestrator.stacks.bench_process import bench_argv, workload_json
 
 CONVERSATIONS = "examples/data/trajectories.jsonl"
 PROMPTS = "examples/data/prompts.jsonl"
@@ -67,8 +67,13 @@ def test_docker_mounts_the_file_read_only_and_local_reads_it_where_it_is() -> No
 
 
 def test_the_replay_reads_the_file_where_the_client_sees_it() -> None:
-    spec = load_config(Path("examples/cpu-conversations.yaml")).spec
-    data = json.loads(workload_json(spec.workload, []))
-    assert data["conversations"] == {"path": "/datasets/trajectories.jsonl", "replay": "recorded",
-                                     "output_len": 16}
+    loaded = load_config(Path("examples/cpu-conversations.yaml"))
+    data = json.loads(workload_json(loaded.spec.workload, []))
+    assert data["conversations"] == {"replay": "recorded", "output_len": 16}
     assert "--dataset-name" not in data["flags"]  # vLLM's own datasets are not involved
+    matrix = loaded.matrix
+    assert matrix is not None
+    variant = matrix.variants[0]
+    argv = bench_argv(loaded.spec, loaded.project, "run", variant, matrix.points(variant), None)
+    # Its own argv item, so that the local runtime can map the path to the host's file.
+    assert argv[-2:] == ["--dataset-path", "/datasets/trajectories.jsonl"]

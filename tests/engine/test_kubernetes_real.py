@@ -23,6 +23,7 @@ import pytest
 
 from conftest import REPO
 from engine.test_runtime_contract import check_contract, contract_plan
+from engine.test_user_workloads import CONVERSATIONS, CUSTOM, check_conversations, check_custom
 from test_secrets import CONFIG, OTHER, PLANTED, hits
 
 TINY = "examples/cpu-tiny.yaml"
@@ -326,3 +327,22 @@ def test_a_run_on_a_real_cluster_writes_no_secret(orch, real_cluster, tmp_path, 
     assert {p.name for p in run.iterdir()} >= {"config.yaml", "environment.json", "client.log"}
     assert hits(run) == []
     assert _ours(real_cluster, "secret-probe") == ""
+
+
+def test_the_users_own_workloads_on_a_real_cluster(orch, real_cluster) -> None:
+    """A conversations file in a ConfigMap (small), then a custom JSONL from a node folder."""
+    replay = orch("up", "bench", "-f", CONVERSATIONS, "--runtime", "kubernetes", "-p", "real-conv",
+                  "--set", f"results_dir={orch.results}/conversations",
+                  "--set", "workload.concurrency=[4]", env=_on(real_cluster))
+    assert replay.returncode == 0, replay.stderr[-3000:] + replay.stdout[-3000:]
+    (run,) = sorted((orch.results / "conversations").iterdir())
+    check_conversations(run, [4], recorded=True)
+    assert _ours(real_cluster, "real-conv") == ""  # its dataset ConfigMap too
+    custom = orch("up", "bench", "-f", TINY, "--runtime", "kubernetes", "-p", "real-custom",
+                  "--set", f"results_dir={orch.results}/custom", *CUSTOM,
+                  "--set", f"runtime.kubernetes.dataset_host_path={REPO / 'examples' / 'data'}",
+                  env=_on(real_cluster))
+    assert custom.returncode == 0, custom.stderr[-3000:] + custom.stdout[-3000:]
+    (run,) = sorted((orch.results / "custom").iterdir())
+    check_custom(run)
+    assert _ours(real_cluster, "real-custom") == ""

@@ -20,6 +20,7 @@ import pytest
 from conftest import REPO
 
 from .conftest import TEST_ENV
+from .test_user_workloads import CONVERSATIONS, CUSTOM, check_conversations, check_custom
 
 TINY = "examples/cpu-tiny.yaml"
 
@@ -67,12 +68,13 @@ def results(host: BareHost) -> Iterator[str]:
     """A fresh results folder on the host for this test; nothing of the test runs after it."""
     name = f"/results/{uuid.uuid4().hex[:8]}"
     yield name
-    for project in ("cpu-tiny", "cpu-tiny-s0", "cpu-tiny-s1"):  # sweep lanes have their own
+    for project in ("cpu-tiny", "cpu-tiny-s0", "cpu-tiny-s1",  # sweep lanes have their own
+                    "cpu-conversations"):
         host.orchestrator("down", "-p", project, "--runtime", "local")
 
 
 def _runs(host: BareHost, folder: str) -> list[Path]:
-    local = host.results / Path(folder).name
+    local = host.results / Path(folder).relative_to("/results")
     return sorted(p for p in local.iterdir() if p.is_dir()) if local.exists() else []
 
 
@@ -189,4 +191,20 @@ def test_up_train_as_host_processes(host, results) -> None:
     assert [int(row["step"]) for row in steps] == [1, 2, 3]
     assert (run / "final" / "model.safetensors").stat().st_size > 1_000_000
     assert "LLM Generation:" in (run / "rollouts.log").read_text()
+    assert host.processes() == []
+
+
+def test_the_users_own_workloads_as_host_processes(host, results) -> None:
+    """A conversations file replayed live (the server's own answers as history) and a custom
+    JSONL, both read where they are on the host."""
+    replay = host.orchestrator("up", "bench", "-f", CONVERSATIONS, "--runtime", "local",
+                               "--set", f"results_dir={results}/conversations",
+                               "--set", "workload.replay=live", "--set", "workload.concurrency=[4]")
+    assert replay.returncode == 0, replay.stdout[-3000:] + replay.stderr[-3000:]
+    (run,) = _runs(host, f"{results}/conversations")
+    check_conversations(run, [4], recorded=False, report=False)  # the bare host has no matplotlib
+    custom = _up(host, f"{results}/custom", *CUSTOM)
+    assert custom.returncode == 0, custom.stdout[-3000:] + custom.stderr[-3000:]
+    (run,) = _runs(host, f"{results}/custom")
+    check_custom(run)
     assert host.processes() == []

@@ -118,6 +118,10 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         "INPUT_LEN": str(work.input_len),
         "OUTPUT_LEN": str(work.output_len),
         "RESULTS_DIR": CLIENT_RESULTS_DIR,
+        # run_benchmark.sh by hand reads the same file (vLLM's own datasets only: it does not
+        # replay conversations).
+        **({"DATASET_NAME": work.dataset, "DATASET_PATH": dataset_in_client(work.dataset_path)}
+           if work.dataset_path and work.dataset in ("custom", "sharegpt") else {}),
         **plain_env(spec.client.env),
     }
     return Component(

@@ -38,11 +38,10 @@ def workload_flags(work: Workload) -> list[str]:
     if work.dataset == "random":
         flags += ["--random-input-len", str(work.input_len),
                   "--random-output-len", str(work.output_len)]
-    elif work.dataset_path and work.dataset != "conversations":  # replayed by our own runner
-        flags += ["--dataset-path", dataset_in_client(work.dataset_path)]
-        # workload.output_len is every dataset's output length, as it is random's.
-        if work.dataset in ("custom", "sharegpt"):
-            flags += [f"--{work.dataset}-output-len", str(work.output_len)]
+    elif work.dataset in ("custom", "sharegpt"):
+        # workload.output_len is every dataset's output length, as it is random's. (The file
+        # itself is a common flag: bench_argv.)
+        flags += [f"--{work.dataset}-output-len", str(work.output_len)]
     flags += ["--num-prompts", str(work.num_prompts), "--request-rate", str(work.request_rate),
               "--temperature", str(work.temperature), "--seed", str(work.seed)]
     if work.ignore_eos:
@@ -60,9 +59,8 @@ def workload_json(work: Workload, metadata: list[str]) -> str:
     """bench_points.py's --workload JSON: vLLM's flags and metadata, and for conversations
     what the replay reads."""
     data: dict[str, object] = {"flags": workload_flags(work), "metadata": metadata}
-    if work.dataset == "conversations" and work.dataset_path:
-        data["conversations"] = {"path": dataset_in_client(work.dataset_path),
-                                 "replay": work.replay, "output_len": work.output_len}
+    if work.dataset == "conversations":  # the file: --dataset-path among the common flags
+        data["conversations"] = {"replay": work.replay, "output_len": work.output_len}
     return json.dumps(data)
 
 
@@ -94,8 +92,11 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
             argv += ["--workload", work.name, workload_json(work.workload, meta)]
     for point in points:
         argv += ["--point", str(point.concurrency), point.name, point.workload.name]
+    # The dataset file is one argv item of its own (so the local runtime maps its path).
+    dataset = spec.workload.dataset_path
     return [*argv, "--", "--backend", "openai", "--base-url", url, "--endpoint",
-            "/v1/completions", "--model", server.model_name, "--tokenizer", server.model]
+            "/v1/completions", "--model", server.model_name, "--tokenizer", server.model,
+            *(["--dataset-path", dataset_in_client(dataset)] if dataset else [])]
 
 
 def results_dir(run_id: str, variant: ServerVariant) -> str:
