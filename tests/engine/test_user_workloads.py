@@ -88,3 +88,18 @@ def test_a_custom_jsonl_on_docker(orch, project) -> None:
     (run,) = orch.runs()
     check_custom(run)
     assert leftovers(project) == []
+
+
+def test_a_sharegpt_file_on_docker(orch, project) -> None:
+    result = orch("up", "bench", "-f", TINY, "-p", project, "--set", f"results_dir={orch.results}",
+                  "--set", "workload.dataset=sharegpt", "--set",
+                  "workload.dataset_path=tests/data/sharegpt-small.json",
+                  "--set", "workload.num_prompts=8", "--set", "workload.concurrency=[2]")
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    (run,) = orch.runs()
+    (row,) = read_json(run / "summary.json")  # type: ignore[misc]
+    data = read_json(run / row["file"])
+    assert isinstance(data, dict)
+    assert (data["completed"], data["failed"], data["dataset"]) == (8, 0, "sharegpt")
+    assert data["total_output_tokens"] == 8 * 32  # --sharegpt-output-len from workload.output_len
+    assert leftovers(project) == []
