@@ -13,7 +13,7 @@ Formats (what vLLM's benchmark and the conversation replay read):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,11 +65,6 @@ def check_dataset_file(dataset: str, given: str) -> DatasetFile:
     return DatasetFile(path, size, records)
 
 
-def read_conversations(text: str) -> list[list[dict[str, str]]]:
-    """The "messages" of each line of a checked conversations file."""
-    return [record["messages"] for _, record in _jsonl(Path("-"), text)]
-
-
 def _text(path: Path, shown: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -97,39 +92,43 @@ def _jsonl(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, record
 
 
-def _custom(path: Path, text: str) -> int:
+def _records(path: Path, text: str, check: Callable[[str, dict[str, Any]], None],
+             what: str) -> int:
+    """Check each JSONL record (`check` raises, given "file:line" and the record); count them."""
     count = 0
     for number, record in _jsonl(path, text):
-        prompt = record.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise DatasetFileError(f"{path}:{number}: no \"prompt\" string; a custom dataset has"
-                                   " one JSON object with a \"prompt\" per line")
+        check(f"{path}:{number}", record)
         count += 1
     if not count:
-        raise DatasetFileError(f"{path} holds no record; a custom dataset needs at least one")
+        raise DatasetFileError(f"{path} holds no {what}; give one JSON object per line")
     return count
 
 
+def _custom(path: Path, text: str) -> int:
+    def check(where: str, record: dict[str, Any]) -> None:
+        prompt = record.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise DatasetFileError(f"{where}: no \"prompt\" string; a custom dataset has one JSON"
+                                   " object with a \"prompt\" per line")
+    return _records(path, text, check, "prompt")
+
+
 def _conversations(path: Path, text: str) -> int:
-    count = 0
-    for number, record in _jsonl(path, text):
+    def check(where: str, record: dict[str, Any]) -> None:
         messages = record.get("messages")
         if not isinstance(messages, list) or not messages:
-            raise DatasetFileError(f"{path}:{number}: no \"messages\" list; each line is"
+            raise DatasetFileError(f"{where}: no \"messages\" list; each line is"
                                    " {\"messages\": [{\"role\": \"user\", \"content\": ...}, ...]}")
         for turn in messages:
             if (not isinstance(turn, dict) or turn.get("role") not in ROLES
                     or not isinstance(turn.get("content"), str)):
-                raise DatasetFileError(f"{path}:{number}: a message must be {{\"role\": one of"
+                raise DatasetFileError(f"{where}: a message must be {{\"role\": one of"
                                        f" {', '.join(ROLES)}, \"content\": text}}, not"
                                        f" {json.dumps(turn)[:80]}")
         if not any(turn["role"] == "user" for turn in messages):
-            raise DatasetFileError(f"{path}:{number}: the conversation has no user turn; each"
-                                   " needs at least one message with role user")
-        count += 1
-    if not count:
-        raise DatasetFileError(f"{path} holds no conversation; give one JSON object per line")
-    return count
+            raise DatasetFileError(f"{where}: the conversation has no user turn; each needs at"
+                                   " least one message with role user")
+    return _records(path, text, check, "conversation")
 
 
 def _sharegpt(path: Path, text: str) -> int:
