@@ -184,8 +184,10 @@ def run_point(serve: Any, given: Args, key: str, concurrency: int, name: str,
               first_turns: bool = False) -> None:
     """One point: vLLM's benchmark with the common flags, the workload's, then `more_flags`
     (later flags win); a conversations workload is replayed instead, into the same JSON."""
+    from vllm.utils.argparse_utils import FlexibleArgumentParser  # where every vLLM has it
+
     work = given.workloads[key]
-    parser = serve.FlexibleArgumentParser()
+    parser = FlexibleArgumentParser()
     serve.add_cli_args(parser)
     args = parser.parse_args([*given.flags, *work.flags, *more_flags,
                               "--max-concurrency", str(concurrency), "--save-result",

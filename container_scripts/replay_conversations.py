@@ -74,7 +74,9 @@ async def _conversation(index: int, messages: list[dict[str, str]], replay: Repl
         output = await request(make_input(
             prompt="", api_url=f"{replay.base_url}/v1/chat/completions", prompt_len=0,
             output_len=replay.output_len, model=replay.model_id, model_name=replay.model_name,
-            chat_messages=list(history), extra_body={"temperature": replay.temperature},
+            # The history as the request's messages: extra_body is merged into the payload last
+            # by every vLLM version's request function (older ones have no chat_messages).
+            extra_body={"messages": list(history), "temperature": replay.temperature},
             ignore_eos=replay.ignore_eos, request_id=f"conv{index}-turn{len(turns) + 1}"),
             session)
         turns.append(Turn(index, len(turns) + 1, output))
