@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.config.secrets import is_secret_name
+
 PLANTED = "hf_PlantedPlantedPlanted0123456789abcd"
 OTHER = "planted-wandb-key-0123456789"
 CONFIG = """
@@ -89,3 +91,13 @@ def test_secret_objects_only_when_asked(cli, config: Path) -> None:
     assert f"key: {OTHER}" in asked.stdout  # the wandb Secret, from WANDB_KEY
     refused = cli("render", "bench", "-f", str(config), "--runtime", "docker", "--with-secrets")
     assert refused.exit_code == 2 and "--with-secrets is for" in " ".join(refused.stderr.split())
+
+
+@pytest.mark.parametrize(("name", "secret"), [
+    ("HF_TOKEN", True), ("hf_token", True), ("--hf-token", True), ("NGROK_AUTHTOKEN", True),
+    ("API_KEY", True), ("DB_PASSWORD", True), ("AWS_SECRET_ACCESS_KEY", True),
+    ("MAX_TOKENS", False), ("TOKENIZERS_PARALLELISM", False), ("TIKTOKEN_ENCODINGS_BASE", False),
+    ("--max-num-batched-tokens", False), ("TIKTOKEN_RS_CACHE_DIR", False),
+])
+def test_secret_names(name: str, secret: bool) -> None:
+    assert is_secret_name(name) is secret

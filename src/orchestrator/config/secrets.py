@@ -13,8 +13,10 @@ from typing import Any
 
 REDACTED = "<redacted>"
 # Variable and flag names that say they hold a secret.
-# (TOKENS, plural, counts tokens: MAX_TOKENS is not a secret.)
-_SECRET_NAME = re.compile(r"TOKEN(?!S)|SECRET|PASSW(OR)?D|KEY|CREDENTIAL", re.IGNORECASE)
+# TOKEN counts only as the end of a word: MAX_TOKENS counts tokens, TOKENIZERS_PARALLELISM
+# tunes a tokenizer and TIKTOKEN_ENCODINGS_BASE names a folder (gpt-oss's vocabulary).
+_SECRET_NAME = re.compile(r"(?<!TIK)TOKEN(?![A-Z])|SECRET|PASSW(OR)?D|KEY|CREDENTIAL",
+                          re.IGNORECASE)
 # The shapes of well-known credentials: Hugging Face, OpenAI-style, GitHub, GitLab, Slack,
 # AWS access keys, JWTs.
 _TOKEN_VALUE = re.compile(
