@@ -2,6 +2,9 @@
 # The GPU proof, run on a GPU host with no Docker and no network (the `device` machines):
 #   bench/gpu_proof.sh setup WHEELS_TAR         install the carried wheels into /tmp/site
 #   bench/gpu_proof.sh bench OUT [--set ...]    examples/gpu-proof-local.yaml through `up bench`
+#   bench/gpu_proof.sh gpt-oss OUT [--set ...]  examples/gpu-proof-gpt-oss-tp4.yaml (4 GPUs; needs
+#                                               /tmp/tiktoken/o200k_base.tiktoken, made here by
+#                                               host_scripts/harmony_vocab.py and carried along)
 #   bench/gpu_proof.sh train OUT [--set ...]    examples/gpu-train-local.yaml through `up train`
 # Each step prints its figures; runs land under OUT. NVLink multicast stays off in every process.
 set -euo pipefail
@@ -12,6 +15,17 @@ export VLLM_USE_FLASHINFER_SAMPLER=0
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 site=/tmp/site
 export PYTHONPATH="$site:$repo/src" PATH="$site/bin:$PATH"
+
+# `up bench` of CONFIG into OUT, then the overhead beyond the server's start and vLLM's own time.
+bench_run() {
+  local config=$1 out=$2; shift 2
+  local start wall run
+  start=$(date +%s.%N)
+  python3 -m orchestrator up bench -f "$config" --set "results_dir=$out" "$@"
+  wall=$(python3 -c "import time; print(time.time() - $start)")
+  run=$(ls -d "$out"/*/ | tail -1)
+  python3 "$repo/bench/overhead.py" "$run" --wall "$wall" | tee "$run/overhead.txt"
+}
 
 step=$1; shift
 case $step in
@@ -24,16 +38,20 @@ case $step in
   bench)
     out=$1; shift
     [[ -d /tmp/models/qwen2.5-0.5b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-0.5b-dummy
-    start=$(date +%s.%N)
-    python3 -m orchestrator up bench -f "$repo/examples/gpu-proof-local.yaml" --set "results_dir=$out" "$@"
-    wall=$(python3 -c "import time; print(time.time() - $start)")
-    run=$(ls -d "$out"/*/ | tail -1)
-    python3 "$repo/bench/overhead.py" "$run" --wall "$wall" | tee "$run/overhead.txt" ;;
+    bench_run "$repo/examples/gpu-proof-local.yaml" "$out" "$@" ;;
+  gpt-oss)
+    out=$1; shift
+    [[ -f /tmp/tiktoken/o200k_base.tiktoken ]] || { echo "no /tmp/tiktoken/o200k_base.tiktoken (host_scripts/harmony_vocab.py)" >&2; exit 2; }
+    [[ -d /tmp/models/gpt-oss-120b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/gpt-oss-120b-dummy --arch gpt-oss-120b
+    # The seed's refused shape first: 512 + 512 > max_model_len 896, refused before anything starts.
+    python3 -m orchestrator up bench -f "$repo/examples/gpu-proof-gpt-oss-tp4.yaml" --set workload.input_len=512 --set workload.output_len=512 \
+      && { echo "512 + 512 was not refused" >&2; exit 1; }
+    bench_run "$repo/examples/gpu-proof-gpt-oss-tp4.yaml" "$out" "$@" ;;
   train)
     out=$1; shift
     [[ -f /tmp/models/qwen2.5-0.5b-weights/model.safetensors ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-0.5b-weights --weights
     python3 -m orchestrator up train -f "$repo/examples/gpu-train-local.yaml" --set "trainer.results_dir=$out" "$@"
     run=$(ls -d "$out"/*/ | tail -1)
     python3 -m orchestrator analyze rollouts "$run/rollouts.log" --max-tokens 128 | tee "$run/analyze-rollouts.txt" ;;
-  *) echo "unknown step $step (setup, bench or train)" >&2; exit 2 ;;
+  *) echo "unknown step $step (setup, bench, gpt-oss or train)" >&2; exit 2 ;;
 esac

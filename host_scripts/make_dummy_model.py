@@ -1,64 +1,148 @@
 #!/usr/bin/env python3
 """Make a model folder of a real architecture without downloading anything.
 
-    make_dummy_model.py OUT                    # config + tokenizer: serve with --load-format dummy
-    make_dummy_model.py OUT --weights          # also random bf16 weights (a trainer loads them)
+    make_dummy_model.py OUT                          # Qwen2.5-0.5B: serve with --load-format dummy
+    make_dummy_model.py OUT --weights                # also random bf16 weights (a trainer loads them)
+    make_dummy_model.py OUT --arch gpt-oss-120b      # openai/gpt-oss-120b's architecture
 
-The architecture is Qwen2.5-0.5B-Instruct's (its config.json values, written out here). The
-tokenizer is a word-level one with exactly `vocab_size` entries ("t0", "t1", ...; special
-tokens at Qwen's ids), so every id a dummy-weight model generates decodes, and text made of
-those words re-encodes to the same ids (vLLM's random benchmark prompts keep their length).
-Needs `tokenizers`, and `torch` + `transformers` for --weights.
+Each architecture's config.json values are written out here. The tokenizer is a byte-level BPE
+with exactly `vocab_size` ids and the model's special tokens at their real ids, so every id a
+dummy-weight model generates decodes to text. (Decoded random ids do not re-encode to as many
+tokens; vLLM's random dataset re-encodes its prompts and trims them to the length asked.)
+
+gpt-oss-120b's checkpoint stores its experts in MXFP4; its config here has no
+quantization_config, so vLLM builds the experts in bf16 (116.8B parameters, 234 GB). Dummy
+weights cannot fill MXFP4's integer tensors: vLLM's dummy loader leaves every non-float tensor
+as uninitialised memory. Serving gpt-oss offline also needs Harmony's vocabulary
+(host_scripts/harmony_vocab.py). Needs `tokenizers`, and `torch` + `transformers` for --weights.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-QWEN2_5_0_5B = {
-    "architectures": ["Qwen2ForCausalLM"],
-    "model_type": "qwen2",
-    "hidden_size": 896,
-    "intermediate_size": 4864,
-    "num_hidden_layers": 24,
-    "num_attention_heads": 14,
-    "num_key_value_heads": 2,
-    "hidden_act": "silu",
-    "max_position_embeddings": 32768,
-    "max_window_layers": 21,
-    "rms_norm_eps": 1e-06,
-    "rope_theta": 1000000.0,
-    "sliding_window": 32768,
-    "use_sliding_window": False,
-    "tie_word_embeddings": True,
-    "torch_dtype": "bfloat16",
-    "vocab_size": 151936,
-    "bos_token_id": 151643,
-    "eos_token_id": 151645,
-    "attention_dropout": 0.0,
-    "initializer_range": 0.02,
-    "use_cache": True,
-}
-SPECIAL = {151643: "<|endoftext|>", 151644: "<|im_start|>", 151645: "<|im_end|>"}
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+
+@dataclass(frozen=True)
+class Architecture:
+    """A model's config.json, its special tokens by id and what its tokenizer files declare."""
+
+    config: dict[str, Any]
+    special: dict[int, str]
+    tokenizer_class: str
+    eos_token: str
+    pad_token: str
+    chat_template: str
+    generation: dict[str, Any]
+    trainable: bool  # small enough for --weights
+
+
+QWEN2_5_0_5B = Architecture(
+    config={
+        "architectures": ["Qwen2ForCausalLM"],
+        "model_type": "qwen2",
+        "hidden_size": 896,
+        "intermediate_size": 4864,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 14,
+        "num_key_value_heads": 2,
+        "hidden_act": "silu",
+        "max_position_embeddings": 32768,
+        "max_window_layers": 21,
+        "rms_norm_eps": 1e-06,
+        "rope_theta": 1000000.0,
+        "sliding_window": 32768,
+        "use_sliding_window": False,
+        "tie_word_embeddings": True,
+        "torch_dtype": "bfloat16",
+        "vocab_size": 151936,
+        "bos_token_id": 151643,
+        "eos_token_id": 151645,
+        "attention_dropout": 0.0,
+        "initializer_range": 0.02,
+        "use_cache": True,
+    },
+    special={151643: "<|endoftext|>", 151644: "<|im_start|>", 151645: "<|im_end|>"},
+    tokenizer_class="Qwen2Tokenizer",
+    eos_token="<|im_end|>",
+    pad_token="<|endoftext|>",
+    chat_template=(
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"),
+    generation={"bos_token_id": 151643, "eos_token_id": 151645},
+    trainable=True,
 )
 
+GPT_OSS_120B = Architecture(
+    config={
+        "architectures": ["GptOssForCausalLM"],
+        "model_type": "gpt_oss",
+        "attention_bias": True,
+        "attention_dropout": 0.0,
+        "eos_token_id": 200002,
+        "pad_token_id": 199999,
+        "experts_per_token": 4,
+        "num_experts_per_tok": 4,
+        "num_local_experts": 128,
+        "head_dim": 64,
+        "hidden_act": "silu",
+        "hidden_size": 2880,
+        "intermediate_size": 2880,
+        "initial_context_length": 4096,
+        "initializer_range": 0.02,
+        "layer_types": ["sliding_attention", "full_attention"] * 18,
+        "max_position_embeddings": 131072,
+        "num_attention_heads": 64,
+        "num_hidden_layers": 36,
+        "num_key_value_heads": 8,
+        "output_router_logits": False,
+        "rms_norm_eps": 1e-05,
+        "rope_scaling": {"beta_fast": 32.0, "beta_slow": 1.0, "factor": 32.0,
+                         "original_max_position_embeddings": 4096, "rope_type": "yarn",
+                         "truncate": False},
+        "rope_theta": 150000,
+        "router_aux_loss_coef": 0.9,
+        "sliding_window": 128,
+        "swiglu_limit": 7.0,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+        "use_cache": True,
+        "vocab_size": 201088,
+    },
+    # o200k_harmony's named tokens; the other ids from 199998 up are <|reserved_N|>.
+    special={199998: "<|startoftext|>", 199999: "<|endoftext|>", 200002: "<|return|>",
+             200003: "<|constrain|>", 200005: "<|channel|>", 200006: "<|start|>",
+             200007: "<|end|>", 200008: "<|message|>", 200012: "<|call|>",
+             200018: "<|endofprompt|>"},
+    tokenizer_class="PreTrainedTokenizerFast",
+    eos_token="<|return|>",
+    pad_token="<|endoftext|>",
+    chat_template=(
+        "{% for m in messages %}<|start|>{{ m['role'] }}<|message|>{{ m['content'] }}<|end|>"
+        "{% endfor %}{% if add_generation_prompt %}<|start|>assistant{% endif %}"),
+    generation={"bos_token_id": 199998, "eos_token_id": [200002, 199999, 200012],
+                "pad_token_id": 199999},
+    trainable=False,
+)
 
-def write_tokenizer(out: Path, vocab_size: int) -> None:
-    """A byte-level BPE tokenizer (Qwen2's kind) with exactly `vocab_size` ids: the 256 byte
-    symbols, then every pair of them, then pairs extended by a third byte, as merges; then
-    Qwen's special tokens at their ids and reserved ones up to `vocab_size`."""
+ARCHITECTURES = {"qwen2.5-0.5b": QWEN2_5_0_5B, "gpt-oss-120b": GPT_OSS_120B}
+
+
+def write_tokenizer(out: Path, arch: Architecture) -> None:
+    """A byte-level BPE tokenizer with exactly the config's `vocab_size` ids: the 256 byte
+    symbols, then every pair of them, then pairs extended by a third byte, as merges, up to the
+    first special id; then the special tokens at their ids and reserved ones up to the end."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from tokenizers.pre_tokenizers import ByteLevel
 
+    vocab_size = arch.config["vocab_size"]
     symbols = sorted(ByteLevel.alphabet())
     vocab = {symbol: i for i, symbol in enumerate(symbols)}
     merges: list[tuple[str, str]] = []
-    wanted = min(SPECIAL)
+    wanted = min(arch.special)
 
     def add(left: str, right: str) -> bool:
         if len(vocab) >= wanted:
@@ -77,17 +161,17 @@ def write_tokenizer(out: Path, vocab_size: int) -> None:
                 break
         if len(vocab) >= wanted:
             break
-    specials = [SPECIAL.get(i, f"<|reserved_{i}|>") for i in range(wanted, vocab_size)]
+    specials = [arch.special.get(i, f"<|reserved_{i}|>") for i in range(wanted, vocab_size)]
     tokenizer = Tokenizer(models.BPE(vocab, merges))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     tokenizer.add_special_tokens(specials)  # ids wanted .. vocab_size-1, in order
     tokenizer.save(str(out / "tokenizer.json"))
     (out / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "Qwen2Tokenizer",
-        "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
-        "model_max_length": QWEN2_5_0_5B["max_position_embeddings"],
-        "chat_template": CHAT_TEMPLATE,
+        "tokenizer_class": arch.tokenizer_class,
+        "eos_token": arch.eos_token, "pad_token": arch.pad_token,
+        "model_max_length": arch.config["max_position_embeddings"],
+        "chat_template": arch.chat_template,
     }, indent=2))
 
 
@@ -95,14 +179,17 @@ def main() -> None:
     """Write the folder."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="qwen2.5-0.5b")
     parser.add_argument("--weights", action="store_true", help="also write random bf16 weights")
     args = parser.parse_args()
+    arch = ARCHITECTURES[args.arch]
+    if args.weights and not arch.trainable:
+        parser.error(f"--weights: {args.arch} is too large to write random weights for; "
+                     "serve it with --load-format dummy")
     args.out.mkdir(parents=True, exist_ok=True)
-    config = dict(QWEN2_5_0_5B)
-    (args.out / "config.json").write_text(json.dumps(config, indent=2))
-    (args.out / "generation_config.json").write_text(json.dumps(
-        {"bos_token_id": config["bos_token_id"], "eos_token_id": config["eos_token_id"]}))
-    write_tokenizer(args.out, config["vocab_size"])
+    (args.out / "config.json").write_text(json.dumps(arch.config, indent=2))
+    (args.out / "generation_config.json").write_text(json.dumps(arch.generation))
+    write_tokenizer(args.out, arch)
     if args.weights:
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM
