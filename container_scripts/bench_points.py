@@ -227,8 +227,7 @@ def run_point(serve: Any, given: Args, key: str, concurrency: int, name: str,
     # The header `vllm bench serve --save-result` writes, then the replay's result.
     header: dict[str, Any] = {"date": time.strftime("%Y%m%d-%H%M%S"), "endpoint_type":
                               args.backend, "backend": args.backend, "label": None,
-                              "model_id": args.model, "tokenizer_id": args.tokenizer,
-                              "num_prompts": args.num_prompts}
+                              "model_id": args.model, "tokenizer_id": args.tokenizer}
     for item in args.metadata:
         meta_key, _, value = item.partition("=")
         header[meta_key.strip()] = value.strip()
