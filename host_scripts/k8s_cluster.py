@@ -71,15 +71,22 @@ def certificates() -> None:
     sans = ",".join([f"IP:{API_IP}", f"IP:{NODE_IP}", "IP:127.0.0.1", "DNS:localhost",
                      "DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
                      "DNS:kubernetes.default.svc.cluster.local"])
-    for name, subject, ext in (("apiserver", "/CN=kube-apiserver", f"subjectAltName={sans}"),
-                               ("admin", "/O=system:masters/CN=admin", "extendedKeyUsage=clientAuth")):
-        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
-            "-out", f"{name}.csr", "-subj", subject)
-        Path(f"{name}.ext").write_text(ext + "\n")
-        run("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", f"{name}.crt", "-days", "3650", "-extfile", f"{name}.ext")
+    signed_certificate(PKI / "apiserver", "/CN=kube-apiserver", f"subjectAltName={sans}")
+    signed_certificate(PKI / "admin", "/O=system:masters/CN=admin", "extendedKeyUsage=clientAuth")
     run("openssl", "genrsa", "-out", "sa.key", "2048")
     run("openssl", "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
+
+
+def signed_certificate(stem: Path, subject: str, extension: str) -> None:
+    """STEM.key and STEM.crt: a new key and its certificate for `subject`, signed by the
+    cluster's CA with one X.509 `extension` line."""
+    csr, ext = stem.with_suffix(".csr"), stem.with_suffix(".ext")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(stem.with_suffix(".key")),
+        "-out", str(csr), "-subj", subject)
+    ext.write_text(extension + "\n")
+    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(PKI / "ca.crt"),
+        "-CAkey", str(PKI / "ca.key"), "-CAcreateserial", "-out", str(stem.with_suffix(".crt")),
+        "-days", "3650", "-extfile", str(ext))
 
 
 def kubeconfig() -> None:
@@ -383,12 +390,7 @@ def leaderworkerset(lws: Path) -> None:
     certs = PKI / "lws"
     if not (certs / "tls.crt").exists():
         certs.mkdir(parents=True, exist_ok=True)
-        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(certs / "tls.key"),
-            "-out", str(certs / "tls.csr"), "-subj", "/CN=lws-webhook")
-        (certs / "tls.ext").write_text(f"subjectAltName=IP:{NODE_IP}\n")
-        run("openssl", "x509", "-req", "-in", str(certs / "tls.csr"), "-CA", str(PKI / "ca.crt"),
-            "-CAkey", str(PKI / "ca.key"), "-CAcreateserial", "-out", str(certs / "tls.crt"),
-            "-days", "3650", "-extfile", str(certs / "tls.ext"))
+        signed_certificate(certs / "tls", "/CN=lws-webhook", f"subjectAltName=IP:{NODE_IP}")
     config = STATE / "lws.yaml"
     config.write_text(textwrap.dedent(f"""\
         apiVersion: config.lws.x-k8s.io/v1alpha1
