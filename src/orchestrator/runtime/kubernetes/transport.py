@@ -87,11 +87,7 @@ class Transport:
         except HTTPError as exc:
             raise EngineError(f"cannot reach the Kubernetes API at {self.host}:"
                               f" {type(exc).__name__}") from None
-        raw: bytes = response.data or b""
-        try:
-            data = json.loads(raw or b"{}")
-        except ValueError:  # a proxy's or gateway's own error page
-            data = {"message": raw[:300].decode("utf-8", errors="replace")}
+        data = status_body(response.data)
         if response.status >= 400:
             raise ApiFailure(response.status, data.get("reason", ""), data.get("message", ""))
         return dict(data)
@@ -150,12 +146,20 @@ class Transport:
                 pod, self.namespace, container=container, follow=follow, tail_lines=tail,
                 previous=previous, _preload_content=False)
         except ApiException as exc:
-            try:
-                said = json.loads(exc.body or "{}").get("message", "")
-            except ValueError:
-                said = str(exc.body or "")[:300]
+            said = str(status_body(exc.body).get("message", ""))
             raise EngineError(f"cannot read the log of {container} in pod {pod}:"
                               f" {plain(said) or exc.reason}") from None
+
+
+def status_body(raw: bytes | str | None) -> dict[str, Any]:
+    """An API server's answer as a dict (a Status object for an error); a page that is not JSON
+    (a proxy's or gateway's own) as its first 300 characters under "message"."""
+    text = raw.encode() if isinstance(raw, str) else raw or b""
+    try:
+        data = json.loads(text or b"{}")
+    except ValueError:
+        return {"message": text[:300].decode("utf-8", errors="replace")}
+    return data if isinstance(data, dict) else {"message": str(data)[:300]}
 
 
 def _describe(error: Exception) -> str:
