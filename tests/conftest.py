@@ -47,7 +47,12 @@ def cli() -> Iterator[Cli]:
     yield Cli()
 
 
-@pytest.fixture
-def in_ci() -> bool:
+def running_in_ci() -> bool:
     """Whether this is a CI run, where tools the tests need must be present (no skips)."""
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture
+def in_ci() -> bool:
+    """running_in_ci(), for tests that take it as a fixture."""
+    return running_in_ci()

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import in_ci
+from conftest import running_in_ci
 from test_report import make_run
 
 CHROMIUM = shutil.which("chromium")
 
 
-@pytest.mark.skipif(CHROMIUM is None and not in_ci(), reason="no chromium (run_tests.sh installs it)")
+@pytest.mark.skipif(CHROMIUM is None and not running_in_ci(), reason="no chromium (run_tests.sh installs it)")
 def test_report_html_renders_in_chromium(cli, tmp_path: Path) -> None:
     assert CHROMIUM is not None, "CI needs chromium: host_scripts/run_tests.sh installs it"
     run, _ = make_run(tmp_path)
