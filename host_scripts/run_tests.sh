@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests need and run them:  host_scripts/run_tests.sh [pytest args]
 # Makes .venv with the package and its test extra; on a fresh Debian machine (as root) it also
-# installs docker-compose (to check rendered compose files) and chromium (to look at the report),
+# installs docker-compose (to check rendered compose files), chromium (to look at the report) and
+# npm (to fetch gpt-oss's vocabulary),
 # starts a Docker engine and builds the CPU test image (vLLM's CPU build + a tiny model; about
 # 10 minutes the first time, then reused). Where Go is installed (and as root), it also prepares
 # a real single-node Kubernetes in the background while the other tests run: built from Go
@@ -83,6 +84,18 @@ if ! command -v chromium >/dev/null; then
       >>"$log" 2>&1
   else
     echo "run_tests.sh: warning: no chromium; the report's browser test will be skipped" >&2
+  fi
+fi
+
+# host_scripts/harmony_vocab.py's test fetches gpt-oss's vocabulary with npm (Debian's package).
+if ! command -v npm >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "run_tests.sh: installing npm (Debian) for the Harmony vocabulary's test"
+    apt-get update -qq >>"$log" 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm \
+      >>"$log" 2>&1
+  else
+    echo "run_tests.sh: warning: no npm; the Harmony vocabulary's test will be skipped" >&2
   fi
 fi
 
