@@ -102,7 +102,10 @@ def write_vocab(out_dir: Path) -> Path:
     """Fetch, convert, check and write OUT_DIR/o200k_base.tiktoken (atomically)."""
     with tempfile.TemporaryDirectory() as work:
         encoder = json.loads(member_from_tarball(fetch_tarball(Path(work))))
-    content = checked(ranks_to_tiktoken(encoder["bpe_ranks"]))
+    ranks = encoder.get("bpe_ranks") if isinstance(encoder, dict) else None
+    if not isinstance(ranks, str):
+        raise VocabError(f"{NPM_PACKAGE}: {MEMBER} holds no bpe_ranks text")
+    content = checked(ranks_to_tiktoken(ranks))
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / FILE_NAME
     partial = out_dir / f".{FILE_NAME}.partial"
@@ -118,7 +121,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         target = write_vocab(args.out_dir)
-    except (VocabError, OSError, ValueError, KeyError) as error:  # JSON and shape errors too
+    except (VocabError, OSError, ValueError) as error:  # ValueError: the member is not JSON
         print(f"harmony_vocab.py: {error}", file=sys.stderr)
         return 1
     print(f"{target} (sha256 {SHA256[:12]}...): export TIKTOKEN_ENCODINGS_BASE={target.parent}")

@@ -84,3 +84,12 @@ def test_the_real_package_gives_the_file_harmony_expects(tmp_path: Path) -> None
     assert hashlib.sha256(written.read_bytes()).hexdigest() == vocab.SHA256
     assert f"export TIKTOKEN_ENCODINGS_BASE={written.parent}" in done.stdout
     assert [p.name for p in written.parent.iterdir()] == ["o200k_base.tiktoken"]
+
+
+@pytest.mark.parametrize("member", [b"[1, 2]", b'{"bpe_ranks": 7}', b"{}"])
+def test_a_member_without_ranks_text_writes_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path, member: bytes) -> None:
+    monkeypatch.setattr(vocab, "fetch_tarball", lambda work: _tarball(vocab.MEMBER, member))
+    with pytest.raises(vocab.VocabError, match="holds no bpe_ranks text"):
+        vocab.write_vocab(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
