@@ -63,40 +63,30 @@ if ! .venv/bin/python -m pip install -e '.[test]' >"$log" 2>&1; then
   exit 1
 fi
 
+# Debian's PACKAGE for the tests it serves (as root with apt-get), else a warning that they skip.
+install_deb() {
+  local package=$1 purpose=$2 skipped=$3
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "run_tests.sh: installing $package (Debian) $purpose"
+    apt-get update -qq >>"$log" 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" \
+      >>"$log" 2>&1
+  else
+    echo "run_tests.sh: warning: no $package; $skipped will be skipped" >&2
+  fi
+}
+
 if ! { command -v docker >/dev/null && docker compose version >/dev/null 2>&1; } \
    && ! command -v docker-compose >/dev/null; then
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "run_tests.sh: installing docker-compose (Debian) to check rendered compose files"
-    apt-get update -qq >>"$log" 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose \
-      >>"$log" 2>&1
-  else
-    echo "run_tests.sh: warning: no docker compose; the compose checks will be skipped" >&2
-  fi
+  install_deb docker-compose "to check rendered compose files" "the compose checks"
 fi
-
-# The report's browser test opens report.html in headless Chromium (Debian's package).
+# The report's browser test opens report.html in headless Chromium.
 if ! command -v chromium >/dev/null; then
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "run_tests.sh: installing chromium (Debian) for the report's browser test"
-    apt-get update -qq >>"$log" 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
-      >>"$log" 2>&1
-  else
-    echo "run_tests.sh: warning: no chromium; the report's browser test will be skipped" >&2
-  fi
+  install_deb chromium "for the report's browser test" "the report's browser test"
 fi
-
-# host_scripts/harmony_vocab.py's test fetches gpt-oss's vocabulary with npm (Debian's package).
+# host_scripts/harmony_vocab.py's test fetches gpt-oss's vocabulary with npm.
 if ! command -v npm >/dev/null; then
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    echo "run_tests.sh: installing npm (Debian) for the Harmony vocabulary's test"
-    apt-get update -qq >>"$log" 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm \
-      >>"$log" 2>&1
-  else
-    echo "run_tests.sh: warning: no npm; the Harmony vocabulary's test will be skipped" >&2
-  fi
+  install_deb npm "for the Harmony vocabulary's test" "the Harmony vocabulary's test"
 fi
 
 # The real-engine tests need a Docker engine and the CPU test image (built once, then reused).
