@@ -1,25 +1,33 @@
 #!/usr/bin/env python3
 """Run several `vllm bench serve` points in ONE process, so vLLM is imported once, not per point.
 
-    bench_points.py --point C NAME [W] [--point ...] --result-dir DIR [--metadata K=V ...]
-                    [--workload W JSON ...] [--wait-ready URL SECONDS] [--warmup N NAME]
+    bench_points.py --point C NAME [W] [seed=S] [prompts=N] [--point ...] --result-dir DIR
+                    [--metadata K=V ...] [--workload W JSON ...] [--wait-ready URL SECONDS]
+                    [--warmup N NAME [seed=S]] [--metrics-url URL] [--reset-prefix-cache]
                     -- VLLM_BENCH_FLAGS...
 
-For each point (C: its max concurrency; NAME: its result file; W: a workload, optional) it calls
-vLLM's own benchmark (`vllm.benchmarks.serve.main`, what `vllm bench serve` runs) with
-VLLM_BENCH_FLAGS, then workload W's flags, plus `--max-concurrency C --save-result --result-dir
-DIR --result-filename NAME --metadata concurrency=C K=V ...`, so each result JSON is exactly the
-one `vllm bench serve --save-result` writes. A workload's JSON is {"flags": [...], "metadata":
+For each point (C: its max concurrency; NAME: its result file; W: a workload, optional; S and N:
+its own --seed and --num-prompts, optional) it calls vLLM's own benchmark
+(`vllm.benchmarks.serve.main`, what `vllm bench serve` runs) with VLLM_BENCH_FLAGS, then workload
+W's flags, then the point's, plus `--max-concurrency C --save-result --result-dir DIR
+--result-filename NAME --metadata concurrency=C K=V ...`, so each result JSON is exactly the one
+`vllm bench serve --save-result` writes. A workload's JSON is {"flags": [...], "metadata":
 ["K=V", ...]}; a workload with "conversations": {"replay", "output_len"} replays the --dataset-
 path JSONL file turn by turn over /v1/chat/completions instead (replay_conversations.py; its
---num-prompts is the number of conversations). With --warmup, N requests of the first point's
-workload, at its concurrency, go first and are saved as NAME (`=== warmup -> DIR/NAME (S s)`),
-so the server's cold start is measured apart from the points. With --wait-ready, vLLM's
-benchmark is imported first and the server's /health is awaited after, so the import overlaps
-the server's start-up. With --metrics-url, the server's /metrics is scraped every 0.5 s during
-each point into DIR/STEM.metrics.csv (server_metrics.py). A line `=== done concurrency C ->
-DIR/NAME (S s)` follows each point (S: its wall time in this process), so a caller can copy it
-at once.
+--num-prompts is the number of conversations).
+- --warmup: N requests of the first point's workload, at its concurrency, go first and are saved
+  as NAME (`=== warmup -> DIR/NAME (S s)`), so the server's cold start is measured apart. Without
+  it, the first point after --wait-ready (a server just started) carries `cold=1`.
+- --wait-ready: vLLM's benchmark is imported first and the server's /health awaited after, so
+  the import overlaps the server's start-up.
+- --metrics-url: the server's /metrics is scraped every 0.5 s during each point into
+  DIR/STEM.metrics.csv (server_metrics.py), with one sample taken before the point's first
+  request and one after its last, so the series covers the point.
+- --reset-prefix-cache: POST /reset_prefix_cache before each point that is not a replay, so no
+  point measures prefill cached at an earlier one (the server answers it in vLLM's dev mode,
+  VLLM_SERVER_DEV_MODE=1); the result says `prefix_cache_reset=done` or `unavailable`.
+A line `=== done concurrency C -> DIR/NAME (S s)` follows each point (S: its wall time in this
+process), so a caller can copy it at once.
 run_benchmark.sh builds these arguments from its seed-compatible flags; orchestrator's sweeps
 pass one workload per workload variant.
 """
@@ -49,17 +57,29 @@ class Workload:
 
 
 @dataclass
+class PointSpec:
+    """One point of the command line."""
+
+    concurrency: int
+    name: str  # its result file
+    workload: str = ""  # a --workload id
+    seed: int | None = None  # its own --seed
+    prompts: int | None = None  # its own --num-prompts
+
+
+@dataclass
 class Args:
     """The parsed command line."""
 
-    points: list[tuple[int, str, str]]  # (concurrency, result file name, workload id)
+    points: list[PointSpec]
     result_dir: str
     metadata: list[str]
     workloads: dict[str, Workload]
     wait_ready: tuple[str, float] | None
     flags: list[str]
     metrics_url: str | None = None
-    warmup: tuple[int, str] | None = None
+    warmup: tuple[int, str, int | None] | None = None  # (requests, result file, seed)
+    reset_prefix_cache: bool = False
 
 
 def fail(message: str) -> None:
@@ -79,7 +99,8 @@ def parse(argv: list[str]) -> Args:
     own.add_argument("--workload", nargs=2, action="append", default=[], metavar=("W", "JSON"))
     own.add_argument("--wait-ready", nargs=2, metavar=("URL", "SECONDS"))
     own.add_argument("--metrics-url", metavar="URL", help="scrape URL/metrics during each point")
-    own.add_argument("--warmup", nargs=2, metavar=("N", "NAME"))
+    own.add_argument("--warmup", nargs="+", metavar="N NAME [seed=S]")
+    own.add_argument("--reset-prefix-cache", action="store_true")
     args = own.parse_args(argv[:split])
     workloads = {"": Workload()}
     for key, text in args.workload:
@@ -94,18 +115,7 @@ def parse(argv: list[str]) -> Args:
                 workloads[key].conversations, dict):
             fail(f"--workload {key}: conversations must be an object with replay and"
                  " output_len")
-    points = []
-    for given in args.point:
-        if len(given) not in (2, 3):
-            fail(f"--point takes CONCURRENCY NAME [WORKLOAD], not {' '.join(given)!r}")
-        concurrency, name, workload = (*given, "")[:3]
-        if not concurrency.isdigit() or int(concurrency) < 1:
-            fail(f"concurrency {concurrency!r} must be a whole number of 1 or more")
-        if "/" in name:
-            fail(f"result name {name!r} must be a file name, not a path")
-        if workload not in workloads:
-            fail(f"--point {concurrency} {name} names workload {workload!r}, given by no --workload")
-        points.append((int(concurrency), name, workload))
+    points = [parse_point(given, workloads) for given in args.point]
     wait = None
     if args.wait_ready:
         url, seconds = args.wait_ready
@@ -115,13 +125,44 @@ def parse(argv: list[str]) -> Args:
             fail(f"--wait-ready {url} {seconds}: SECONDS must be a number")
     warmup = None
     if args.warmup:
-        count, name = args.warmup
-        if not count.isdigit() or int(count) < 1 or "/" in name:
-            fail(f"--warmup {count} {name}: N must be a whole number of 1 or more, NAME a file"
-                 " name")
-        warmup = (int(count), name)
+        count, name, *rest = [*args.warmup, ""][:2] + args.warmup[2:]
+        extras = _extras(rest, ("seed",), "--warmup")
+        if not count.isdigit() or int(count) < 1 or not name or "/" in name:
+            fail(f"--warmup {' '.join(args.warmup)}: N must be a whole number of 1 or more, NAME"
+                 " a file name")
+        warmup = (int(count), name, extras.get("seed"))
     return Args(points, args.result_dir, args.metadata, workloads, wait, argv[split + 1:],
-                args.metrics_url, warmup)
+                args.metrics_url, warmup, args.reset_prefix_cache)
+
+
+def parse_point(given: list[str], workloads: dict[str, Workload]) -> PointSpec:
+    """One --point: CONCURRENCY NAME [WORKLOAD] [seed=S] [prompts=N]."""
+    if len(given) < 2:
+        fail(f"--point takes CONCURRENCY NAME [WORKLOAD] [seed=S] [prompts=N], not"
+             f" {' '.join(given)!r}")
+    concurrency, name, *rest = given
+    workload = rest.pop(0) if rest and "=" not in rest[0] else ""
+    extras = _extras(rest, ("seed", "prompts"), f"--point {concurrency} {name}")
+    if not concurrency.isdigit() or int(concurrency) < 1:
+        fail(f"concurrency {concurrency!r} must be a whole number of 1 or more")
+    if "/" in name:
+        fail(f"result name {name!r} must be a file name, not a path")
+    if workload not in workloads:
+        fail(f"--point {concurrency} {name} names workload {workload!r}, given by no --workload")
+    if extras.get("prompts") == 0:
+        fail(f"--point {concurrency} {name}: prompts must be 1 or more")
+    return PointSpec(int(concurrency), name, workload, extras.get("seed"), extras.get("prompts"))
+
+
+def _extras(items: list[str], allowed: tuple[str, ...], where: str) -> dict[str, int]:
+    """KEY=N items (whole numbers) among `allowed`."""
+    out: dict[str, int] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in allowed or not value.isdigit():
+            fail(f"{where}: {item!r} is not one of {', '.join(k + '=N' for k in allowed)}")
+        out[key] = int(value)
+    return out
 
 
 def wait_ready(url: str, seconds: float) -> None:
@@ -153,31 +194,49 @@ def main() -> int:
     result_dir = given.result_dir
     os.makedirs(result_dir, exist_ok=True)  # the /metrics series is written before vLLM's JSON
     if given.warmup and given.points:
-        count, name = given.warmup
-        concurrency, _, key = given.points[0]
+        count, name, seed = given.warmup
+        first = given.points[0]
         warmup_started = time.monotonic()
         print(f"=== warmup {count} request(s) -> {result_dir}/{name}", flush=True)
-        run_point(serve, given, key, concurrency, name, ["--num-prompts", str(count)],
+        run_point(serve, given, PointSpec(first.concurrency, name, first.workload, seed, count),
                   ["warmup=1"], first_turns=True)
         print(f"=== warmup -> {result_dir}/{name} ({time.monotonic() - warmup_started:.2f} s)",
               flush=True)
-    for concurrency, name, key in given.points:
+    for index, point in enumerate(given.points):
         point_started = time.monotonic()
-        print(f"=== concurrency {concurrency} -> {result_dir}/{name}", flush=True)
+        print(f"=== concurrency {point.concurrency} -> {result_dir}/{point.name}", flush=True)
+        metadata = []
+        if index == 0 and given.wait_ready and not given.warmup:
+            metadata.append("cold=1")  # the first requests a just-started server sees
+        if given.reset_prefix_cache and given.workloads[point.workload].conversations is None:
+            metadata.append(f"prefix_cache_reset={reset_prefix_cache(given.flags)}")
         scraper = None
         if given.metrics_url:
-            scraper = Scraper(given.metrics_url, f"{result_dir}/{name.removesuffix('.json')}"
+            scraper = Scraper(given.metrics_url, f"{result_dir}/{point.name.removesuffix('.json')}"
                                                  ".metrics.csv")
-            scraper.start()
+            scraper.begin()  # one sample before the first request
         try:
-            run_point(serve, given, key, concurrency, name)
+            run_point(serve, given, point, metadata)
         finally:
             if scraper is not None:
-                scraper.stop()
+                scraper.end()  # one sample after the last
         took = time.monotonic() - point_started
-        print(f"=== done concurrency {concurrency} -> {result_dir}/{name} ({took:.2f} s)",
-              flush=True)
+        print(f"=== done concurrency {point.concurrency} -> {result_dir}/{point.name}"
+              f" ({took:.2f} s)", flush=True)
     return 0
+
+
+def reset_prefix_cache(flags: list[str]) -> str:
+    """Ask the server to drop its prefix cache: `done`, or `unavailable` (not in dev mode)."""
+    base = flags[flags.index("--base-url") + 1].rstrip("/") if "--base-url" in flags else ""
+    if not base:
+        return "unavailable"
+    request = urllib.request.Request(base + "/reset_prefix_cache", method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return "done" if response.status == 200 else "unavailable"
+    except Exception:  # noqa: BLE001 - 404 outside dev mode, or an older server
+        return "unavailable"
 
 
 def keep_tokenizer(serve: Any) -> None:
@@ -195,21 +254,25 @@ def keep_tokenizer(serve: Any) -> None:
     serve.get_tokenizer = get_tokenizer
 
 
-def run_point(serve: Any, given: Args, key: str, concurrency: int, name: str,
-              more_flags: Sequence[str] = (), more_metadata: Sequence[str] = (),
+def run_point(serve: Any, given: Args, point: PointSpec, more_metadata: Sequence[str] = (),
               first_turns: bool = False) -> None:
-    """One point: vLLM's benchmark with the common flags, the workload's, then `more_flags`
-    (later flags win); a conversations workload is replayed instead, into the same JSON."""
+    """One point: vLLM's benchmark with the common flags, the workload's, then the point's
+    own seed and prompts (later flags win); a conversations workload is replayed instead, into
+    the same JSON."""
     from vllm.utils.argparse_utils import FlexibleArgumentParser  # where every vLLM has it
 
-    work = given.workloads[key]
+    concurrency, name = point.concurrency, point.name
+    own = [*(["--seed", str(point.seed)] if point.seed is not None else []),
+           *(["--num-prompts", str(point.prompts)] if point.prompts is not None else [])]
+    own_meta = [f"point_seed={point.seed}"] if point.seed is not None else []
+    work = given.workloads[point.workload]
     parser = FlexibleArgumentParser()
     serve.add_cli_args(parser)
-    args = parser.parse_args([*given.flags, *work.flags, *more_flags,
+    args = parser.parse_args([*given.flags, *work.flags, *own,
                               "--max-concurrency", str(concurrency), "--save-result",
                               "--result-dir", given.result_dir, "--result-filename", name,
                               "--metadata", f"concurrency={concurrency}", *given.metadata,
-                              *work.metadata, *more_metadata])
+                              *work.metadata, *own_meta, *more_metadata])
     if work.conversations is None:
         serve.main(args)
         return

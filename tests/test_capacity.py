@@ -42,7 +42,9 @@ def test_capacity_when_all_or_none_meet_it_and_without_an_slo() -> None:
 def test_knee_is_where_doubling_stops_paying() -> None:
     points = _series((1, 100, 50, None), (2, 190, 52, None), (4, 350, 60, None),
                      (8, 370, 110, None), (16, 372, 220, None))
-    assert knee(points) == 4  # 4 -> 8 adds 5.7% while latency nearly doubles
+    found = knee(points)
+    assert found is not None and found.concurrency == 4  # past 4, 5 tok/s a request or less
+    assert "under 10% of the 100 tok/s" in found.reason
     growing = _series((1, 100, 50, None), (2, 190, 52, None), (4, 350, 60, None))
     assert knee(growing) is None
     # Flat throughput but falling latency (a warm-up artefact) is not a knee.

@@ -97,12 +97,14 @@ def test_rows_carry_the_answers(tmp_path: Path) -> None:
     assert (last["max_waiting"], last["max_kv_cache_usage"], last["preemptions"]) == (3.0, 0.3, 1.0)
     assert last["prefix_cache_hit_rate"] == 0.25
     # concurrency 8 > max_num_seqs 4 (and requests waited); 500 of 640 tokens is a shortfall
-    assert last["flags"] == "hidden-queueing output-shortfall"
-    assert first["flags"] == ""
+    # a quarter of the prompt tokens hit the prefix cache: prefill was not measured
+    assert last["flags"] == "hidden-queueing output-shortfall prefix-cache-hits"
+    assert first["flags"] == "prefix-cache-hits"
     header = (run / "summary.csv").read_text().splitlines()[0]
     assert header.endswith("slo_met,output_throughput_per_user,output_throughput_per_gpu,max_running,"
                            "max_waiting,max_kv_cache_usage,preemptions,prefix_cache_hit_rate,"
-                           "metrics_scrapes,flags,file")
+                           "metrics_scrapes,metrics_coverage,flags,point_seed,cold,"
+                           "prefix_cache_reset,file")
 
 
 def test_metrics_summary_of_a_missing_series_is_empty(tmp_path: Path) -> None:
@@ -117,7 +119,7 @@ def test_the_report_answers_from_summary_json(cli, tmp_path: Path) -> None:
     markdown = (run / "report.md").read_text()
     # Every point's throughput appears as summary.json has it.
     for row in rows:
-        assert f"| {row['concurrency']} | {row['output_throughput']:,.2f} |" in markdown
+        assert f"| {row['concurrency']} | 0 | {row['output_throughput']:,.2f} |" in markdown
     best = max(rows, key=lambda r: r["output_throughput"])
     assert re.search(rf"\| highest throughput \| {best['variant']} w0 c{best['concurrency']} \|"
                      rf" {best['output_throughput']:,.2f} \|", markdown)
@@ -125,8 +127,12 @@ def test_the_report_answers_from_summary_json(cli, tmp_path: Path) -> None:
     # Attainment 0.95 at 4, 0.75 at 8: 0.9 is crossed at 4 + (0.05 / 0.2) * 4 = 5; from 4 to 8
     # throughput grows 2.9% while E2E latency grows: the knee is at 4. At capacity (the point
     # at 4): 20 req/s and 350 out tok/s, per hour.
-    assert ("| v0 w0 | max_num_batched_tokens=2048 | ~5.0 (interpolated) | 4 | 72,000 |"
-            " 1,260,000 |") in markdown
+    assert ("| v0 w0 | max_num_batched_tokens=2048 | ~5.0 (interpolated) | none yet (one run;"
+            " set sweep.repeats) | 4: past concurrency 4 each added request buys 2.5 tok/s or"
+            " less, under 10% of the 100 tok/s one request gets at the lowest concurrency"
+            " (monotone fit), while latency grows | 72,000 | 1,260,000 |") in markdown
+    # One run per point: the best is named, but without a confidence.
+    assert "| highest throughput | v1 w0 c8 | 720.00 | no confidence yet" in markdown
     assert "hidden-queueing output-shortfall" in markdown
     page = (run / "report.html").read_text()
     images = re.findall(r'<img id="plot-(\w+)" alt="\w+" src="data:image/png;base64,([^"]+)"', page)
@@ -164,7 +170,7 @@ def test_a_training_report_from_metrics_and_rollouts(tmp_path: Path) -> None:
 
 
 def test_capacity_over_a_swept_request_rate() -> None:
-    from orchestrator.results.report import _rate_capacity
+    from orchestrator.results.report_tables import _rate_capacity
 
     rows = [{"variant": "v0", "workload.request_rate": rate, "slo_met": met}
             for rate, met in ((2, True), (8, True), ("inf", False))]

@@ -189,6 +189,9 @@ def test_estimate_uses_earlier_runs_of_the_same_model(tmp_path: Path) -> None:
 
 
 def _bench_points_module():
+    scripts = str(data_dir("container_scripts"))  # its helpers sit beside it
+    if scripts not in sys.path:
+        sys.path.append(scripts)
     spec = importlib.util.spec_from_file_location(
         "bench_points", data_dir("container_scripts") / "bench_points.py")
     assert spec is not None and spec.loader is not None
@@ -206,8 +209,14 @@ def test_the_bench_command_is_what_bench_points_reads(tmp_path: Path) -> None:
     argv = bench_argv(variant.spec, "sw", "RUN", variant, matrix.points(variant), 300)
     assert argv[:2] == ["python3", "/opt/orchestrator/scripts/bench_points.py"]
     parsed = _bench_points_module().parse(argv[2:])
-    assert parsed.points == [(1, "w0-c1-r0.json", "w0"), (2, "w0-c2-r0.json", "w0"),
-                             (1, "w1-c1-r0.json", "w1"), (2, "w1-c2-r0.json", "w1")]
+    assert [(p.concurrency, p.name, p.workload) for p in parsed.points] == [
+        (1, "w0-c1-r0.json", "w0"), (2, "w0-c2-r0.json", "w0"),
+        (1, "w1-c1-r0.json", "w1"), (2, "w1-c2-r0.json", "w1")]
+    # Every point sends prompts of its own (its own seed), so none measures cached prefill.
+    seeds = [p.seed for p in parsed.points]
+    assert len(set(seeds)) == 4 and seeds == [p.seed for p in matrix.points(variant)]
+    assert [p.prompts for p in parsed.points] == [p.prompts for p in matrix.points(variant)]
+    assert parsed.reset_prefix_cache
     assert parsed.result_dir == "/root/bench_results/RUN/v0"
     assert parsed.wait_ready == ("http://sw-server:8000", 300.0)
     assert parsed.workloads["w1"].flags == workload_flags(matrix.workloads[0][1].workload)
@@ -227,6 +236,9 @@ def test_dry_run_starts_nothing_and_shows_the_matrix(cli, tmp_path: Path) -> Non
     assert result.exit_code == 0, result.stderr
     assert "2 server variant(s), 8 point(s), 2 server start(s), parallel 1" in result.stdout
     assert "max_num_seqs=8" in result.stdout and "dry run: nothing was started" in result.stdout
+    # How each point is measured, and that each server variant compiles anew.
+    assert "fresh prompts at every point" in result.stdout
+    assert "each such start compiles anew" in result.stdout
     assert not (tmp_path / "results").exists()
 
 
@@ -242,3 +254,17 @@ def test_done_lines_name_the_point_and_its_time() -> None:
     assert done is not None and (done.group("name"), done.group("took")) == ("w1-c4-r0.json", "1.25")
     bare = POINT_DONE.match("=== done concurrency 4 -> /root/bench_results/R/v0/w1-c4-r0.json")
     assert bare is not None and (bare.group("name"), bare.group("took")) == ("w1-c4-r0.json", None)
+
+
+def test_points_get_their_own_prompts_and_enough_of_them(tmp_path: Path) -> None:
+    loaded = _load(tmp_path, {"server": {"max_num_seqs": [4, 8]}}, ("workload.num_prompts=10",))
+    matrix = _matrix(loaded)
+    first, second = (matrix.points(v) for v in matrix.variants)
+    # The same point of two server variants sends the same prompts; two points never do.
+    assert [p.seed for p in first] == [p.seed for p in second]
+    assert len({p.seed for p in first}) == len(first)
+    # At least 4 prompts per concurrency slot: 10 at c1 and c2, 4 x c above that.
+    assert [(p.concurrency, p.prompts) for p in first] == [
+        (c, max(10, 4 * c)) for c in first[0].workload.workload.concurrency_points]
+    same = _matrix(_load(tmp_path, {}, ("workload.fresh_prompts=false", "workload.seed=7")))
+    assert {p.seed for p in same.all_points} == {7}

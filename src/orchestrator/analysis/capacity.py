@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-KNEE_DOUBLING_GAIN = 0.10  # doubling concurrency must add more than this share of throughput
+# Past the knee, an added request buys less than this share of the throughput a request gets
+# at the lowest concurrency.
+KNEE_MARGINAL_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -76,19 +78,49 @@ def capacity(points: Sequence[SeriesPoint], share: float) -> Capacity | None:
     return Capacity(at, "interpolated")
 
 
-def knee(points: Sequence[SeriesPoint]) -> int | None:
-    """The concurrency after which doubling it adds less than 10% throughput while latency still
-    grows (the first such point, compared with the first point at twice its concurrency or more);
-    None when throughput keeps growing or there are too few points."""
+@dataclass(frozen=True)
+class Knee:
+    """Where more concurrency stops buying throughput, and why it was called there."""
+
+    concurrency: int
+    reason: str
+
+
+def monotone(values: Sequence[float]) -> list[float]:
+    """The closest non-decreasing sequence (least squares: pool adjacent violators), so that
+    a noisy dip is not read as the end of growth."""
+    blocks: list[list[float]] = []  # [sum, count]
+    for value in values:
+        blocks.append([value, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            total, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+    return [total / count for total, count in blocks for _ in range(int(count))]
+
+
+def knee(points: Sequence[SeriesPoint]) -> Knee | None:
+    """The concurrency after which each added request buys less than KNEE_MARGINAL_SHARE of
+    the throughput one request gets at the lowest concurrency, on a monotone fit of throughput,
+    at every later step, while latency still grows. None when throughput keeps paying, or with
+    fewer than two points."""
     ordered = sorted(points, key=lambda p: p.concurrency)
-    for index, point in enumerate(ordered):
-        doubled = next((p for p in ordered[index + 1:] if p.concurrency >= 2 * point.concurrency),
-                       None)
-        if doubled is None or point.throughput <= 0:
-            continue
-        gain = doubled.throughput / point.throughput - 1
-        slower = (doubled.latency_ms is not None and point.latency_ms is not None
-                  and doubled.latency_ms > point.latency_ms)
-        if gain < KNEE_DOUBLING_GAIN and slower:
-            return point.concurrency
+    if len(ordered) < 2 or ordered[0].throughput <= 0:
+        return None
+    fit = monotone([p.throughput for p in ordered])
+    initial = fit[0] / ordered[0].concurrency  # tokens/s one request buys at the start
+    slopes = [(fit[i + 1] - fit[i]) / (ordered[i + 1].concurrency - ordered[i].concurrency)
+              for i in range(len(ordered) - 1)]
+    limit = KNEE_MARGINAL_SHARE * initial
+    for index, point in enumerate(ordered[:-1]):
+        if all(slope < limit for slope in slopes[index:]):
+            last = ordered[-1]
+            if (last.latency_ms is None or point.latency_ms is None
+                    or last.latency_ms <= point.latency_ms):
+                return None  # flat throughput without growing latency: no saturation seen
+            return Knee(point.concurrency,
+                        f"past concurrency {point.concurrency} each added request buys"
+                        f" {max(slopes[index:]):.3g} tok/s or less, under"
+                        f" {KNEE_MARGINAL_SHARE:.0%} of the {initial:.3g} tok/s one request"
+                        " gets at the lowest concurrency (monotone fit), while latency grows")
     return None

@@ -270,6 +270,25 @@ def check_secrets(spec: StackSpec) -> list[Problem]:
     return problems
 
 
+def check_prompts_hold_concurrency(spec: StackSpec) -> list[Problem]:
+    """A point that sends fewer prompts than its concurrency can never hold that many requests
+    in flight: its figures would be ramp-up and tail only."""
+    work = spec.workload
+    if spec.server is None:
+        return []
+    short = [c for c in work.concurrency_points if work.prompts_at(c) < c]
+    if not short:
+        return []
+    c = max(short)
+    what = "conversations" if work.dataset == "conversations" else "prompts"
+    fix = (f"raise workload.num_prompts to {c}" if work.dataset == "conversations" else
+           f"raise workload.num_prompts to {c} or workload.min_prompts_per_slot to 1 or more")
+    return [(("workload", "num_prompts"),
+             f"workload.num_prompts = {work.num_prompts} {what} are fewer than workload.concurrency"
+             f" {c}: that point could never hold {c} requests in flight; {fix}, or drop"
+             f" concurrency {c}")]
+
+
 CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_has_a_stack,
     check_memory_limit,
@@ -278,6 +297,7 @@ CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_parallelism,
     check_multi_node,
     check_concurrency,
+    check_prompts_hold_concurrency,
     check_extra_args,
     check_dataset,
     check_gpu_ids,

@@ -207,6 +207,9 @@ class Client(Section):
 MAX_POINTS = 1000  # sweep points in one run
 MAX_CONCURRENCY = 100_000  # requests in flight at once
 MAX_WARMUP_PROMPTS = 10_000
+MIN_WARMUP_PROMPTS = 4  # the default warm-up: the first point's concurrency, at least this
+DEFAULT_PROMPTS_PER_SLOT = 4  # a point's prompts per concurrency slot, at least
+MAX_PROMPTS_PER_SLOT = 1000
 
 
 class ConcurrencyRange(Section):
@@ -242,9 +245,21 @@ class Workload(Section):
         "live", description="conversations: the history sent with each user turn holds the"
         " server's own answers (live) or the file's assistant turns (recorded: every run sends"
         " the same prompts).")
-    warmup_prompts: Annotated[int, Field(ge=0, le=MAX_WARMUP_PROMPTS)] = Field(
-        0, description="Requests sent before each server variant's first point, measured and"
-        " reported apart (cold start: compilation, caches).")
+    warmup_prompts: Annotated[int, Field(ge=0, le=MAX_WARMUP_PROMPTS)] | None = Field(
+        None, description="Requests sent before each started server's first point, at its"
+        " concurrency, measured and reported apart (cold start: compilation, caches). Default:"
+        f" the first point's concurrency, at least {MIN_WARMUP_PROMPTS}; 0: none (the first"
+        " point is then flagged cold).")
+    fresh_prompts: bool = Field(
+        True, description="Every point (and repeat, and the warm-up) gets prompts of its own"
+        " (its own seed, derived from seed), so no point measures prefill the server cached at"
+        " an earlier one; every server variant gets the same prompts at the same point. false:"
+        " one seed for all points. Not for conversations, whose shared history is the point.")
+    min_prompts_per_slot: Annotated[int, Field(ge=0, le=MAX_PROMPTS_PER_SLOT)] = Field(
+        DEFAULT_PROMPTS_PER_SLOT, description="A point sends at least this many prompts per"
+        " concurrency slot (max(num_prompts, this x concurrency)), so it holds its concurrency"
+        " long enough for a steady window between ramp-up and ramp-down; 0: exactly"
+        " num_prompts. Not for conversations.")
     input_len: PositiveInt = 256
     output_len: PositiveInt = 128
     num_prompts: PositiveInt = 20
@@ -284,6 +299,18 @@ class Workload(Section):
         if value != "inf" and value <= 0:  # type: ignore[operator]
             raise ValueError("must be above 0 requests/s, or 'inf' to send all at once")
         return value
+
+    def prompts_at(self, concurrency: int) -> int:
+        """The prompts a point at `concurrency` sends (conversations: the conversations)."""
+        if self.dataset == "conversations":
+            return self.num_prompts
+        return max(self.num_prompts, self.min_prompts_per_slot * concurrency)
+
+    def warmup_count(self, concurrency: int) -> int:
+        """The warm-up's requests before a started server's first point at `concurrency`."""
+        if self.warmup_prompts is not None:
+            return self.warmup_prompts
+        return min(MAX_WARMUP_PROMPTS, max(MIN_WARMUP_PROMPTS, concurrency))
 
     @property
     def concurrency_points(self) -> list[int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,27 @@ class Point:
     def key(self) -> str:
         """Unique across the sweep: the variant's folder and the file name."""
         return f"{self.variant.name}/{self.name}"
+
+    @property
+    def prompts(self) -> int:
+        """The prompts this point sends (workload.min_prompts_per_slot applied)."""
+        return self.workload.workload.prompts_at(self.concurrency)
+
+    @property
+    def seed(self) -> int:
+        """The dataset seed of this point: its own with workload.fresh_prompts (the same at the
+        same point of every server variant), else the workload's."""
+        return point_seed(self.workload.workload, f"{self.workload.name}/c{self.concurrency}"
+                                                  f"/r{self.repeat}")
+
+
+def point_seed(work: Workload, where: str) -> int:
+    """A seed for the prompts sent at `where` (a point, or "warmup"): workload.seed itself
+    without fresh_prompts (or for conversations, whose shared prefixes are what they measure),
+    else one derived from it and `where`, so no two points send the same prompts."""
+    if not work.fresh_prompts or work.dataset == "conversations":
+        return work.seed
+    return zlib.crc32(f"{work.seed}/{where}".encode()) & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)

@@ -6,33 +6,40 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.analysis.capacity import Capacity, SeriesPoint, attainment, capacity, knee
+from orchestrator.analysis.capacity import Capacity, Knee, SeriesPoint, attainment, capacity, knee
+from orchestrator.analysis.confidence import Interval, interval
 from orchestrator.config.sweep import Point
 
 METRICS_DIR = "metrics"  # in the run folder: metrics/<variant>/<point>.csv
 METRICS_SUFFIX = ".metrics.csv"  # what bench_points.py writes beside each result in the client
 SHORTFALL = 0.05  # mean output this far under the requested length is flagged
+MAX_HIT_RATE = 0.05  # prefix-cache hits beyond this share of a fresh-prompt point's are flagged
+STEADY_SHARE = 0.5  # the server must run the point's concurrency this share of its steady window
+MIN_WINDOW_SAMPLES = 2  # /metrics samples in the steady window needed to judge it
 # Columns the answers add to each summary row.
 ANSWER_COLUMNS = ("slo_attainment", "slo_met", "output_throughput_per_user",
                   "output_throughput_per_gpu", "max_running", "max_waiting",
                   "max_kv_cache_usage", "preemptions", "prefix_cache_hit_rate",
-                  "metrics_scrapes", "flags")
+                  "metrics_scrapes", "metrics_coverage", "flags")
 
 
-def metrics_summary(path: Path) -> dict[str, Any]:
-    """The peaks and increments of a point's scraped /metrics series (empty when none)."""
+def metrics_summary(path: Path, row: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The peaks and increments of a point's scraped /metrics series (empty when none), and,
+    with the point's row (its request and steady-window clocks), whether the series covers the
+    point and how full the server ran in its steady window."""
     try:
         with path.open(encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
     except OSError:
         return {}
+    row = row or {}
 
-    def column(name: str) -> list[float]:
-        return [float(r[name]) for r in rows if r.get(name) not in (None, "")]
+    def column(name: str, within: list[dict[str, str]] = rows) -> list[float]:
+        return [float(r[name]) for r in within if r.get(name) not in (None, "")]
 
     def growth(name: str) -> float | None:
         values = column(name)
@@ -40,14 +47,38 @@ def metrics_summary(path: Path) -> dict[str, Any]:
 
     running, waiting, kv = column("running"), column("waiting"), column("kv_cache_usage")
     queries, hits = growth("prefix_cache_queries"), growth("prefix_cache_hits")
+    window = row.get("steady_clock_s")
+    inside = [r for r in rows if window and r.get("clock_s")
+              and window[0] <= float(r["clock_s"]) <= window[1]]
     return {
         "max_running": max(running, default=None),
         "max_waiting": max(waiting, default=None),
+        "steady_max_waiting": max(column("waiting", inside), default=None) if inside else None,
+        "steady_running": column("running", inside) if len(inside) >= MIN_WINDOW_SAMPLES else None,
         "max_kv_cache_usage": max(kv, default=None),
         "preemptions": growth("preemptions"),
         "prefix_cache_hit_rate": hits / queries if queries and hits is not None else None,
         "metrics_scrapes": len(rows),
+        "metrics_coverage": coverage(rows, row.get("requests_clock_s")),
     }
+
+
+def coverage(rows: list[dict[str, str]], requests: list[float] | None) -> str:
+    """`full` when a sample precedes the point's first request and one follows its last;
+    else what is missing. Series of an older bench_points.py (no phases) say `unknown`."""
+    if not rows:
+        return "no samples"
+    if "phase" not in rows[0]:
+        return "unknown"
+    before = [float(r["clock_s"]) for r in rows if r["phase"] == "before"]
+    after = [float(r["clock_s"]) for r in rows if r["phase"] == "after"]
+    first, last = (requests[0], requests[1]) if requests else (None, None)
+    missing = []
+    if not before or (first is not None and before[0] > first):
+        missing.append("no sample before the first request")
+    if not after or (last is not None and after[-1] < last):
+        missing.append("no sample after the last request")
+    return "; ".join(missing) or "full"
 
 
 def answer_row(row: dict[str, Any], point: Point, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -65,9 +96,20 @@ def answer_row(row: dict[str, Any], point: Point, metrics: dict[str, Any]) -> di
     gpus = server.total_gpus if server else 0
     row["output_throughput_per_gpu"] = throughput / gpus if gpus and throughput else None
     row.update({k: metrics.get(k) for k in ANSWER_COLUMNS if k in metrics})
-    flags = []
     seqs = server.max_num_seqs if server else None
-    if (metrics.get("max_waiting") or 0) > 0 or (seqs is not None and point.concurrency > seqs):
+    row["flags"] = " ".join(point_flags(row, point, metrics, seqs))
+    return row
+
+
+def point_flags(row: dict[str, Any], point: Point, metrics: dict[str, Any],
+                max_num_seqs: int | None) -> list[str]:
+    """What weakens a point's figures (README, "Sweeps": reading the flags)."""
+    work = point.workload.workload
+    flags = []
+    waiting = metrics.get("steady_max_waiting")  # queueing in the steady window, not the ramp
+    if waiting is None:
+        waiting = metrics.get("max_waiting")
+    if (waiting or 0) > 0 or (max_num_seqs is not None and point.concurrency > max_num_seqs):
         flags.append("hidden-queueing")
     completed = row.get("completed") or 0
     if (completed and work.dataset == "random"
@@ -75,8 +117,37 @@ def answer_row(row: dict[str, Any], point: Point, metrics: dict[str, Any]) -> di
         flags.append("output-shortfall")
     if row.get("failed"):
         flags.append("failed-requests")
-    row["flags"] = " ".join(flags)
-    return row
+    hit_rate = metrics.get("prefix_cache_hit_rate")
+    if work.dataset != "conversations" and hit_rate is not None and hit_rate > MAX_HIT_RATE:
+        flags.append("prefix-cache-hits")
+    if _not_steady(row, point, metrics, max_num_seqs):
+        flags.append("not-steady")
+    if str(row.get("cold") or "") == "1":
+        flags.append("cold")
+    if metrics.get("metrics_coverage") not in (None, "full", "unknown"):
+        flags.append("metrics-gap")
+    return flags
+
+
+def _not_steady(row: dict[str, Any], point: Point, metrics: dict[str, Any],
+                max_num_seqs: int | None) -> bool:
+    """No steady window, one shorter than a request per slot, or a server that ran fewer than
+    min(concurrency, max_num_seqs) requests for most of it (closed-loop points only: at a set
+    request rate the server may rightly run fewer)."""
+    if "steady_requests" not in row:  # no per-request times (a replay, an older run)
+        return False
+    if not row.get("steady_requests") or row["steady_requests"] < point.concurrency:
+        return True
+    running = metrics.get("steady_running")
+    if running and point.workload.workload.request_rate == "inf":
+        target = min(point.concurrency, max_num_seqs or point.concurrency)
+        return sum(1 for r in running if r >= target) < STEADY_SHARE * len(running)
+    return False
+
+
+# Figures given a 95% interval over a point's repeats (README, "Sweeps").
+CONFIDENCE_METRICS = ("output_throughput", "request_goodput", "p50_ttft_ms", "p99_ttft_ms",
+                      "p50_tpot_ms", "p99_tpot_ms", "p50_e2el_ms", "p99_e2el_ms")
 
 
 @dataclass(frozen=True)
@@ -87,14 +158,19 @@ class SeriesAnswer:
     workload: str
     settings: str
     capacity: Capacity | None
-    knee: int | None
+    knee: Knee | None
     best_throughput: float
     serve_flags: list[str]
+    # Per concurrency: each CONFIDENCE_METRICS figure over the point's repeats.
+    stats: dict[int, dict[str, Interval]] = field(default_factory=dict)
+    capacity_interval: Interval | None = None  # over the repeats' own capacities
+    repeats: int = 1
+    flags: list[str] = field(default_factory=list)  # raised on any of its points
 
 
 def series_answers(rows: Iterable[dict[str, Any]], points: dict[str, Point]) -> list[SeriesAnswer]:
-    """Capacity and knee for every (variant, workload) series of the rows; `points` maps each
-    row's file to its point."""
+    """Capacity, knee and intervals for every (variant, workload) series of the rows; `points`
+    maps each row's file to its point."""
     from orchestrator.plan.bench import server_argv
 
     series: dict[tuple[str, str], list[tuple[dict[str, Any], Point]]] = {}
@@ -106,18 +182,39 @@ def series_answers(rows: Iterable[dict[str, Any]], points: dict[str, Point]) -> 
         point = members[0][1]
         share = point.workload.workload.slo.attainment
         by_conc: dict[int, list[dict[str, Any]]] = {}
+        by_repeat: dict[int, list[dict[str, Any]]] = {}
         for row, p in members:
             by_conc.setdefault(p.concurrency, []).append(row)
-        line = [SeriesPoint(c, _mean(rs, "output_throughput") or 0.0,
-                            _mean(rs, "mean_e2el_ms") or _mean(rs, "mean_ttft_ms"),
-                            _mean(rs, "slo_attainment"))
-                for c, rs in sorted(by_conc.items())]
+            by_repeat.setdefault(p.repeat, []).append(row)
+        line = _line(by_conc)
+        stats = {c: {m: i for m in CONFIDENCE_METRICS
+                     if (i := interval([r[m] for r in rs if isinstance(r.get(m), int | float)]))}
+                 for c, rs in sorted(by_conc.items())}
+        capacities = [c.concurrency for rs in by_repeat.values()
+                      if (c := capacity(_line(_group(rs)), share)) is not None]
         settings = ", ".join(f"{k}={v}" for k, v in {**point.variant.settings,
                                                      **point.workload.settings}.items())
-        answers.append(SeriesAnswer(variant, workload, settings, capacity(line, share), knee(line),
-                                    max(p.throughput for p in line),
-                                    server_argv(point.variant.spec)))
+        flags = sorted({f for row, _ in members for f in (row.get("flags") or "").split()})
+        answers.append(SeriesAnswer(
+            variant, workload, settings, capacity(line, share), knee(line),
+            max(p.throughput for p in line), server_argv(point.variant.spec), stats,
+            interval(capacities) if len(by_repeat) > 1 and len(capacities) == len(by_repeat)
+            else None, max(len(rs) for rs in by_conc.values()), flags))
     return answers
+
+
+def _group(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["concurrency"], []).append(row)
+    return out
+
+
+def _line(by_conc: dict[int, list[dict[str, Any]]]) -> list[SeriesPoint]:
+    return [SeriesPoint(c, _mean(rs, "output_throughput") or 0.0,
+                        _mean(rs, "mean_e2el_ms") or _mean(rs, "mean_ttft_ms"),
+                        _mean(rs, "slo_attainment"))
+            for c, rs in sorted(by_conc.items())]
 
 
 def _mean(rows: list[dict[str, Any]], key: str) -> float | None:

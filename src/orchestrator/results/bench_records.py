@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from orchestrator.analysis.steady import STEADY_COLUMNS, requests_of, steady_window
 from orchestrator.results.run_folder import RunFolder
 
 # Summary columns, in order; names are vLLM's own result keys.
@@ -29,6 +30,11 @@ COLUMNS = (
     "total_output_tokens",
 )
 
+
+# What bench_points.py says of a point in its metadata: its prompts' seed, whether it ran cold
+# (the first requests of a just-started server, no warm-up) and whether the server's prefix
+# cache was reset before it.
+POINT_METADATA = ("point_seed", "cold", "prefix_cache_reset")
 
 # A conversation replay's own keys (replay_conversations.py), in the summary when present.
 REPLAY_COLUMNS = ("conversations", "conversations_completed", "time_to_finish_s",
@@ -54,6 +60,14 @@ def parse_result(path: Path) -> dict[str, Any]:
     record.update({key: data[key] for key in REPLAY_COLUMNS if key in data})
     record["concurrency"] = data.get("max_concurrency") or _int(data.get("concurrency"))
     record["num_prompts"] = data.get("num_prompts") or (data.get("completed", 0) + data.get("failed", 0))
+    record.update({key: data.get(key) for key in POINT_METADATA})
+    requests = requests_of(data)
+    if requests is not None and record["concurrency"]:
+        window = steady_window(requests, int(record["concurrency"]))
+        record.update(window.figures() if window else {"steady_requests": 0})
+        # The clock of vLLM's request times (perf_counter): the /metrics series uses it too.
+        record["requests_clock_s"] = [requests[0].start, max(r.end for r in requests)]
+        record["steady_clock_s"] = [window.start, window.end] if window else None
     return record
 
 
@@ -72,7 +86,8 @@ def write_rows(folder: RunFolder, rows: list[dict[str, Any]], front: list[str],
     folder.write_json("summary.json", rows)
     buffer = io.StringIO()
     replay = [key for key in REPLAY_COLUMNS if any(key in row for row in rows)]
-    writer = csv.DictWriter(buffer, fieldnames=[*front, *COLUMNS, *replay, *back, "file"],
+    writer = csv.DictWriter(buffer, fieldnames=[*front, *COLUMNS, *STEADY_COLUMNS, *replay,
+                                                *back, *POINT_METADATA, "file"],
                             lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)

@@ -7,65 +7,21 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from orchestrator.results.answers import SeriesAnswer
+from orchestrator.results.best import ReportData
+from orchestrator.results.report_tables import Tables, tables
 
 PLOTS_DIR = "report"
-
-
-@dataclass(frozen=True)
-class Best:
-    """The best point for one objective."""
-
-    objective: str
-    row: dict[str, Any] | None
-    flags: list[str]
-
-
-@dataclass
-class ReportData:
-    """What a report shows: the rows (summary.json), the series answers and the variants."""
-
-    title: str
-    rows: list[dict[str, Any]]
-    answers: list[SeriesAnswer]
-    variants: list[dict[str, Any]]  # variants.json
-    gpus: int  # per server, 0 on CPU
-
-
-def best_points(data: ReportData) -> list[Best]:
-    """The best variant for each objective, with the `vllm serve` flags that reproduce it."""
-    rows = [r for r in data.rows if not r.get("failed")]
-    flags = {a.variant: a.serve_flags for a in data.answers}
-
-    def pick(objective: str, candidates: list[dict[str, Any]], key: str, high: bool) -> Best:
-        usable = [r for r in candidates if isinstance(r.get(key), int | float)]
-        if not usable:
-            return Best(objective, None, [])
-        row = max(usable, key=lambda r: r[key]) if high else min(usable, key=lambda r: r[key])
-        return Best(objective, row, flags.get(row["variant"], []))
-
-    within = [r for r in rows if r.get("slo_met")]
-    best = [pick("highest throughput", rows, "output_throughput", True),
-            pick("highest throughput within the SLO", within, "output_throughput", True),
-            pick("lowest latency (mean TTFT)", rows, "mean_ttft_ms", False)]
-    if any("conversations_per_s" in r for r in rows):
-        best.append(pick("shortest time to finish the conversations", rows,
-                         "conversations_per_s", True))
-    return best
 
 
 def write_report(folder: Path, data: ReportData) -> tuple[Path, Path]:
     """Write report/*.png, report.md and report.html into `folder`; return the two reports."""
     plots = {name: draw(data) for name, draw in PLOTS.items()}
-    return write_pages(folder, data.title, _tables(data), plots)
-
-
-Tables = list[tuple[str, list[str], list[list[str]]]]  # (title, headers, rows)
+    return write_pages(folder, data.title, tables(data), plots)
 
 
 def write_pages(folder: Path, title: str, tables: Tables,
@@ -107,7 +63,8 @@ def report_run(folders: list[Path], output: Path | None = None) -> tuple[Path, P
         for row in run_rows:  # the answers anew, from this orchestrator's rules
             point = points[row["file"]]
             answer_row(row, point, metrics_summary(
-                folder / METRICS_DIR / point.variant.name / point.name.replace(".json", ".csv")))
+                folder / METRICS_DIR / point.variant.name / point.name.replace(".json", ".csv"),
+                row))
         run_answers = series_answers(run_rows, points)
         if len(folders) > 1:
             prefix = f"{folder.name}:"
@@ -215,129 +172,7 @@ def plot_pareto(data: ReportData) -> bytes:
 PLOTS = {"throughput": plot_throughput, "latency": plot_latency, "pareto": plot_pareto}
 
 
-# -- text -------------------------------------------------------------------------------------
-
-def _fmt(value: Any, digits: int = 2) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
-def _tables(data: ReportData) -> Tables:
-    """(title, headers, rows) for every table of the report."""
-    points = [[f"{r['variant']} {r['workload']}", _settings(r), str(r["concurrency"]),
-               _fmt(r.get("output_throughput")), _fmt(r.get("request_throughput")),
-               _fmt(r.get("p50_ttft_ms")), _fmt(r.get("p99_ttft_ms")),
-               _fmt(r.get("p50_tpot_ms")), _fmt(r.get("p99_e2el_ms")),
-               _fmt(r.get("request_goodput")), _fmt(r.get("slo_met")),
-               _fmt(r.get("max_waiting"), 0), r.get("flags") or "-"] for r in data.rows]
-    best = [[b.objective,
-             f"{b.row['variant']} {b.row['workload']} c{b.row['concurrency']}" if b.row else "-",
-             _fmt(b.row.get("output_throughput")) if b.row else "-",
-             _fmt(b.row.get("mean_ttft_ms")) if b.row else "-",
-             " ".join(b.flags) if b.row else "no point qualifies"]
-            for b in best_points(data)]
-    capacity = []
-    for answer in data.answers:
-        at = _at_capacity(data.rows, answer)
-        capacity.append([f"{answer.variant} {answer.workload}", answer.settings or "-",
-                         answer.capacity.text() if answer.capacity else "no SLO set",
-                         str(answer.knee) if answer.knee is not None else "-",
-                         _fmt(at.get("request_throughput", 0) * 3600, 0) if at else "-",
-                         _fmt(at.get("output_throughput", 0) * 3600, 0) if at else "-"])
-    rates = _rate_capacity(data.rows)
-    if rates:
-        capacity += [[f"{variant} (all rates)", "highest workload.request_rate within the SLO",
-                      rate, "-", "-", "-"] for variant, rate in rates.items()]
-    starts = [[v["name"], json.dumps(v["settings"]), v.get("server") or "-",
-               v.get("compile_cache") or "-", _fmt(v.get("ready_s"), 1), v.get("status", "-")]
-              for v in data.variants]
-    flagged = [[f"{r['variant']} {r['workload']} c{r['concurrency']}", r["flags"]]
-               for r in data.rows if r.get("flags")]
-    replays = [r for r in data.rows if r.get("time_to_finish_s") is not None]
-    conversations: Tables = []
-    if replays:
-        fastest = max(replays, key=lambda r: r.get("conversations_per_s") or 0)
-        conversations.append(("Conversations: time to finish them all", [
-            "series", "conc", "conversations", "time to finish s", "conversations/s",
-            "turns completed", "failed", "mean TTFT ms", "mean TPOT ms", ""], [
-            [f"{r['variant']} {r['workload']}", str(r["concurrency"]),
-             f"{r.get('conversations_completed', '-')}/{r.get('conversations', '-')}",
-             _fmt(r["time_to_finish_s"]), _fmt(r.get("conversations_per_s"), 3),
-             str(r.get("completed")), str(r.get("failed")), _fmt(r.get("mean_ttft_ms")),
-             _fmt(r.get("mean_tpot_ms")), "fastest" if r is fastest else ""]
-            for r in replays]))
-    cold = _cold_vs_warm(data)
-    cold_start: Tables = [("Cold start: the warm-up against the first warm point", [
-        "variant", "warm-up requests", "cold mean TTFT ms", "cold p99 TTFT ms",
-        "warm mean TTFT ms (first point)", "cold / warm", "warm-up s"], cold)] if cold else []
-    return [
-        ("Best variant for each objective", ["objective", "point", "out tok/s", "mean TTFT ms",
-                                             "vllm serve"], best),
-        *conversations,
-        ("Capacity under the SLO", ["series", "settings", "capacity (concurrency)", "knee",
-                                    "requests/hour", "output tokens/hour"], capacity),
-        ("Points", ["series", "settings", "conc", "out tok/s", "req/s", "p50 TTFT", "p99 TTFT",
-                    "p50 TPOT", "p99 E2E", "goodput", "SLO met", "max waiting", "flags"], points),
-        *cold_start,
-        ("Server starts", ["variant", "settings", "server", "compile cache", "ready s",
-                           "status"], starts),
-        ("Flags raised", ["point", "flags"], flagged or [["-", "none"]]),
-    ]
-
-
-def _cold_vs_warm(data: ReportData) -> list[list[str]]:
-    """Per variant with a warm-up (workload.warmup_prompts): its cold TTFT beside the TTFT of
-    the variant's first point, measured right after on the now warm server."""
-    rows = []
-    for variant in data.variants:
-        warmup = variant.get("warmup")
-        if not warmup:
-            continue
-        first = next((r for r in data.rows if r["variant"] == variant["name"]), None)
-        cold, warm = warmup.get("mean_ttft_ms"), first.get("mean_ttft_ms") if first else None
-        rows.append([variant["name"], str(warmup.get("requests")), _fmt(cold),
-                     _fmt(warmup.get("p99_ttft_ms")), _fmt(warm),
-                     f"{cold / warm:.1f}x" if cold and warm else "-",
-                     _fmt(warmup.get("duration"))])
-    return rows
-
-
-def _rate_capacity(rows: list[dict[str, Any]]) -> dict[str, str]:
-    """Where workload.request_rate is swept: per variant, the highest rate with a point that
-    meets the SLO ("none" when no rate does)."""
-    out: dict[str, str] = {}
-    for row in rows:
-        rate = row.get("workload.request_rate")
-        if rate is None or row.get("slo_met") is None:
-            continue
-        best = out.get(row["variant"], "none")
-        if row["slo_met"]:
-            value = float("inf") if rate == "inf" else float(rate)
-            known = float("inf") if best == "inf" else (float(best) if best != "none" else -1.0)
-            if value > known:
-                best = "inf" if value == float("inf") else f"{value:g}"
-        out[row["variant"]] = best
-    return {variant: f"{rate} req/s" if rate != "none" else "none" for variant, rate in out.items()}
-
-
-def _settings(row: dict[str, Any]) -> str:
-    return ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in row.items()
-                     if k.startswith(("server.", "workload."))) or "-"
-
-
-def _at_capacity(rows: list[dict[str, Any]], answer: SeriesAnswer) -> dict[str, Any] | None:
-    """The measured point at or just under the series' capacity (what can be promised)."""
-    if answer.capacity is None or answer.capacity.how == "none":
-        return None
-    members = [r for r in rows if r["variant"] == answer.variant
-               and r["workload"] == answer.workload and r["concurrency"] <= answer.capacity.concurrency]
-    return max(members, key=lambda r: r["concurrency"]) if members else None
-
+# -- pages -------------------------------------------------------------------------------------
 
 def _markdown(title: str, tables: Tables, images: list[str]) -> str:
     lines = [f"# {title}", ""]

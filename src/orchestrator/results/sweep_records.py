@@ -33,7 +33,9 @@ class VariantRecord:
     status: str = "pending"  # pending, running, done, skipped (resumed), failed: WHY
     server: str = ""  # started, kept (the previous variant's server was the same)
     ready_s: float | None = None
-    compile_cache: str = ""  # cold, warm, off, unknown
+    # From vLLM's log: compiled, loaded from cache, none (eager), unknown; kept (no start).
+    compile_cache: str = ""
+    startup: dict[str, Any] | None = None  # analysis.server_start.ServerStart, as JSON
     gpu_ids: list[int] | None = None
     slot: int = 0
     points_measured: int = 0
@@ -85,7 +87,7 @@ class SweepRecords:
         row["file"] = f"raw/{point.variant.name}/{point.name}"
         series = (self.folder.path / METRICS_DIR / point.variant.name
                   / point.name.replace(".json", ".csv"))
-        answer_row(row, point, metrics_summary(series))
+        answer_row(row, point, metrics_summary(series, row))
         self.rows[point.key] = row
         return row
 

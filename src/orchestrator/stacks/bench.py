@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -25,6 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from orchestrator.analysis.server_start import ServerStart, server_start
 from orchestrator.config import LoadedConfig
 from orchestrator.config.sweep import Point, ServerVariant
 from orchestrator.errors import BenchmarkError, ConfigError, Interrupted, OrchestratorError
@@ -36,7 +36,6 @@ from orchestrator.results.report import report_run
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.results.sweep_records import SweepRecords
 from orchestrator.runtime.base import Runtime
-from orchestrator.runtime.registry import traits
 from orchestrator.stacks.bench_process import (
     WARMUP_DIR,
     BenchProcess,
@@ -266,7 +265,6 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
         lane.bench = None
         return
     _stop_lane(sweep, lane)
-    record.compile_cache = compile_cache_state(plan, sweep.runtime.kind)
     argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points,
                       _probe_budget(plan), warmup=True)
     lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,
@@ -298,11 +296,9 @@ def _start(sweep: _Sweep, lane: _Lane, variant: ServerVariant, plan: Plan,
     """Start the lane's stack and wait for its server; the bench process (when given) starts
     as soon as the client exists, so its import overlaps the server's start-up."""
     record = sweep.records.variants[variant.name]
-    if record.compile_cache == "":
-        record.compile_cache = compile_cache_state(plan, sweep.runtime.kind)
     settings = f" ({safe(', '.join(f'{k}={v}' for k, v in variant.settings.items()))})"
-    sweep.console.print(f"{variant.name}: starting the server{settings if variant.settings else ''}"
-                        f", compile cache {record.compile_cache}", highlight=False)
+    sweep.console.print(f"{variant.name}: starting the server{settings if variant.settings else ''}",
+                        highlight=False)
     lane.plan, lane.owner = plan, variant.name
     sweep.runtime.up(plan)
     with sweep.lock:
@@ -312,6 +308,10 @@ def _start(sweep: _Sweep, lane: _Lane, variant: ServerVariant, plan: Plan,
         bench.start()
     ready = wait_for_ready(plan, Role.server, sweep.runtime, sweep.console, sweep.progress)
     record.ready_s = round(ready, 2)
+    start = _server_start(sweep.runtime, plan, ready)
+    record.compile_cache, record.startup = start.compile, start.as_json()
+    sweep.console.print(f"{variant.name}: ready in {ready:.1f} s (vLLM's log: {start.text()})",
+                        highlight=False)
     with sweep.lock:
         sweep.ready_s.append(ready)
         sweep.records.write()
@@ -347,19 +347,14 @@ def _point_home(sweep: _Sweep, result: PointResult) -> None:
         highlight=False)
 
 
-def compile_cache_state(plan: Plan, kind: str) -> str:
-    """Whether the server's compile cache holds anything before it starts: cold or warm; off
-    without one; unknown where it lives on a cluster's node or claim."""
-    volume = next((v for v in plan.component(Role.server).volumes
-                   if v.source == "compile-cache"), None)
-    if volume is None:
-        return "off"
-    if traits(kind).spans_nodes:  # on a cluster's node or claim: not visible from here
-        return "unknown" if (volume.claim or volume.node_path) else "off"
-    if not volume.host_path:
-        return "off"
-    folder = Path(volume.host_path)
-    return "warm" if folder.is_dir() and any(folder.iterdir()) else "cold"
+def _server_start(runtime: Runtime, plan: Plan, ready_s: float) -> ServerStart:
+    """What the start did, from the server's log so far (compile state "unknown" without one)."""
+    server = plan.component(Role.server)
+    try:
+        log = "".join(runtime.logs(plan.project, Role.server))
+    except Exception:  # noqa: BLE001 - the figures are a courtesy; the server is ready
+        log = ""
+    return server_start(log, ready_s, "--enforce-eager" in server.argv)
 
 
 def _stop_lane(sweep: _Sweep, lane: _Lane) -> None:
@@ -415,7 +410,7 @@ def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -
     """The points as a table (goodput and flags when any), then the answers: the best variant
     and each series' capacity under the SLO, one line each."""
     from orchestrator.results.answers import series_answers
-    from orchestrator.results.report import best_points
+    from orchestrator.results.best import best_points
 
     rows = [records.rows[p.key] for p in records.matrix.all_points if p.key in records.rows]
     table = Table(title=f"{folder.path}", title_justify="left")
@@ -423,7 +418,8 @@ def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -
     goodput = any(r.get("request_goodput") is not None for r in rows)
     flagged = any(r.get("flags") for r in rows)
     headers = (["variant", "settings"] if several else []) + [
-        "conc", "req/s", "out tok/s", "TTFT ms", "p99 TTFT", "TPOT ms", "ITL ms", "failed"]
+        "conc", "req/s", "out tok/s", "steady tok/s", "TTFT ms", "p99 TTFT", "TPOT ms",
+        "prefix hits", "failed"]
     replay = any(r.get("time_to_finish_s") is not None for r in rows)
     headers += (["finish s", "conv/s"] if replay else [])
     headers += (["goodput", "SLO met"] if goodput else []) + (["flags"] if flagged else [])
@@ -434,9 +430,11 @@ def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -
         settings = ", ".join(f"{k.split('.', 1)[1]}={v}" for k, v in r.items()
                              if k.startswith(("server.", "workload.")))
         cells = [f"{r['variant']} {r['workload']}", safe(settings)] if several else []
+        hits = r.get("prefix_cache_hit_rate")
         cells += [str(r["concurrency"]), _fmt(r["request_throughput"]),
-                  _fmt(r["output_throughput"]), _fmt(r["mean_ttft_ms"]), _fmt(r["p99_ttft_ms"]),
-                  _fmt(r["mean_tpot_ms"]), _fmt(r["mean_itl_ms"]), str(r["failed"])]
+                  _fmt(r["output_throughput"]), _fmt(r.get("steady_output_throughput")),
+                  _fmt(r["mean_ttft_ms"]), _fmt(r["p99_ttft_ms"]), _fmt(r["mean_tpot_ms"]),
+                  "-" if hits is None else f"{hits:.1%}", str(r["failed"])]
         if replay:
             cells += [_fmt(r.get("time_to_finish_s")), _fmt(r.get("conversations_per_s"))]
         if goodput:
@@ -450,15 +448,20 @@ def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -
     answers = series_answers(rows, points)
     best = next((b for b in best_points(_report_data(folder, records, rows, answers))
                  if b.row is not None), None)
-    if best is not None and best.row is not None and several:
+    if best is not None and best.row is not None and best.value is not None and several:
+        weak = f"; weakened by {' '.join(best.weak)}" if best.weak else ""
         console.print(f"best ({best.objective}): {best.row['variant']} {best.row['workload']} at"
-                      f" concurrency {best.row['concurrency']},"
-                      f" {_fmt(best.row['output_throughput'])} out tok/s", highlight=False)
+                      f" concurrency {best.row['concurrency']}, {best.value.text()} out tok/s:"
+                      f" {best.verdict}{weak}", highlight=False)
     for answer in answers:
         if answer.capacity is not None:
-            knee = f", knee at concurrency {answer.knee}" if answer.knee is not None else ""
+            knee = f", knee at concurrency {answer.knee.concurrency}" if answer.knee else ""
+            spread = (f" (95% interval {answer.capacity_interval.text(1)})"
+                      if answer.capacity_interval and answer.capacity_interval.half is not None
+                      else " (one run: no interval yet)")
             console.print(f"capacity under the SLO: {answer.variant} {answer.workload}"
-                          f" {answer.capacity.text()} concurrent requests{knee}", highlight=False)
+                          f" {answer.capacity.text()} concurrent requests{spread}{knee}",
+                          highlight=False)
     if (folder.path / "report.html").is_file():
         console.print(f"report: {safe(folder.path / 'report.html')}", highlight=False)
 
@@ -467,7 +470,7 @@ def _report_data(folder: RunFolder, records: SweepRecords, rows: list[dict[str, 
                  answers: list[Any]) -> Any:
     from dataclasses import asdict
 
-    from orchestrator.results.report import ReportData
+    from orchestrator.results.best import ReportData
 
     server = records.matrix.variants[0].spec.server
     return ReportData(f"bench run {folder.path.name}", rows, answers,

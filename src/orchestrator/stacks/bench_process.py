@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orchestrator.config.model import StackSpec, Workload
-from orchestrator.config.sweep import Point, ServerVariant
+from orchestrator.config.sweep import Point, ServerVariant, point_seed
 from orchestrator.errors import BenchmarkError
 from orchestrator.names import Role
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan
@@ -46,6 +46,8 @@ def workload_flags(work: Workload) -> list[str]:
               "--temperature", str(work.temperature), "--seed", str(work.seed)]
     if work.ignore_eos:
         flags.append("--ignore-eos")
+    if work.dataset != "conversations":  # per-request times: the steady window, compare's tests
+        flags.append("--save-detailed")
     flags += ["--percentile-metrics", ",".join(LATENCIES),
               "--metric-percentiles", ",".join(str(p) for p in PERCENTILES)]
     slo = {"ttft": work.slo.ttft_ms, "tpot": work.slo.tpot_ms, "e2el": work.slo.e2el_ms}
@@ -66,9 +68,10 @@ def workload_json(work: Workload, metadata: list[str]) -> str:
 
 def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVariant,
                points: list[Point], wait_s: int | None, warmup: bool = False) -> list[str]:
-    """The client command that runs `points` in one process; with `wait_s`, it imports vLLM's
-    benchmark first and then waits up to that long for the server; with `warmup`, the first
-    point's workload.warmup_prompts requests go first, saved apart (WARMUP_FILE)."""
+    """The client command that runs `points` in one process, each with its own seed and prompt
+    count; with `wait_s`, it imports vLLM's benchmark first and then waits up to that long for
+    the server; with `warmup`, the first point's warm-up requests (workload.warmup_prompts) go
+    first, with prompts of their own, saved apart (WARMUP_FILE)."""
     server = spec.server
     assert server is not None
     url = server_url(spec, project)
@@ -78,8 +81,12 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
     if wait_s:
         argv += ["--wait-ready", url, str(wait_s)]
     argv += ["--metrics-url", url]
-    if warmup and points and points[0].workload.workload.warmup_prompts:
-        argv += ["--warmup", str(points[0].workload.workload.warmup_prompts), WARMUP_FILE]
+    first = points[0] if points else None
+    if warmup and first and (count := first.workload.workload.warmup_count(first.concurrency)):
+        argv += ["--warmup", str(count), WARMUP_FILE,
+                 f"seed={point_seed(first.workload.workload, 'warmup')}"]
+    if any(p.workload.workload.fresh_prompts for p in points):
+        argv.append("--reset-prefix-cache")
     seen: set[str] = set()
     for point in points:
         work = point.workload
@@ -87,11 +94,10 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
             seen.add(work.name)
             meta = [f"workload={work.name}", f"input_len={work.workload.input_len}",
                     f"output_len={work.workload.output_len}", f"dataset={work.workload.dataset}"]
-            if work.workload.dataset != "conversations":  # a replay counts its own requests
-                meta.append(f"num_prompts={work.workload.num_prompts}")
             argv += ["--workload", work.name, workload_json(work.workload, meta)]
     for point in points:
-        argv += ["--point", str(point.concurrency), point.name, point.workload.name]
+        argv += ["--point", str(point.concurrency), point.name, point.workload.name,
+                 f"seed={point.seed}", f"prompts={point.prompts}"]
     # The dataset file is one argv item of its own (so the local runtime maps its path).
     dataset = spec.workload.dataset_path
     return [*argv, "--", "--backend", "openai", "--base-url", url, "--endpoint",

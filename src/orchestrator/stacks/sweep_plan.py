@@ -163,4 +163,40 @@ def print_setup(setup: SweepSetup, console: Console) -> None:
         console.print(table)
     if setup.done_before:
         console.print(f"resuming: {setup.done_before} point(s) already home are skipped")
+    for line in measurement_lines(matrix):
+        console.print(line, highlight=False)
     console.print(f"estimate: {setup.estimate.line()}", highlight=False)
+
+
+# Server settings that change vLLM's compile cache key (a start with another value compiles).
+COMPILE_KEY_FIELDS = ("model", "dtype", "max_num_seqs", "max_num_batched_tokens",
+                      "max_model_len", "tensor_parallel_size", "pipeline_parallel_size")
+
+
+def measurement_lines(matrix: Matrix) -> list[str]:
+    """How each point is measured (prompts, seeds, warm-up, repeats) and which starts compile:
+    what --dry-run and every sweep say before anything runs."""
+    lines = []
+    for work in {w.workload.model_dump_json(): w.workload
+                 for works in matrix.workloads.values() for w in works}.values():
+        counts = ", ".join(f"c{c} {work.prompts_at(c)}" for c in work.concurrency_points)
+        first = work.concurrency_points[0]
+        warm = work.warmup_count(first)
+        lines.append(
+            f"points: prompts per point {counts}"
+            + (f" (at least {work.min_prompts_per_slot} per concurrency slot)"
+               if work.min_prompts_per_slot and work.dataset != "conversations" else "")
+            + ("; fresh prompts at every point" if work.fresh_prompts
+               and work.dataset != "conversations" else "; the same prompts at every point")
+            + (f"; warm-up {warm} request(s) before each server's first point" if warm
+               else "; no warm-up: each server's first point is flagged cold")
+            + (f"; {matrix.repeats} repeats (95% intervals)" if matrix.repeats > 1
+               else "; 1 run per point (no intervals: set sweep.repeats)"))
+    eager = [v for v in matrix.variants if v.spec.server and v.spec.server.enforce_eager]
+    keys = [k for k in matrix.swept["server"]
+            if k in COMPILE_KEY_FIELDS or k.startswith("flags.")]
+    if keys and len(eager) < len(matrix.variants):
+        lines.append(f"compile: the server variants differ in {', '.join(keys)}, which change"
+                     " vLLM's compile key: each such start compiles anew (the compile cache"
+                     " helps only a repeated setting)")
+    return lines
