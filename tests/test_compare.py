@@ -46,11 +46,12 @@ def test_compare_cli_exit_codes(cli, tmp_path: Path) -> None:
     other = _run(tmp_path, "other", [_row(2, 16, 80.0, 50.0)])
     ok = cli("compare", str(a), str(same), "--max-regression", "5%")
     assert ok.exit_code == 0, ok.stderr
-    assert "max_num_seqs=4 c4" in ok.stdout and "no regression beyond 5%" in ok.stdout
+    assert "max_num_seqs=4 c4" in ok.stdout and "no significant change beyond 5%" in ok.stdout
     bad = cli("compare", str(a), str(slower), "--max-regression", "5%")
     assert bad.exit_code == 1
     assert bad.stderr.splitlines() == [
-        "error: 1 regression(s) beyond 5%: max_num_seqs=4 c1 output_throughput 100 -> 80 (-20.0%)"]
+        "error: 1 significant regression(s) beyond 5%: max_num_seqs=4 c1 output_throughput"
+        " 100 -> 80 (-20.0%, untested)"]
     none = cli("compare", str(a), str(other))
     assert none.exit_code == 2
     assert "share no point" in none.stderr

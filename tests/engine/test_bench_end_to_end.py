@@ -45,7 +45,13 @@ def test_a_two_by_two_sweep_restarts_the_server_once_per_variant(orch, project) 
     assert [(v["name"], v["settings"], v["server"], v["status"], v["points_measured"])
             for v in variants] == [("v0", {"max_num_seqs": 4}, "started", "done", 4),
                                    ("v1", {"max_num_seqs": 8}, "started", "done", 4)]
-    assert all(v["ready_s"] > 0 and v["compile_cache"] in ("cold", "warm") for v in variants)
+    # The start as vLLM's own log tells it: eager (no compilation), weights and engine init timed.
+    for v in variants:
+        assert v["ready_s"] > 0 and v["compile_cache"] == "none (eager)", v
+        assert v["startup"]["weights_s"] > 0 and v["startup"]["engine_init_s"] > 0
+        assert 0 <= v["startup"]["other_s"] < v["ready_s"]
+        # Warm-up on by default: the first point's concurrency, at least 4 requests, apart.
+        assert v["warmup"]["requests"] == 4 and v["warmup"]["failed"] == 0
     environment = read_json(run / "environment.json")
     assert environment["runtime"] == "docker" and environment["vllm"]
     assert environment["components"]["server"]["id"].startswith("sha256:")
@@ -71,14 +77,22 @@ def test_a_two_by_two_sweep_restarts_the_server_once_per_variant(orch, project) 
         assert row["max_kv_cache_usage"] is not None and "failed-requests" not in row["flags"]
         series = run / "metrics" / row["variant"] / f"{row['workload']}-c{row['concurrency']}-r0.csv"
         lines = series.read_text().splitlines()
-        assert lines[0].startswith("t_s,running,waiting,kv_cache_usage") and len(lines) >= 2
-    # The concurrency-1 points run for seconds: their samples caught requests in flight.
-    assert all(row["max_running"] >= 1 for row in summary if row["concurrency"] == 1)
+        assert lines[0].startswith("t_s,clock_s,phase,running,waiting,kv_cache_usage")
+        # The series covers its point: a sample before its first request, one after its last.
+        assert row["metrics_coverage"] == "full", row
+        assert lines[1].split(",")[2] == "before" and lines[-1].split(",")[2] == "after"
+        # Fresh prompts at every point: prefill is measured, not read from the prefix cache.
+        assert row["prefix_cache_hit_rate"] is not None and row["prefix_cache_hit_rate"] <= 0.05, row
+        assert not {"prefix-cache-hits", "cold", "metrics-gap"} & set(row["flags"].split())
+        assert row["steady_requests"] >= row["concurrency"] and row["steady_output_throughput"] > 0
+    # Warmed up, a point lasts 0.3-2 s against a sample every 0.5 s: not every point's samples
+    # catch a request in flight, but the sweep's do.
+    assert max(row["max_running"] for row in summary) >= 1
     assert not list((run / "raw").rglob("*.csv"))  # raw/ keeps vLLM's JSON only
     # The report's numbers are summary.json's.
     markdown = (run / "report.md").read_text()
     for row in summary:
-        assert f"| {row['concurrency']} | {row['output_throughput']:,.2f} |" in markdown
+        assert f"| {row['concurrency']} | 0 | {row['output_throughput']:,.2f} |" in markdown
     assert (run / "report.html").read_text().count("data:image/png;base64,") == 3
     assert "capacity under the SLO: v0 w0" in result.stdout
     assert "report: " in result.stdout

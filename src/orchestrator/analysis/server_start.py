@@ -15,7 +15,7 @@ _WEIGHTS_ALT = re.compile(rf"Loading weights took {_NUMBER} s")
 _COMPILED = re.compile(rf"Compiling a graph for .*? takes? {_NUMBER} s")
 _LOADED = re.compile(rf"Directly load the compiled graph\(s\) for .*? from the cache, took"
                      rf" {_NUMBER} s")
-_COMPILE_TOTAL = re.compile(rf"torch\.compile takes? {_NUMBER} s in total")
+_COMPILE_TOTAL = re.compile(rf"torch\.compile (?:takes|took) {_NUMBER} s in total")
 _GRAPHS = re.compile(rf"Graph capturing finished in {_NUMBER} secs?")
 _ENGINE = re.compile(rf"init engine \(profile, create kv cache, warmup model\) took {_NUMBER} s")
 

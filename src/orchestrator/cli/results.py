@@ -19,7 +19,8 @@ RunArg = Annotated[Path, typer.Argument(exists=True, file_okay=False,
     "  orchestrator compare bench_results/RUN_A bench_results/RUN_B\n\n"
     "  orchestrator compare A B --metric output_throughput --max-regression 5%   # exit 1 on a"
     " regression\n\n"
-    "Exit codes: 0 no regression beyond the threshold, 1 a regression, 2 the runs share no point.",
+    "Exit codes: 0 no significant regression beyond the threshold, 1 a significant regression,"
+    " 2 the runs share no point.",
 )
 def compare(
     run_a: RunArg,
@@ -31,9 +32,11 @@ def compare(
         "--max-regression", help="How much worse a point may get: 5% or 0.05 (latencies up,"
         " throughputs down).")] = "5%",
 ) -> None:
-    """Matching points of two runs side by side (same settings, concurrency and repeat), with
-    each metric's change; fails when any got worse beyond --max-regression."""
-    from orchestrator.analysis.compare import DEFAULT_METRICS, read_rows
+    """Matching points of two runs side by side (same settings and concurrency, repeats pooled),
+    with each metric's change and whether it stands out of the noise (Mann-Whitney U on the
+    per-request latencies, Welch's t over repeats, a bootstrap interval on throughput); fails
+    only when a significant change is worse than --max-regression."""
+    from orchestrator.analysis.compare import DEFAULT_METRICS, raw_requests, read_rows
     from orchestrator.analysis.compare import compare as compare_rows
     from orchestrator.errors import NothingToCompare, Regression
     from orchestrator.results.bench_records import COLUMNS
@@ -45,17 +48,19 @@ def compare(
         raise typer.BadParameter(f"{unknown[0]!r} is not a summary metric; use one of"
                                  f" {', '.join(c for c in COLUMNS if c != 'concurrency')}",
                                  param_hint="--metric")
-    result = compare_rows(read_rows(run_a), read_rows(run_b), metrics)
+    result = compare_rows(read_rows(run_a), read_rows(run_b), metrics, raw_requests(run_a),
+                          raw_requests(run_b))
     if not result.matched:
         raise NothingToCompare(f"{run_a} and {run_b} share no point (same server and workload"
-                               " settings, concurrency and repeat); nothing to compare")
+                               " settings and concurrency); nothing to compare")
     table = Table(title=f"{run_a.name} -> {run_b.name}", title_justify="left")
-    for header in ("point", "metric", "before", "after", "change"):
+    for header in ("point", "metric", "before", "after", "change", "significance (95%)"):
         table.add_column(header, justify="left" if header in ("point", "metric") else "right")
     for change in result.changes:
-        style = "red" if change.worse > threshold else ""
+        style = "red" if change.worse > threshold and change.significant else ""
         table.add_row(change.point, change.metric, f"{change.before:,.2f}", f"{change.after:,.2f}",
-                      f"[{style}]{change.delta:+.1%}[/{style}]" if style else f"{change.delta:+.1%}")
+                      f"[{style}]{change.delta:+.1%}[/{style}]" if style else f"{change.delta:+.1%}",
+                      change.evidence() + ("" if change.significant else ": noise"))
     console = out()
     console.print(table)
     if result.only_a or result.only_b:
@@ -64,9 +69,12 @@ def compare(
     regressions = result.regressions(threshold)
     if regressions:
         worst = max(regressions, key=lambda c: c.worse)
-        raise Regression(f"{len(regressions)} regression(s) beyond {max_regression}: {worst.point}"
-                         f" {worst.metric} {worst.before:g} -> {worst.after:g} ({worst.delta:+.1%})")
-    console.print(f"no regression beyond {max_regression}")
+        raise Regression(f"{len(regressions)} significant regression(s) beyond {max_regression}:"
+                         f" {worst.point} {worst.metric} {worst.before:g} -> {worst.after:g}"
+                         f" ({worst.delta:+.1%}, {worst.evidence()})")
+    beyond = [c for c in result.changes if c.worse > threshold]
+    console.print(f"no significant change beyond {max_regression}"
+                  + (f" ({len(beyond)} change(s) beyond it are within noise)" if beyond else ""))
 
 
 def _share(text: str) -> float:
