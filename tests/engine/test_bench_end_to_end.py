@@ -48,7 +48,8 @@ def test_a_two_by_two_sweep_restarts_the_server_once_per_variant(orch, project) 
     # The start as vLLM's own log tells it: eager (no compilation), weights and engine init timed.
     for v in variants:
         assert v["ready_s"] > 0 and v["compile_cache"] == "none (eager)", v
-        assert v["startup"]["weights_s"] > 0 and v["startup"]["engine_init_s"] > 0
+        # The tiny model's weights load in "0.00 seconds"; the line is there all the same.
+        assert v["startup"]["weights_s"] >= 0 and v["startup"]["engine_init_s"] > 0
         assert 0 <= v["startup"]["other_s"] < v["ready_s"]
         # Warm-up on by default: the first point's concurrency, at least 4 requests, apart.
         assert v["warmup"]["requests"] == 4 and v["warmup"]["failed"] == 0

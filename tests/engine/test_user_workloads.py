@@ -67,7 +67,8 @@ def check_custom(run: Path) -> None:
     assert (data["completed"], data["failed"], data["dataset"]) == (23, 0, "custom")
     assert data["total_output_tokens"] == 23 * 32  # cpu-tiny's output_len, through --custom-output-len
     assert "time_to_finish_s" not in row
-    assert not (run / "warmup").exists()
+    # Warm-up on by default: 4 requests (concurrency 4) before the point, kept apart.
+    assert read_json(run / "warmup" / "v0.json")["completed"] == 4  # type: ignore[index]
 
 
 def test_conversations_replayed_on_docker(orch, project) -> None:
