@@ -198,3 +198,23 @@ def test_bench_points_reads_each_points_seed_and_prompts() -> None:
     assert parsed.warmup == (4, "w.json", 9)
     with pytest.raises(SystemExit, match="not one of seed=N, prompts=N"):
         module.parse(["--point", "4", "a.json", "seed=x", "--result-dir", "/r", "--"])
+
+
+def _best(throughputs: dict[str, list[float]]):
+    from orchestrator.results.best import ReportData, best_points
+
+    rows = [{"variant": v, "workload": "w0", "concurrency": 2, "repeat": i, "failed": 0,
+             "output_throughput": t, "mean_ttft_ms": 10.0, "flags": ""}
+            for v, values in throughputs.items() for i, t in enumerate(values)]
+    return best_points(ReportData("t", rows, [], [], 0))[0]
+
+
+def test_a_winner_only_when_its_interval_clears_the_runner_up() -> None:
+    tie = _best({"v0": [100.0, 104.0, 98.0], "v1": [103.0, 99.0, 106.0]})
+    assert tie.row is not None and tie.row["variant"] == "v1"
+    assert tie.verdict.startswith("tie within noise with v0 w0 c2 (100.67 ± ")
+    clear = _best({"v0": [100.0, 101.0, 99.0], "v1": [150.0, 151.0, 149.0]})
+    assert clear.verdict.startswith("clears v0 w0 c2") and clear.value is not None
+    assert clear.value.text() == "150.00 ± 2.48"
+    once = _best({"v0": [100.0], "v1": [150.0]})
+    assert once.verdict.startswith("no confidence yet: one run per point")

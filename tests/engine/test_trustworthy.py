@@ -4,6 +4,8 @@ within noise over repeats, and `compare` telling a slower server from noise."""
 
 from __future__ import annotations
 
+import re
+
 from .conftest import leftovers, read_json
 
 TINY = "examples/cpu-tiny.yaml"
@@ -43,13 +45,23 @@ def test_repeats_give_intervals_and_call_a_tie_a_tie(orch, project) -> None:
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
     (run,) = orch.runs()
     assert len(read_json(run / "summary.json")) == 12
-    assert "tie within noise with" in result.stdout, result.stdout[-3000:]
+    # The verdict follows the intervals: a tie when they overlap, a winner only when apart.
+    # (Two servers of the same settings can differ by more than their within-start noise on a
+    # 2-core machine, so either verdict can be right; tests/test_trust.py checks both rules.)
+    said = re.search(r"at concurrency \d+, ([\d,.]+) ± ([\d,.]+) out tok/s:"
+                     r" (tie within noise with|clears) v\d w0 c\d+ \(([\d,.]+) ± ([\d,.]+)\)",
+                     result.stdout.replace("\n", " "))
+    assert said is not None, result.stdout[-3000:]
+    best, best_half, verdict, other, other_half = (
+        said.group(i) if i == 3 else float(said.group(i).replace(",", "")) for i in range(1, 6))
+    apart = best - best_half > other + other_half or other - other_half > best + best_half
+    assert verdict == ("clears" if apart else "tie within noise with")
     assert "95% interval" in result.stdout
     report = (run / "report.md").read_text()
     assert "## Repeats: mean ± 95% interval" in report
     repeats = report.split("## Repeats: mean ± 95% interval")[1].split("##")[0]
     assert repeats.count(" ± ") >= 4 * 8 and "| v1 w0 | 2 | 3 |" in repeats
-    assert "tie within noise with" in report.split("## Capacity")[0]
+    assert verdict in report.split("## Capacity")[0]
     assert leftovers(project) == []
 
 
