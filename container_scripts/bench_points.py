@@ -125,7 +125,7 @@ def parse(argv: list[str]) -> Args:
             fail(f"--wait-ready {url} {seconds}: SECONDS must be a number")
     warmup = None
     if args.warmup:
-        count, name, *rest = [*args.warmup, ""][:2] + args.warmup[2:]
+        count, name, *rest = args.warmup if len(args.warmup) > 1 else [*args.warmup, ""]
         extras = _extras(rest, ("seed",), "--warmup")
         if not count.isdigit() or int(count) < 1 or not name or "/" in name:
             fail(f"--warmup {' '.join(args.warmup)}: N must be a whole number of 1 or more, NAME"

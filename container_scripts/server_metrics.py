@@ -56,7 +56,7 @@ class Scraper(threading.Thread):
 
     def __init__(self, url: str, path: str, period: float = 0.5) -> None:
         super().__init__(daemon=True, name="metrics")
-        self.url, self.path, self.period = url.rstrip("/") + "/metrics", path, period
+        self.url, self.period = url.rstrip("/") + "/metrics", period
         self.halt = threading.Event()
         self.first = threading.Event()
         self.scrapes = 0

@@ -133,8 +133,7 @@ def compare(rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]],
             if not before or not after:
                 continue
             changes.append(Change(describe(key), metric, mean(before), mean(after),
-                                  *_test(metric, before, after, requests_a, requests_b,
-                                         int(dict(key)["concurrency"]))))
+                                  *_test(metric, before, after, requests_a, requests_b)))
     return Comparison(changes, len(shared), len(by_key_a) - len(shared),
                       len(by_key_b) - len(shared))
 
@@ -186,8 +185,7 @@ def _per_request(metric: str, requests: list[Request]) -> list[float] | None:
 
 
 def _test(metric: str, before: list[float], after: list[float], requests_a: list[Request] | None,
-          requests_b: list[Request] | None,
-          concurrency: int) -> tuple[str, float | None, tuple[float, float] | None]:
+          requests_b: list[Request] | None) -> tuple[str, float | None, tuple[float, float] | None]:
     """(test, p-value, interval) for one change; untested without the data for any test."""
     if lower_is_better(metric) and requests_a and requests_b:
         a, b = _per_request(metric, requests_a), _per_request(metric, requests_b)
@@ -196,11 +194,11 @@ def _test(metric: str, before: list[float], after: list[float], requests_a: list
     if len(before) > 1 and len(after) > 1 and (p := welch(before, after)) is not None:
         return "welch", p, None
     if not lower_is_better(metric) and requests_a and requests_b:
-        # Little's law per request: its output tokens over its latency; the point's
-        # throughput is `concurrency` times their mean, so their ratio is the throughput's.
+        # Little's law per request: its output tokens over its latency; a point's throughput
+        # is its concurrency times their mean, so at one concurrency their ratio is the
+        # throughput's.
         rate_a = [r.output_len / (r.end - r.start) for r in requests_a if r.end > r.start]
         rate_b = [r.output_len / (r.end - r.start) for r in requests_b if r.end > r.start]
-        found = bootstrap_ratio(rate_a, rate_b) if concurrency else None
-        if found is not None:
+        if (found := bootstrap_ratio(rate_a, rate_b)) is not None:
             return "bootstrap", None, found
     return "untested", None, None

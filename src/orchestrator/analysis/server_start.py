@@ -47,7 +47,9 @@ class ServerStart:
 def server_start(log: str, ready_s: float | None, eager: bool) -> ServerStart:
     """Read one start from its server log; `ready_s` is the time to ready the tool measured,
     `eager` whether the server was told --enforce-eager (no compilation expected)."""
-    weights = _last(_WEIGHTS, log) or _last(_WEIGHTS_ALT, log)
+    weights = _last(_WEIGHTS, log)
+    if weights is None:
+        weights = _last(_WEIGHTS_ALT, log)
     compiled, loaded = _all(_COMPILED, log), _all(_LOADED, log)
     total = _last(_COMPILE_TOTAL, log)
     if compiled:

@@ -300,6 +300,12 @@ class Workload(Section):
             raise ValueError("must be above 0 requests/s, or 'inf' to send all at once")
         return value
 
+    @property
+    def fresh_per_point(self) -> bool:
+        """Whether each point gets prompts of its own: fresh_prompts, except for conversations,
+        whose shared history is what they measure."""
+        return self.fresh_prompts and self.dataset != "conversations"
+
     def prompts_at(self, concurrency: int) -> int:
         """The prompts a point at `concurrency` sends (conversations: the conversations)."""
         if self.dataset == "conversations":

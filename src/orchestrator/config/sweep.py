@@ -89,7 +89,7 @@ def point_seed(work: Workload, where: str) -> int:
     """A seed for the prompts sent at `where` (a point, or "warmup"): workload.seed itself
     without fresh_prompts (or for conversations, whose shared prefixes are what they measure),
     else one derived from it and `where`, so no two points send the same prompts."""
-    if not work.fresh_prompts or work.dataset == "conversations":
+    if not work.fresh_per_point:
         return work.seed
     return zlib.crc32(f"{work.seed}/{where}".encode()) & 0x7FFFFFFF
 

@@ -182,16 +182,16 @@ def series_answers(rows: Iterable[dict[str, Any]], points: dict[str, Point]) -> 
         point = members[0][1]
         share = point.workload.workload.slo.attainment
         by_conc: dict[int, list[dict[str, Any]]] = {}
-        by_repeat: dict[int, list[dict[str, Any]]] = {}
+        by_repeat: dict[int, dict[int, list[dict[str, Any]]]] = {}
         for row, p in members:
             by_conc.setdefault(p.concurrency, []).append(row)
-            by_repeat.setdefault(p.repeat, []).append(row)
+            by_repeat.setdefault(p.repeat, {}).setdefault(p.concurrency, []).append(row)
         line = _line(by_conc)
         stats = {c: {m: i for m in CONFIDENCE_METRICS
                      if (i := interval([r[m] for r in rs if isinstance(r.get(m), int | float)]))}
                  for c, rs in sorted(by_conc.items())}
-        capacities = [c.concurrency for rs in by_repeat.values()
-                      if (c := capacity(_line(_group(rs)), share)) is not None]
+        capacities = [c.concurrency for runs in by_repeat.values()
+                      if (c := capacity(_line(runs), share)) is not None]
         settings = ", ".join(f"{k}={v}" for k, v in {**point.variant.settings,
                                                      **point.workload.settings}.items())
         flags = sorted({f for row, _ in members for f in (row.get("flags") or "").split()})
@@ -201,13 +201,6 @@ def series_answers(rows: Iterable[dict[str, Any]], points: dict[str, Point]) -> 
             interval(capacities) if len(by_repeat) > 1 and len(capacities) == len(by_repeat)
             else None, max(len(rs) for rs in by_conc.values()), flags))
     return answers
-
-
-def _group(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        out.setdefault(row["concurrency"], []).append(row)
-    return out
 
 
 def _line(by_conc: dict[int, list[dict[str, Any]]]) -> list[SeriesPoint]:

@@ -85,7 +85,7 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
     if warmup and first and (count := first.workload.workload.warmup_count(first.concurrency)):
         argv += ["--warmup", str(count), WARMUP_FILE,
                  f"seed={point_seed(first.workload.workload, 'warmup')}"]
-    if any(p.workload.workload.fresh_prompts for p in points):
+    if any(p.workload.workload.fresh_per_point for p in points):
         argv.append("--reset-prefix-cache")
     seen: set[str] = set()
     for point in points:

@@ -186,8 +186,8 @@ def measurement_lines(matrix: Matrix) -> list[str]:
             f"points: prompts per point {counts}"
             + (f" (at least {work.min_prompts_per_slot} per concurrency slot)"
                if work.min_prompts_per_slot and work.dataset != "conversations" else "")
-            + ("; fresh prompts at every point" if work.fresh_prompts
-               and work.dataset != "conversations" else "; the same prompts at every point")
+            + ("; fresh prompts at every point" if work.fresh_per_point
+               else "; the same prompts at every point")
             + (f"; warm-up {warm} request(s) before each server's first point" if warm
                else "; no warm-up: each server's first point is flagged cold")
             + (f"; {matrix.repeats} repeats (95% intervals)" if matrix.repeats > 1
