@@ -5,6 +5,7 @@
 #   bench/gpu_proof.sh gpt-oss OUT [--set ...]  examples/gpu-proof-gpt-oss-tp4.yaml (4 GPUs; needs
 #                                               /tmp/tiktoken/o200k_base.tiktoken, made here by
 #                                               host_scripts/harmony_vocab.py and carried along)
+#   bench/gpu_proof.sh trust OUT [--set ...]    examples/gpu-proof-trust.yaml (two variants, repeats)
 #   bench/gpu_proof.sh train OUT [--set ...]    examples/gpu-train-local.yaml through `up train`
 # Each step prints its figures; runs land under OUT. NVLink multicast stays off in every process.
 set -euo pipefail
@@ -39,6 +40,10 @@ case $step in
     out=$1; shift
     [[ -d /tmp/models/qwen2.5-0.5b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-0.5b-dummy
     bench_run "$repo/examples/gpu-proof-local.yaml" "$out" "$@" ;;
+  trust)
+    out=$1; shift
+    [[ -d /tmp/models/qwen2.5-0.5b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-0.5b-dummy
+    bench_run "$repo/examples/gpu-proof-trust.yaml" "$out" "$@" ;;
   gpt-oss)
     out=$1; shift
     [[ -f /tmp/tiktoken/o200k_base.tiktoken ]] || { echo "no /tmp/tiktoken/o200k_base.tiktoken (host_scripts/harmony_vocab.py)" >&2; exit 2; }
@@ -53,5 +58,5 @@ case $step in
     python3 -m orchestrator up train -f "$repo/examples/gpu-train-local.yaml" --set "trainer.results_dir=$out" "$@"
     run=$(ls -d "$out"/*/ | tail -1)
     python3 -m orchestrator analyze rollouts "$run/rollouts.log" --max-tokens 128 | tee "$run/analyze-rollouts.txt" ;;
-  *) echo "unknown step $step (setup, bench, gpt-oss or train)" >&2; exit 2 ;;
+  *) echo "unknown step $step (setup, bench, trust, gpt-oss or train)" >&2; exit 2 ;;
 esac

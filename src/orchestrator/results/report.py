@@ -119,12 +119,17 @@ def _values(rows: list[dict[str, Any]], key: str) -> list[float]:
 
 
 def plot_throughput(data: ReportData) -> bytes:
-    """Output tokens/s against concurrency, a line per variant and workload."""
+    """Output tokens/s against concurrency, a line per variant and workload: the mean over the
+    point's repeats, with its 95% interval as error bars when measured more than once."""
     made, (axis,) = figure()
-    for label, rows in _series(data.rows).items():
-        axis.plot([r["concurrency"] for r in rows], _values(rows, "output_throughput"), "o-",
-                  label=label)
-    axis.set(xlabel="concurrency", ylabel="output tokens/s", title="Throughput vs concurrency")
+    for answer in data.answers:
+        points = [(c, stats["output_throughput"]) for c, stats in sorted(answer.stats.items())
+                  if "output_throughput" in stats]
+        axis.errorbar([c for c, _ in points], [i.mean for _, i in points],
+                      yerr=[i.half or 0.0 for _, i in points], fmt="o-", capsize=3,
+                      label=f"{answer.variant} {answer.workload}")
+    axis.set(xlabel="concurrency", ylabel="output tokens/s",
+             title="Throughput vs concurrency (bars: 95% interval over repeats)")
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
     return png(made)
