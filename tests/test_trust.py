@@ -46,6 +46,14 @@ def test_the_steady_window_lies_between_the_ramps() -> None:
     assert figures["steady_output_throughput"] == pytest.approx(20.0, rel=0.06)
     assert figures["steady_mean_ttft_ms"] == pytest.approx(100.0)
     assert figures["steady_mean_tpot_ms"] == pytest.approx(100.0)
+    # Under load vLLM streams several tokens per chunk: 10 tokens in 4 chunks count as 10.
+    chunked = _result(starts, 0.1, 0.3, 4)
+    chunked["output_lens"] = [10] * len(starts)
+    coarse = requests_of(chunked)
+    assert coarse is not None and coarse[0].tokens_per_arrival == 2.5
+    window = steady_window(coarse, 2)
+    assert window is not None
+    assert window.figures()["steady_output_throughput"] == pytest.approx(20.0, rel=0.15)
     # A point that sent no more than its concurrency never left its ramp-up.
     assert steady_window(requests[:2], 2) is None
     assert requests_of({"completed": 3}) is None  # no per-request times: nothing to say
