@@ -41,6 +41,10 @@ class PreflightError(OrchestratorError):
     """Something the stack needs is missing or taken (an image, a port); nothing was started."""
 
 
+class FitError(OrchestratorError):
+    """The model cannot fit the GPUs there are (too few, too small); nothing was started."""
+
+
 class StartupError(OrchestratorError):
     """A component failed to start or to become ready; everything started was removed."""
 

@@ -17,6 +17,9 @@ _LOADED = re.compile(rf"Directly load the compiled graph\(s\) for .*? from the c
                      rf" {_NUMBER} s")
 _COMPILE_TOTAL = re.compile(rf"torch\.compile (?:takes|took) {_NUMBER} s in total")
 _GRAPHS = re.compile(rf"Graph capturing finished in {_NUMBER} secs?")
+_KV_TOKENS = re.compile(r"GPU KV cache size: ([0-9,]+) tokens")
+_KV_MEMORY = re.compile(rf"Available KV cache memory: {_NUMBER} GiB")
+_MAX_CONCURRENCY = re.compile(rf"Maximum concurrency for [0-9,]+ tokens per request: {_NUMBER}x")
 _ENGINE = re.compile(rf"init engine \(profile, create kv cache, warmup model\) took {_NUMBER} s")
 
 
@@ -30,6 +33,9 @@ class ServerStart:
     graph_capture_s: float | None
     engine_init_s: float | None
     other_s: float | None  # ready time less weights and engine init: process start, imports, API
+    kv_cache_tokens: int | None = None  # vLLM's "GPU KV cache size"
+    kv_cache_gib: float | None = None  # its "Available KV cache memory" (per GPU)
+    max_concurrency: float | None = None  # its "Maximum concurrency" at max_model_len
 
     def as_json(self) -> dict[str, Any]:
         """For variants.json."""
@@ -66,7 +72,10 @@ def server_start(log: str, ready_s: float | None, eager: bool) -> ServerStart:
     other = None
     if ready_s is not None and engine is not None:
         other = round(max(0.0, ready_s - engine - (weights or 0.0)), 2)
-    return ServerStart(state, weights, total, _last(_GRAPHS, log), engine, other)
+    tokens = [int(m.group(1).replace(",", "")) for m in _KV_TOKENS.finditer(log)]
+    return ServerStart(state, weights, total, _last(_GRAPHS, log), engine, other,
+                       tokens[-1] if tokens else None, _last(_KV_MEMORY, log),
+                       _last(_MAX_CONCURRENCY, log))
 
 
 def _all(pattern: re.Pattern[str], log: str) -> list[float]:

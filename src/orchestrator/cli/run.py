@@ -59,6 +59,11 @@ def validate(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = No
                       else f"{trainer.generation} generation")
         parts.append(f"trains {trainer.model} on {_where(trainer.gpu_count)} with {generation},"
                      f" {trainer.max_steps} step(s)")
+    if spec.server is not None and loaded.matrix is not None:
+        from orchestrator.stacks.fit_check import check_variants, inventory_here
+
+        check_variants(loaded.matrix.variants, inventory_here(spec.runtime.kind), out(),
+                       count_only_warns=True)
     typer.echo(f"{loaded.path} is valid: project {loaded.project}, runtime {spec.runtime.kind},"
                f" {'; '.join(parts)}")
 

@@ -188,6 +188,20 @@ class ModelCache(Section):
     )
 
 
+class Hardware(Section):
+    """The server's GPU, for the fit check and each point's physical bound: by default what
+    the runtime finds (nvidia-smi, a node's labels) and the table in fit/gpus.py."""
+
+    gpu: str | None = Field(None, description="A GPU name such as 'H100 SXM', 'H200', 'A100 80GB'"
+                            " (matched against the table), when the runtime cannot say.")
+    memory_gib: Annotated[float, Field(gt=0, le=4096)] | None = Field(
+        None, description="Memory per GPU in GiB (as nvidia-smi's memory.total / 1024).")
+    bandwidth_gb_s: Annotated[float, Field(gt=0, le=100_000)] | None = Field(
+        None, description="Memory bandwidth per GPU, GB/s.")
+    bf16_tflops: Annotated[float, Field(gt=0, le=100_000)] | None = Field(
+        None, description="Dense bf16 TFLOP/s per GPU.")
+
+
 COMPILE_CACHE_MOUNT = "/root/.cache/vllm"
 
 

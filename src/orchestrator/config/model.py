@@ -22,6 +22,7 @@ from orchestrator.config.fields import (
     EnvName,
     GpuCounting,
     Gpus,
+    Hardware,
     MemoryFraction,
     MemorySize,
     ModelCache,
@@ -173,6 +174,7 @@ class Server(GpuCounting, Section):
         None, description="Memory the server may use before it is killed (Docker's mem_limit,"
         " Kubernetes' resources.limits.memory), e.g. 48g; none by default.")
     startup_timeout: StartupSeconds = Field(900, description="Seconds to wait for /health.")
+    hardware: Hardware = Field(default_factory=Hardware)
 
     @property
     def total_gpus(self) -> int:

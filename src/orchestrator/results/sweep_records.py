@@ -36,6 +36,8 @@ class VariantRecord:
     # From vLLM's log: compiled, loaded from cache, none (eager), unknown; kept (no start).
     compile_cache: str = ""
     startup: dict[str, Any] | None = None  # analysis.server_start.ServerStart, as JSON
+    # The fit check's prediction per GPU and, after its start, vLLM's own KV cache size.
+    fit: dict[str, Any] | None = None
     gpu_ids: list[int] | None = None
     slot: int = 0
     points_measured: int = 0

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from orchestrator.fit.gpus import GpuInventory
 from orchestrator.plan import Plan, Scope
 from orchestrator.readiness import Check
 
@@ -42,6 +43,10 @@ class Runtime(Protocol):
 
     def preflight(self, plan: Plan) -> None:
         """Refuse to start when something needed is missing or taken; starts nothing."""
+
+    def gpus(self, plan: Plan) -> GpuInventory:
+        """The GPUs one server of the plan may use where it would run (the fit check's count,
+        name and memory): this host's, or the best node's."""
 
     def up(self, plan: Plan, roles: Sequence[str] | None = None) -> None:
         """Create and start the plan's components (only `roles`, when given), in plan order.

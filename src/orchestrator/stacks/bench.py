@@ -42,6 +42,7 @@ from orchestrator.stacks.bench_process import (
     PointResult,
     bench_argv,
 )
+from orchestrator.stacks.fit_check import check_variants, fit_record, inventory_here, measured
 from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready, write_report
 from orchestrator.stacks.sweep_plan import (
@@ -107,12 +108,15 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     first = setup.pending[0] if setup.pending else setup.matrix.variants[0]
     first_plan = build_bench_plan(setup.slots[0].spec_for(first.spec), setup.slots[0].project,
                                   run_id)
+    fits = check_variants(setup.pending, runtime.gpus(first_plan), console)
     for slot in setup.slots[1:]:  # each lane's ports and GPUs; the first is checked below
         runtime.preflight(build_bench_plan(slot.spec_for(first.spec), slot.project, run_id))
     folder, environment = begin_run(loaded, runtime, first_plan, loaded.spec.results_dir,
                                     console, existing=resume)
     print_setup(setup, console)
     records = SweepRecords.start(folder, setup.matrix)
+    for name, report in fits.items():
+        records.variants[name].fit = fit_record(report)
     environment.sweep = {"variants": len(setup.matrix.variants),
                          "points": len(setup.matrix.all_points),
                          "points_before": setup.done_before, "parallel": len(setup.slots),
@@ -159,6 +163,8 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
 def dry_run(loaded: LoadedConfig, console: Console, resume: RunFolder | None = None) -> None:
     """Print the matrix, server starts and the estimate; start nothing."""
     setup = prepare(loaded, _done_points(loaded, resume))
+    check_variants(setup.pending, inventory_here(loaded.spec.runtime.kind), console,
+                   count_only_warns=True)
     print_setup(setup, console)
     for slot in setup.slots if len(setup.slots) > 1 else []:
         gpus = f"GPUs {list(slot.gpu_ids)}" if slot.gpu_ids is not None else "no GPU ids"
@@ -312,6 +318,9 @@ def _start(sweep: _Sweep, lane: _Lane, variant: ServerVariant, plan: Plan,
     record.compile_cache, record.startup = start.compile, start.as_json()
     sweep.console.print(f"{variant.name}: ready in {ready:.1f} s (vLLM's log: {start.text()})",
                         highlight=False)
+    kv_line = measured(record.fit, start)
+    if kv_line:
+        sweep.console.print(f"{variant.name}: {kv_line}", highlight=False)
     with sweep.lock:
         sweep.ready_s.append(ready)
         sweep.records.write()

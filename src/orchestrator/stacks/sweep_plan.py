@@ -3,8 +3,6 @@ on which GPUs and ports, how many server starts, and the estimate. Starts nothin
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from orchestrator.config import LoadedConfig
 from orchestrator.config.model import StackSpec
 from orchestrator.config.sweep import Matrix, Point, ServerVariant, settings_text
 from orchestrator.errors import ConfigError
+from orchestrator.fit import gpus
 from orchestrator.names import Role
 from orchestrator.plan import Component, Plan, build_bench_plan
 from orchestrator.runtime.registry import traits
@@ -91,7 +90,7 @@ def _slots(loaded: LoadedConfig, pending: list[ServerVariant],
                           " server.gpus to a count, not a list of ids")
     kind = spec.runtime.kind
     pins = traits(kind).pins_gpu_ids
-    available = (host_gpus if host_gpus is not None else count_host_gpus()) if pins else None
+    available = (host_gpus if host_gpus is not None else len(gpus.host_gpus())) if pins else None
     if asked == "auto":
         lanes = available // per_slot if per_slot and available is not None else 1
         lanes = max(1, min(lanes, len(pending)))
@@ -110,18 +109,6 @@ def _slots(loaded: LoadedConfig, pending: list[ServerVariant],
              i)
         for i in range(lanes)
     ]
-
-
-def count_host_gpus() -> int:
-    """NVIDIA GPUs on this host (0 without nvidia-smi or a driver)."""
-    if shutil.which("nvidia-smi") is None:
-        return 0
-    try:
-        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30,
-                                check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return 0
-    return sum(1 for line in listed.stdout.splitlines() if line.startswith("GPU "))
 
 
 def _server_starts(project: str, pending: list[ServerVariant], lanes: int) -> int:

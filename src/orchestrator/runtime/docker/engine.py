@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from orchestrator.errors import DeadlineError, EngineError, PreflightError, StartupError
+from orchestrator.fit.gpus import GpuInventory, host_inventory
 from orchestrator.names import LABEL_COMPONENT, LABEL_PROJECT, fields_of
 from orchestrator.plan import Component, Plan, Scope
 from orchestrator.readiness import Check
@@ -70,6 +71,10 @@ class DockerRuntime:
                         f"host port {port.host_port} ({field}) is already in use on this"
                         f" host; set {field} to a free port or stop what uses it"
                     )
+
+    def gpus(self, plan: Plan) -> GpuInventory:
+        """This host's GPUs, from nvidia-smi."""
+        return host_inventory()
 
     def up(self, plan: Plan, roles: Sequence[str] | None = None) -> None:
         """Create the network (once), then create and start each container in order."""

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import itertools
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from orchestrator.errors import DeadlineError, EngineError, PreflightError, StartupError
+from orchestrator.fit.gpus import GpuInventory, node_inventory
 from orchestrator.names import LABEL_COMPONENT, LABEL_NODE_ROLE, LABEL_PROJECT
 from orchestrator.plan import SCRIPTS_MOUNT, Plan, Scope
 from orchestrator.readiness import Check
@@ -67,6 +69,16 @@ class KubernetesRuntime:
                     " create it or set runtime.kubernetes.create_namespace: true"
                 ) from None
             raise EngineError(f"cannot read namespace {self.namespace}: {exc}") from None
+
+    def gpus(self, plan: Plan) -> GpuInventory:
+        """The GPUs of the nodes the plan's node_selector allows: the most one node offers."""
+        selector = ",".join(f"{k}={v}" for k, v in plan.placement.node_selector.items())
+        query = f"?labelSelector={urllib.parse.quote(selector)}" if selector else ""
+        try:
+            nodes = self.api.request("GET", f"/api/v1/nodes{query}").get("items") or []
+        except ApiFailure as exc:  # a namespaced user may not list nodes: count unknown
+            return GpuInventory(f"the cluster (nodes not readable: {exc.status})", None)
+        return node_inventory(nodes)
 
     def up(self, plan: Plan, roles: Sequence[str] | None = None) -> None:
         """Apply the rendered objects, in the chart's order (namespace first); with `roles`,

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import DeadlineError, EngineError, PreflightError, StartupError
+from orchestrator.fit.gpus import GpuInventory, host_gpus, host_inventory
 from orchestrator.names import fields_of
 from orchestrator.plan import Plan, Scope
 from orchestrator.readiness import Check
 from orchestrator.runtime.base import ComponentState, describe_record
 from orchestrator.runtime.host import port_free, serving_checks, serving_version
-from orchestrator.runtime.local.proc import alive, gpu_names, start_ticks, stop_groups
+from orchestrator.runtime.local.proc import alive, start_ticks, stop_groups
 from orchestrator.runtime.local.processes import Process, describe_process
 from orchestrator.runtime.local.state import StateFile, state_root
 
@@ -63,6 +64,10 @@ class LocalRuntime:
                         f"port {port.container_port} ({field}) is already in use on this host;"
                         f" set {field} to a free port or stop what uses it"
                     )
+
+    def gpus(self, plan: Plan) -> GpuInventory:
+        """This host's GPUs, from nvidia-smi."""
+        return host_inventory()
 
     def up(self, plan: Plan, roles: Sequence[str] | None = None) -> None:
         """Start each component (only `roles`, when given) as its own process group."""
@@ -238,7 +243,7 @@ class LocalRuntime:
         vllm = (serving_version(f"http://127.0.0.1:{serving.ports[0].container_port}")
                 if serving else None)
         return describe_record("local", platform.release(), components, vllm,
-                               host=platform.node(), gpus=gpu_names())
+                               host=platform.node(), gpus=[g.line() for g in host_gpus()])
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -4,9 +4,7 @@ is any process of a group left, and stopping whole groups as `docker stop` does.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -69,11 +67,3 @@ def _group_alive(pgid: int) -> bool:
             return True
     return False
 
-
-def gpu_names() -> list[str]:
-    """This host's GPUs as nvidia-smi lists them ([] without one)."""
-    if shutil.which("nvidia-smi") is None:
-        return []
-    result = subprocess.run(["nvidia-smi", "--query-gpu=index,name,driver_version,memory.total",
-                             "--format=csv,noheader"], capture_output=True, text=True)
-    return result.stdout.strip().splitlines() if result.returncode == 0 else []
