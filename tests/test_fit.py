@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.analysis.bound import efficiency, point_bound
 from orchestrator.analysis.server_start import server_start
 from orchestrator.errors import ConfigError
 from orchestrator.fit.gpus import lookup, node_inventory, parse_listing
@@ -176,3 +177,48 @@ def test_up_refuses_what_cannot_fit_before_anything_starts(cli, one_h100: Path) 
     assert fits.exit_code == 0
     assert "fit per GPU (H100 SXM, 79.6 GiB x 0.85" in fits.stdout
     assert "maximum concurrency" in fits.stdout
+
+
+FIT = {"bandwidth_gb_s": 1000, "bf16_tflops": 100, "gpus": 1, "active_weights_gib": 1.0,
+       "kv_bytes_per_token": 1000, "max_num_seqs": 8, "active_params": 1e9}
+
+
+def test_the_bound_by_hand() -> None:
+    # Decode: 4 running, mean context 100 + 100/2 = 150 tokens: a step reads 1 GiB of weights
+    # and 4 x 150 x 1000 bytes of KV at 1000 GB/s = 1.0743 ms, so 4 / 1.0743 ms = 3,723 tok/s.
+    bound = point_bound(FIT, 4, 100, 100, 40)
+    assert bound is not None
+    step = (1024**3 + 4 * 150 * 1000) / 1e12
+    assert bound.output_tok_s == pytest.approx(4 / step)
+    assert bound.tpot_floor_ms == pytest.approx((1024**3 + 150 * 1000) / 1e12 * 1000)
+    # Concurrency above max_num_seqs runs only max_num_seqs at once.
+    assert point_bound(FIT, 64, 100, 100, 40) == point_bound(FIT, 8, 100, 100, 40)
+    # Prefill: 40 prompts of 10,000 tokens at 2 x 1e9 FLOPs per token on 100 TFLOP/s take 8 s,
+    # longer than their 400 output tokens' decode: the bound is 400 / 8 s = 50 tok/s.
+    assert point_bound(FIT, 4, 10_000, 10, 40).output_tok_s == pytest.approx(50)  # type: ignore[union-attr]
+    assert point_bound(None, 4, 100, 100, 40) is None  # a CPU: unknown
+    assert point_bound({**FIT, "bandwidth_gb_s": None}, 4, 100, 100, 40) is None
+
+
+def test_a_figure_above_its_bound_is_flagged_implausible(tmp_path: Path) -> None:
+    bound = point_bound(FIT, 4, 100, 100, 40)
+    assert efficiency({"output_throughput": 3000.0, "mean_tpot_ms": 1.2}, bound) == (
+        pytest.approx(3000 / bound.output_tok_s), False)  # type: ignore[union-attr]
+    assert efficiency({"output_throughput": 5000.0, "mean_tpot_ms": 1.2}, bound)[1] is True
+    assert efficiency({"output_throughput": 100.0, "mean_tpot_ms": 0.5}, bound)[1] is True  # under the step
+    assert efficiency({"output_throughput": 5000.0}, None) == (None, False)
+    # Through the answers: the row is flagged, and such a point is never picked as best.
+    from orchestrator.config import load_config
+    from orchestrator.results.answers import answer_row
+
+    loaded = load_config(Path("examples/cpu-tiny.yaml"), environ={})
+    assert loaded.matrix is not None
+    point = loaded.matrix.all_points[1]
+    row = {"output_throughput": 9000.0, "mean_tpot_ms": 1.2, "completed": 40,
+           "total_output_tokens": 4000, "total_input_tokens": 4000}
+    answer_row(row, point, {}, {**FIT, "max_num_seqs": point.concurrency})
+    assert "implausible" in row["flags"].split()
+    assert row["efficiency"] > 1 and row["bound_output_tok_s"] > 0
+    plain = {**row, "output_throughput": 10.0}
+    answer_row(plain, point, {}, None)
+    assert plain["bound_output_tok_s"] is None and "implausible" not in plain["flags"]

@@ -103,7 +103,7 @@ def test_rows_carry_the_answers(tmp_path: Path) -> None:
     header = (run / "summary.csv").read_text().splitlines()[0]
     assert header.endswith("slo_met,output_throughput_per_user,output_throughput_per_gpu,max_running,"
                            "max_waiting,max_kv_cache_usage,preemptions,prefix_cache_hit_rate,"
-                           "metrics_scrapes,metrics_coverage,flags,point_seed,cold,"
+                           "metrics_scrapes,metrics_coverage,bound_output_tok_s,efficiency,flags,point_seed,cold,"
                            "prefix_cache_reset,file")
 
 

@@ -76,6 +76,8 @@ class FitEstimate:
     kv_cache_tokens: int
     max_model_len: int
     max_num_seqs: int
+    gpus: int  # tensor x pipeline parallel: the GPUs the weights are split over
+    dtype_bytes: int
 
     @property
     def overheads_gib(self) -> float:
@@ -109,7 +111,8 @@ def estimate(shape: ModelShape, server: ServerShape) -> FitEstimate:
     per_token = shape.kv_bytes_per_token(server.tp, server.pp, server.kv_dtype_bytes)
     tokens = int(max(0.0, kv) * GIB // per_token)
     return FitEstimate(server.gpu_memory_gib, budget, weights, non_torch, activations, sampler,
-                       graphs, kv, per_token, tokens, server.max_model_len, server.max_num_seqs)
+                       graphs, kv, per_token, tokens, server.max_model_len, server.max_num_seqs,
+                       split, server.dtype_bytes)
 
 
 def smallest_split(shape: ModelShape, server: ServerShape) -> int | None:

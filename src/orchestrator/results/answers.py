@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.analysis.bound import efficiency, point_bound
 from orchestrator.analysis.capacity import Capacity, Knee, SeriesPoint, attainment, capacity, knee
 from orchestrator.analysis.confidence import Interval, interval
 from orchestrator.config.sweep import Point
@@ -24,7 +25,8 @@ MIN_WINDOW_SAMPLES = 2  # /metrics samples in the steady window needed to judge 
 ANSWER_COLUMNS = ("slo_attainment", "slo_met", "output_throughput_per_user",
                   "output_throughput_per_gpu", "max_running", "max_waiting",
                   "max_kv_cache_usage", "preemptions", "prefix_cache_hit_rate",
-                  "metrics_scrapes", "metrics_coverage", "flags")
+                  "metrics_scrapes", "metrics_coverage", "bound_output_tok_s", "efficiency",
+                  "flags")
 
 
 def metrics_summary(path: Path, row: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -81,8 +83,10 @@ def coverage(rows: list[dict[str, str]], requests: list[float] | None) -> str:
     return "; ".join(missing) or "full"
 
 
-def answer_row(row: dict[str, Any], point: Point, metrics: dict[str, Any]) -> dict[str, Any]:
-    """Add the answer columns to a point's summary row (in place; also returned)."""
+def answer_row(row: dict[str, Any], point: Point, metrics: dict[str, Any],
+               fit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Add the answer columns to a point's summary row (in place; also returned); `fit` is
+    its variant's fit record (variants.json), for the hardware's bound."""
     work = point.workload.workload
     server = point.variant.spec.server
     slo = work.slo
@@ -97,7 +101,15 @@ def answer_row(row: dict[str, Any], point: Point, metrics: dict[str, Any]) -> di
     row["output_throughput_per_gpu"] = throughput / gpus if gpus and throughput else None
     row.update({k: metrics.get(k) for k in ANSWER_COLUMNS if k in metrics})
     seqs = server.max_num_seqs if server else None
-    row["flags"] = " ".join(point_flags(row, point, metrics, seqs))
+    completed = int(row.get("completed") or 0)
+    mean_out = (row.get("total_output_tokens") or 0) / completed if completed else 0.0
+    mean_in = (row.get("total_input_tokens") or 0) / completed if completed else 0.0
+    bound = point_bound(fit, point.concurrency, mean_in, mean_out, completed)
+    share, implausible = efficiency(row, bound)
+    row["bound_output_tok_s"] = round(bound.output_tok_s, 1) if bound else None
+    row["efficiency"] = round(share, 4) if share is not None else None
+    flags = point_flags(row, point, metrics, seqs)
+    row["flags"] = " ".join([*flags, "implausible"] if implausible else flags)
     return row
 
 

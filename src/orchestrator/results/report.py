@@ -60,11 +60,12 @@ def report_run(folders: list[Path], output: Path | None = None) -> tuple[Path, P
         points = {f"raw/{p.key}": p for p in loaded.matrix.all_points}
         run_rows, run_variants = read_run(folder)
         run_rows = [r for r in run_rows if r.get("file") in points]
+        fits = {v.get("name"): v.get("fit") for v in run_variants}
         for row in run_rows:  # the answers anew, from this orchestrator's rules
             point = points[row["file"]]
             answer_row(row, point, metrics_summary(
                 folder / METRICS_DIR / point.variant.name / point.name.replace(".json", ".csv"),
-                row))
+                row), fits.get(point.variant.name))
         run_answers = series_answers(run_rows, points)
         if len(folders) > 1:
             prefix = f"{folder.name}:"

@@ -27,6 +27,8 @@ FLAG_MEANINGS = {
                        " max_num_seqs): latency includes queueing",
     "output-shortfall": "outputs ended early (under 95% of output_len): less decode than asked",
     "failed-requests": "some requests failed: never picked as best",
+    "implausible": "a figure beats what the GPU can physically do (its memory bandwidth and"
+                   " FLOPs): a measurement error, not a result; never picked as best",
 }
 
 
@@ -50,7 +52,8 @@ def tables(data: ReportData) -> Tables:
                fmt(r.get("p50_tpot_ms")), fmt(r.get("p99_e2el_ms")),
                fmt(r.get("request_goodput")), fmt(r.get("slo_met")),
                _percent(r.get("prefix_cache_hit_rate")), fmt(r.get("steady_requests"), 0),
-               fmt(r.get("max_waiting"), 0), r.get("flags") or "-"] for r in data.rows]
+               fmt(r.get("max_waiting"), 0), fmt(r.get("bound_output_tok_s"), 0),
+               _percent(r.get("efficiency")), r.get("flags") or "-"] for r in data.rows]
     best = [[b.objective,
              f"{b.row['variant']} {b.row['workload']} c{b.row['concurrency']}" if b.row else "-",
              b.value.text() if b.value else "-", b.verdict or "-",
@@ -75,7 +78,7 @@ def tables(data: ReportData) -> Tables:
                v.get("compile_cache") or "-", fmt(v.get("ready_s"), 1),
                *[fmt((v.get("startup") or {}).get(k), 1) for k in (
                    "weights_s", "compile_s", "graph_capture_s", "engine_init_s", "other_s")],
-               v.get("status", "-")] for v in data.variants]
+               *_kv_cache(v.get("fit")), v.get("status", "-")] for v in data.variants]
     raised = sorted({f for r in data.rows for f in (r.get("flags") or "").split()})
     flagged = [[flag, FLAG_MEANINGS.get(flag, "-"),
                 ", ".join(f"{r['variant']} {r['workload']} c{r['concurrency']}"
@@ -92,13 +95,26 @@ def tables(data: ReportData) -> Tables:
         *_confidence(data),
         ("Points", ["series", "settings", "conc", "repeat", "out tok/s", "steady out tok/s",
                     "p50 TTFT", "p99 TTFT", "steady TTFT", "p50 TPOT", "p99 E2E", "goodput",
-                    "SLO met", "prefix hits", "steady req", "max waiting", "flags"], points),
+                    "SLO met", "prefix hits", "steady req", "max waiting", "bound tok/s",
+                    "efficiency", "flags"], points),
         *_cold_start(data),
         ("Server starts (from vLLM's log)", ["variant", "settings", "server", "compile",
                                              "ready s", "weights s", "compile s", "graphs s",
-                                             "engine init s", "other s", "status"], starts),
+                                             "engine init s", "other s", "GPU",
+                                             "KV tokens (vLLM)", "KV predicted", "error",
+                                             "status"], starts),
         ("Flags raised", ["flag", "what it weakens", "points"], flagged or [["-", "none", "-"]]),
     ]
+
+
+def _kv_cache(fit: dict[str, Any] | None) -> list[str]:
+    """A start's GPU, vLLM's KV cache size, the fit check's prediction and its error; on a
+    CPU, or where the model's files were not here, none (the hardware's bound is unknown)."""
+    if not fit:
+        return ["unknown (CPU or not estimated)", "-", "-", "-"]
+    error = fit.get("kv_cache_error_pct")
+    return [str(fit.get("gpu") or "-"), fmt(fit.get("measured_kv_cache_tokens"), 0),
+            fmt(fit.get("kv_cache_tokens"), 0), f"{error:+.1f}%" if error is not None else "-"]
 
 
 def _percent(value: Any) -> str:

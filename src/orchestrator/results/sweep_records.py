@@ -58,12 +58,15 @@ class SweepRecords:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # by point key
 
     @classmethod
-    def start(cls, folder: RunFolder, matrix: Matrix) -> SweepRecords:
-        """The records of a new sweep, or of a resumed one (its finished points read back)."""
+    def start(cls, folder: RunFolder, matrix: Matrix,
+              fits: dict[str, dict[str, Any] | None] | None = None) -> SweepRecords:
+        """The records of a new sweep, or of a resumed one (its finished points read back);
+        `fits`: each variant's fit record, by name."""
         records = cls(folder, matrix)
         for variant in matrix.variants:
             records.variants[variant.name] = VariantRecord(
-                variant.name, variant.settings, len(matrix.points(variant)))
+                variant.name, variant.settings, len(matrix.points(variant)),
+                fit=(fits or {}).get(variant.name))
         for point in matrix.all_points:
             path = folder.raw / point.variant.name / point.name
             if path.is_file():
@@ -89,7 +92,8 @@ class SweepRecords:
         row["file"] = f"raw/{point.variant.name}/{point.name}"
         series = (self.folder.path / METRICS_DIR / point.variant.name
                   / point.name.replace(".json", ".csv"))
-        answer_row(row, point, metrics_summary(series, row))
+        answer_row(row, point, metrics_summary(series, row),
+                   self.variants[point.variant.name].fit)
         self.rows[point.key] = row
         return row
 

@@ -114,9 +114,8 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     folder, environment = begin_run(loaded, runtime, first_plan, loaded.spec.results_dir,
                                     console, existing=resume)
     print_setup(setup, console)
-    records = SweepRecords.start(folder, setup.matrix)
-    for name, report in fits.items():
-        records.variants[name].fit = fit_record(report)
+    records = SweepRecords.start(folder, setup.matrix,
+                                 {name: fit_record(report) for name, report in fits.items()})
     environment.sweep = {"variants": len(setup.matrix.variants),
                          "points": len(setup.matrix.all_points),
                          "points_before": setup.done_before, "parallel": len(setup.slots),

@@ -10,7 +10,7 @@ from rich.console import Console
 from orchestrator.analysis.server_start import ServerStart
 from orchestrator.config.sweep import ServerVariant
 from orchestrator.fit.check import FitReport, check_fit
-from orchestrator.fit.gpus import GpuInventory, host_inventory
+from orchestrator.fit.gpus import GIB, GpuInventory, host_inventory
 from orchestrator.runtime.registry import traits
 from orchestrator.terminal import safe
 
@@ -43,8 +43,14 @@ def fit_record(report: FitReport) -> dict[str, Any] | None:
     """variants.json's `fit`: the prediction per GPU (None when there is none)."""
     if report.estimate is None or report.gpu is None or report.shape is None:
         return None
-    return {"gpu": report.gpu.name, "model_source": report.shape.source,
-            **report.estimate.as_json()}
+    fit, shape, gpu = report.estimate, report.shape, report.gpu
+    split = fit.gpus
+    return {"gpu": gpu.name, "bandwidth_gb_s": gpu.bandwidth_gb_s or None,
+            "bf16_tflops": gpu.bf16_tflops or None, "model_source": shape.source,
+            "active_params": shape.active_params,
+            "active_weights_gib": round(shape.active_params / shape.params
+                                        * shape.weight_bytes(fit.dtype_bytes) / split / GIB, 4),
+            **fit.as_json()}
 
 
 def measured(fit: dict[str, Any] | None, start: ServerStart) -> str | None:
