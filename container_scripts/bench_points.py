@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Run several `vllm bench serve` points in ONE process, so vLLM is imported once, not per point.
 
-    bench_points.py --point C NAME [W] [seed=S] [prompts=N] [--point ...] --result-dir DIR
-                    [--metadata K=V ...] [--workload W JSON ...] [--wait-ready URL SECONDS]
-                    [--warmup N NAME [seed=S]] [--metrics-url URL] [--reset-prefix-cache]
+    bench_points.py --point C NAME [W] [seed=S] [prompts=N] [rate=R] [--point ...]
+                    --result-dir DIR [--metadata K=V ...] [--workload W JSON ...]
+                    [--wait-ready URL SECONDS] [--warmup N NAME [seed=S]] [--metrics-url URL]
+                    [--reset-prefix-cache] [--control PATH [--wait-more SECONDS]]
                     -- VLLM_BENCH_FLAGS...
+    bench_points.py --write-control PATH JSON
 
 For each point (C: its max concurrency; NAME: its result file; W: a workload, optional; S and N:
 its own --seed and --num-prompts, optional) it calls vLLM's own benchmark
@@ -26,6 +28,13 @@ path JSONL file turn by turn over /v1/chat/completions instead (replay_conversat
 - --reset-prefix-cache: POST /reset_prefix_cache before each point that is not a replay, so no
   point measures prefill cached at an earlier one (the server answers it in vLLM's dev mode,
   VLLM_SERVER_DEV_MODE=1); the result says `prefix_cache_reset=done` or `unavailable`.
+- rate=R: the point sends at R requests/s (--request-rate), at most C in flight.
+- --control PATH: a JSON file the caller may rewrite while points run (--write-control writes it
+  atomically): {"add": [[C, NAME, W, "seed=S", ...], ...], "skip": [NAME, ...], "end": true}.
+  Before each point it is read again: added points run after the given ones, a skipped one is
+  not run (`=== skipped concurrency C -> DIR/NAME`). With --wait-more, when no point is left the
+  process waits up to SECONDS for one to be added, or for "end" (a capacity search adds each
+  probe after reading the one before).
 A line `=== done concurrency C -> DIR/NAME (S s)` follows each point (S: its wall time in this
 process), so a caller can copy it at once.
 run_benchmark.sh builds these arguments from its seed-compatible flags; orchestrator's sweeps
@@ -65,6 +74,7 @@ class PointSpec:
     workload: str = ""  # a --workload id
     seed: int | None = None  # its own --seed
     prompts: int | None = None  # its own --num-prompts
+    rate: float | None = None  # its own --request-rate
 
 
 @dataclass
@@ -80,6 +90,8 @@ class Args:
     metrics_url: str | None = None
     warmup: tuple[int, str, int | None] | None = None  # (requests, result file, seed)
     reset_prefix_cache: bool = False
+    control: str | None = None
+    wait_more: float = 0.0
 
 
 def fail(message: str) -> None:
@@ -101,6 +113,8 @@ def parse(argv: list[str]) -> Args:
     own.add_argument("--metrics-url", metavar="URL", help="scrape URL/metrics during each point")
     own.add_argument("--warmup", nargs="+", metavar="N NAME [seed=S]")
     own.add_argument("--reset-prefix-cache", action="store_true")
+    own.add_argument("--control", metavar="PATH")
+    own.add_argument("--wait-more", type=float, default=0.0, metavar="SECONDS")
     args = own.parse_args(argv[:split])
     workloads = {"": Workload()}
     for key, text in args.workload:
@@ -132,17 +146,27 @@ def parse(argv: list[str]) -> Args:
                  " a file name")
         warmup = (int(count), name, extras.get("seed"))
     return Args(points, args.result_dir, args.metadata, workloads, wait, argv[split + 1:],
-                args.metrics_url, warmup, args.reset_prefix_cache)
+                args.metrics_url, warmup, args.reset_prefix_cache, args.control, args.wait_more)
 
 
 def parse_point(given: list[str], workloads: dict[str, Workload]) -> PointSpec:
-    """One --point: CONCURRENCY NAME [WORKLOAD] [seed=S] [prompts=N]."""
+    """One --point: CONCURRENCY NAME [WORKLOAD] [seed=S] [prompts=N] [rate=R]."""
     if len(given) < 2:
-        fail(f"--point takes CONCURRENCY NAME [WORKLOAD] [seed=S] [prompts=N], not"
+        fail(f"--point takes CONCURRENCY NAME [WORKLOAD] [seed=S] [prompts=N] [rate=R], not"
              f" {' '.join(given)!r}")
     concurrency, name, *rest = given
     workload = rest.pop(0) if rest and "=" not in rest[0] else ""
+    rates = [item for item in rest if item.startswith("rate=")]
+    rest = [item for item in rest if not item.startswith("rate=")]
     extras = _extras(rest, ("seed", "prompts"), f"--point {concurrency} {name}")
+    rate = None
+    for item in rates:
+        try:
+            rate = float(item.removeprefix("rate="))
+        except ValueError:
+            rate = -1.0
+        if not 0 < rate < float("inf"):
+            fail(f"--point {concurrency} {name}: {item!r} must be a number of requests/s above 0")
     if not concurrency.isdigit() or int(concurrency) < 1:
         fail(f"concurrency {concurrency!r} must be a whole number of 1 or more")
     if "/" in name:
@@ -151,7 +175,8 @@ def parse_point(given: list[str], workloads: dict[str, Workload]) -> PointSpec:
         fail(f"--point {concurrency} {name} names workload {workload!r}, given by no --workload")
     if extras.get("prompts") == 0:
         fail(f"--point {concurrency} {name}: prompts must be 1 or more")
-    return PointSpec(int(concurrency), name, workload, extras.get("seed"), extras.get("prompts"))
+    return PointSpec(int(concurrency), name, workload, extras.get("seed"), extras.get("prompts"),
+                     rate)
 
 
 def _extras(items: list[str], allowed: tuple[str, ...], where: str) -> dict[str, int]:
@@ -180,8 +205,56 @@ def wait_ready(url: str, seconds: float) -> None:
         time.sleep(0.5)
 
 
+def write_control(path: str, text: str) -> int:
+    """--write-control: replace the control file at once (a reader never sees half of it)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        fail("--write-control: JSON is not valid JSON")
+    with open(path + ".part", "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(path + ".part", path)
+    return 0
+
+
+def read_control(path: str | None) -> dict[str, Any]:
+    """The control file's content ({} when there is none yet, or it is not an object)."""
+    if path is None:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def next_point(given: Args, queue: list[PointSpec], index: int) -> tuple[PointSpec | None, bool]:
+    """The point at `index` of the queue (added points appended from the control file), and
+    whether to skip it; waits for one (--wait-more) when the queue is done and the control
+    file has not said "end". None: no point is left."""
+    deadline = time.monotonic() + given.wait_more
+    while True:
+        control = read_control(given.control)
+        names = {p.name for p in queue}
+        for item in control.get("add") or []:
+            if isinstance(item, list) and len(item) > 1 and str(item[1]) not in names:
+                queue.append(parse_point([str(v) for v in item], given.workloads))
+                names.add(str(item[1]))
+        if index < len(queue):
+            return queue[index], queue[index].name in set(control.get("skip") or [])
+        if not given.wait_more or control.get("end"):
+            return None, False
+        if time.monotonic() >= deadline:
+            fail(f"no next point in {given.control} within {given.wait_more:g}s (the caller"
+                 " stopped adding points)")
+        time.sleep(0.1)
+
+
 def main() -> int:
     """Run the warm-up, then every point in order; stop at the first that fails."""
+    if sys.argv[1:2] == ["--write-control"] and len(sys.argv) == 4:
+        return write_control(sys.argv[2], sys.argv[3])
     given = parse(sys.argv[1:])
     started = time.monotonic()
     from vllm.benchmarks import serve  # the slow import, once for all points
@@ -202,11 +275,20 @@ def main() -> int:
                   ["warmup=1"], first_turns=True)
         print(f"=== warmup -> {result_dir}/{name} ({time.monotonic() - warmup_started:.2f} s)",
               flush=True)
-    for index, point in enumerate(given.points):
+    queue, index = list(given.points), 0
+    while True:
+        point, skip = next_point(given, queue, index)
+        if point is None:
+            break
+        index += 1
+        if skip:
+            print(f"=== skipped concurrency {point.concurrency} -> {result_dir}/{point.name}",
+                  flush=True)
+            continue
         point_started = time.monotonic()
         print(f"=== concurrency {point.concurrency} -> {result_dir}/{point.name}", flush=True)
         metadata = []
-        if index == 0 and given.wait_ready and not given.warmup:
+        if index == 1 and given.wait_ready and not given.warmup:
             metadata.append("cold=1")  # the first requests a just-started server sees
         if given.reset_prefix_cache and given.workloads[point.workload].conversations is None:
             metadata.append(f"prefix_cache_reset={reset_prefix_cache(given.flags)}")
@@ -263,7 +345,8 @@ def run_point(serve: Any, given: Args, point: PointSpec, more_metadata: Sequence
 
     concurrency, name = point.concurrency, point.name
     own = [*(["--seed", str(point.seed)] if point.seed is not None else []),
-           *(["--num-prompts", str(point.prompts)] if point.prompts is not None else [])]
+           *(["--num-prompts", str(point.prompts)] if point.prompts is not None else []),
+           *(["--request-rate", f"{point.rate:g}"] if point.rate is not None else [])]
     own_meta = [f"point_seed={point.seed}"] if point.seed is not None else []
     work = given.workloads[point.workload]
     parser = FlexibleArgumentParser()

@@ -226,3 +226,19 @@ def test_a_winner_only_when_its_interval_clears_the_runner_up() -> None:
     assert clear.value.text() == "150.00 ± 2.48"
     once = _best({"v0": [100.0], "v1": [150.0]})
     assert once.verdict.startswith("no confidence yet: one run per point")
+
+
+def test_the_distributions_match_the_reference_values() -> None:
+    # Reference values from SciPy 1.14 (stats.t.ppf / stats.t.cdf, mannwhitneyu's asymptotic
+    # p-value, ttest_ind with equal_var=False); the tool computes them without SciPy.
+    from orchestrator.analysis.confidence import mann_whitney, t_cdf, t_quantile, welch
+
+    for df, quantile in ((1, 12.706204736174694), (2, 4.302652729749462), (5, 2.5705818356363146),
+                         (30, 2.0422724563012378)):
+        assert t_quantile(0.975, df) == pytest.approx(quantile, rel=1e-9)
+    assert t_cdf(1.3, 10) == pytest.approx(0.8886170913965777, rel=1e-12)
+    assert t_cdf(-0.7, 3) == pytest.approx(0.2671634991523818, rel=1e-12)
+    a = [0.1, 0.5, 0.5, 1.2, -0.3, 0.9, 0.4]
+    b = [1.1, 0.9, 1.5, 0.5, 2.0, 1.7, 1.2, 0.8]
+    assert mann_whitney(a, b) == pytest.approx(0.023275994867712854, rel=1e-9)
+    assert welch(a, b) == pytest.approx(0.012709560978851649, rel=1e-9)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from orchestrator.config.dataset_files import DatasetFileError, check_dataset_file
 from orchestrator.config.messages import dotted
-from orchestrator.config.model import ConcurrencyRange, StackSpec
+from orchestrator.config.model import MAX_CONCURRENCY, ConcurrencyRange, StackSpec
 from orchestrator.config.problems import Problem, spans_nodes_problem
 from orchestrator.config.secrets import find_literals
 from orchestrator.config.source import Loc
@@ -289,6 +289,49 @@ def check_prompts_hold_concurrency(spec: StackSpec) -> list[Problem]:
              f" concurrency {c}")]
 
 
+def check_search(spec: StackSpec) -> list[Problem]:
+    """A capacity search needs an SLO to search under, one run per probe, a range to search
+    and whole numbers for a concurrency; it picks the values the grid fields would give."""
+    search = spec.sweep.search
+    if search is None:
+        return []
+    where = ("sweep", "search")
+    slo = spec.workload.slo
+    if spec.server is None:
+        return [(where, "sweep.search measures a server; add server: {model: ...}")]
+    problems: list[Problem] = []
+    if all(v is None for v in (slo.ttft_ms, slo.tpot_ms, slo.e2el_ms)):
+        problems.append((where, "sweep.search finds the capacity under workload.slo, which sets"
+                         " none; set workload.slo.ttft_ms (or tpot_ms, e2el_ms)"))
+    if spec.sweep.repeats > 1:
+        problems.append((("sweep", "repeats"), f"sweep.repeats = {spec.sweep.repeats} with"
+                         " sweep.search: a search probes each value once; set repeats: 1 (and"
+                         " repeat a grid around its bracket for intervals)"))
+    if search.start > search.max:
+        problems.append(((*where, "start"), f"sweep.search.start = {search.start:g} is above"
+                         f" sweep.search.max = {search.max:g}; swap them"))
+    if search.over == "concurrency":
+        for name in ("start", "max", "resolution"):
+            value = getattr(search, name)
+            if value != int(value):
+                problems.append(((*where, name), f"sweep.search.{name} = {value:g} must be a"
+                                 " whole number of requests when searching concurrency"))
+        if search.max > MAX_CONCURRENCY:
+            problems.append(((*where, "max"), f"sweep.search.max = {search.max:g} is above the"
+                             f" highest concurrency, {MAX_CONCURRENCY}"))
+    field = "concurrency" if search.over == "concurrency" else "request_rate"
+    swept = spec.sweep.workload
+    varied = (field in swept if isinstance(swept, dict) else any(field in w for w in swept))
+    if (field in spec.workload.model_fields_set or varied
+            or f"workload.{field}" in spec.sweep.link):
+        problems.append((("workload", field), f"sweep.search picks workload.{field}'s values;"
+                         f" drop workload.{field} (and any sweep or link of it)"))
+    if spec.workload.dataset == "conversations":
+        problems.append((("workload", "dataset"), "sweep.search runs prompt datasets; the"
+                         " conversations replay is measured by a grid"))
+    return problems
+
+
 CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_has_a_stack,
     check_memory_limit,
@@ -301,6 +344,7 @@ CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_extra_args,
     check_dataset,
     check_gpu_ids,
+    check_search,
 )
 
 

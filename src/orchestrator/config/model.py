@@ -270,6 +270,9 @@ class Workload(Section):
         description="A list such as [1, 4, 8], or {min, max, step}.",
     )
     request_rate: float | Literal["inf"] = "inf"
+    arrivals: Literal["poisson", "constant"] = Field(
+        "poisson", description="With a request_rate: Poisson arrivals, or constant intervals"
+        " (vLLM's --burstiness, very large).")
     temperature: Annotated[float, Field(ge=0)] = 0.0
     ignore_eos: bool = True
     seed: Seed = 0
@@ -330,6 +333,32 @@ class Workload(Section):
 
 MAX_SWEEP_REPEATS = 100
 MAX_PARALLEL = 64  # server variants at once
+MAX_RATE = 1_000_000.0  # requests/s
+DEFAULT_SATURATION_GAIN = 0.1
+
+
+class Search(Section):
+    """Capacity by search instead of a grid (analysis/search.py): per server variant and
+    workload, probe from `start`, doubling until a probe fails the SLO (or `max` passes),
+    then bisect between the last pass and the first failure until they are `resolution`
+    apart. Every probe is a full point (fresh prompts, steady state)."""
+
+    over: Literal["concurrency", "request_rate"] = Field(
+        "concurrency", description="What to search: requests in flight, or requests/s (each"
+        " rate probe sends workload.num_prompts, at most max_concurrency in flight).")
+    start: Annotated[float, Field(gt=0, le=MAX_RATE)] = 1
+    max: Annotated[float, Field(gt=0, le=MAX_RATE)] = Field(
+        256, description="The highest value probed (concurrency at most"
+        f" {MAX_CONCURRENCY}).")
+    resolution: Annotated[float, Field(gt=0, le=MAX_RATE)] = Field(
+        1, description="Bisect until the bracket (last pass, first failure) is this narrow.")
+    saturation_gain: Annotated[float, Field(gt=0, lt=1)] = Field(
+        DEFAULT_SATURATION_GAIN, description="Saturated: a point's throughput gain over the"
+        " one before it is under this share of the concurrency's growth while TTFT grows."
+        " Reported by the search; a grid skips a saturated variant's higher points once one"
+        " fails the SLO.")
+    max_concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)] = Field(
+        256, description="request_rate search: the cap on requests in flight.")
 
 
 class Sweep(Section):
@@ -352,6 +381,12 @@ class Sweep(Section):
     parallel: Annotated[int, Field(ge=1, le=MAX_PARALLEL)] | Literal["auto"] = Field(
         1, description="Server variants at once, each on its own GPUs and ports; auto: as many"
         " as the GPUs hold.")
+    search: Search | None = Field(
+        None, description="Find the capacity under workload.slo by search (concurrency or"
+        " request rate) instead of running workload.concurrency's grid.")
+    skip_saturated: bool = Field(
+        True, description="A grid skips a series' higher concurrencies once a point is"
+        " saturated and fails the SLO (the time saved is printed).")
 
 
 class StackSpec(Section):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,10 +18,12 @@ from pydantic import ValidationError
 
 from orchestrator.config.checks import cross_check
 from orchestrator.config.messages import format_validation_error, show
-from orchestrator.config.model import MAX_POINTS, Server, StackSpec, Sweep, Workload
+from orchestrator.config.model import MAX_POINTS, Search, Server, StackSpec, Sweep, Workload
 from orchestrator.config.problems import Problem
 
 SIDES = ("server", "workload")
+_KEY = re.compile(r"^(?P<variant>v\d+)/(?P<work>w\d+)-c(?P<c>\d+)(?:-q(?P<rate>[0-9.e+-]+))?"
+                  r"-r(?P<r>\d+)\.json$")
 FLAG_PREFIX = "flags."
 MAX_VARIANTS = 1000  # on each side, before the product with the other
 
@@ -61,11 +64,13 @@ class Point:
     workload: WorkloadVariant
     concurrency: int
     repeat: int
+    rate: float | None = None  # a request-rate search's probe: its requests/s
 
     @property
     def name(self) -> str:
         """Its result file name (unique within its server variant)."""
-        return f"{self.workload.name}-c{self.concurrency}-r{self.repeat}.json"
+        rate = f"-q{self.rate:g}" if self.rate is not None else ""
+        return f"{self.workload.name}-c{self.concurrency}{rate}-r{self.repeat}.json"
 
     @property
     def key(self) -> str:
@@ -74,15 +79,19 @@ class Point:
 
     @property
     def prompts(self) -> int:
-        """The prompts this point sends (workload.min_prompts_per_slot applied)."""
+        """The prompts this point sends (workload.min_prompts_per_slot applied; a rate probe
+        sends workload.num_prompts)."""
+        if self.rate is not None:
+            return self.workload.workload.num_prompts
         return self.workload.workload.prompts_at(self.concurrency)
 
     @property
     def seed(self) -> int:
         """The dataset seed of this point: its own with workload.fresh_prompts (the same at the
         same point of every server variant), else the workload's."""
+        rate = f"/q{self.rate:g}" if self.rate is not None else ""
         return point_seed(self.workload.workload, f"{self.workload.name}/c{self.concurrency}"
-                                                  f"/r{self.repeat}")
+                                                  f"{rate}/r{self.repeat}")
 
 
 def point_seed(work: Workload, where: str) -> int:
@@ -103,15 +112,43 @@ class Matrix:
     repeats: int
     parallel: int | str
     swept: dict[str, list[str]] = field(default_factory=dict)  # side -> keys that vary
+    search: Search | None = None
 
     def points(self, variant: ServerVariant) -> list[Point]:
-        """A server variant's points: each workload variant over its concurrencies, repeated."""
+        """A server variant's points: each workload variant over its concurrencies, repeated;
+        with a search, each workload variant's first probe (the rest follow from results)."""
+        if self.search is not None:
+            return [self.probe(variant, work, self.search.start)
+                    for work in self.workloads[variant.index]]
         return [
             Point(variant, work, concurrency, repeat)
             for work in self.workloads[variant.index]
             for concurrency in work.workload.concurrency_points
             for repeat in range(self.repeats)
         ]
+
+    def probe(self, variant: ServerVariant, work: WorkloadVariant, value: float) -> Point:
+        """A search's probe at `value` (a concurrency, or a request rate at the search's
+        max_concurrency)."""
+        assert self.search is not None
+        if self.search.over == "concurrency":
+            return Point(variant, work, int(value), 0)
+        return Point(variant, work, self.search.max_concurrency, 0, rate=value)
+
+    def point_of(self, key: str) -> Point | None:
+        """The point a result key (`v0/w0-c8-r0.json`, a probe's `v0/w0-c256-q2.5-r0.json`)
+        names, or None."""
+        match = _KEY.match(key)
+        if match is None:
+            return None
+        variant = next((v for v in self.variants if v.name == match["variant"]), None)
+        if variant is None:
+            return None
+        work = next((w for w in self.workloads[variant.index] if w.name == match["work"]), None)
+        if work is None:
+            return None
+        rate = float(match["rate"]) if match["rate"] else None
+        return Point(variant, work, int(match["c"]), int(match["r"]), rate)
 
     @property
     def all_points(self) -> list[Point]:
@@ -125,6 +162,7 @@ class Matrix:
             "points": [p.key for p in self.all_points],
             "repeats": self.repeats,
             "parallel": self.parallel,
+            "search": self.search.model_dump() if self.search else None,
         }
 
 
@@ -172,7 +210,8 @@ def expand(spec: StackSpec) -> tuple[Matrix | None, list[Problem]]:
     if problems:
         return None, problems[:20]
     matrix = Matrix(variants, workloads, sweep.repeats, sweep.parallel,
-                    {side: sorted({k for s in sides[side] for k in s}) for side in SIDES})
+                    {side: sorted({k for s in sides[side] for k in s}) for side in SIDES},
+                    sweep.search)
     return matrix, _repeats(matrix)
 
 

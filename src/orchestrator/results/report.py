@@ -57,8 +57,12 @@ def report_run(folders: list[Path], output: Path | None = None) -> tuple[Path, P
     for folder in folders:
         loaded = load_saved(folder / "config.yaml")
         assert loaded.matrix is not None  # a bench run's config has a server
-        points = {f"raw/{p.key}": p for p in loaded.matrix.all_points}
+        matrix = loaded.matrix
         run_rows, run_variants = read_run(folder)
+        points = {f"raw/{p.key}": p for p in matrix.all_points}
+        points.update({row["file"]: p for row in run_rows  # a search's probes
+                       if row.get("file") not in points
+                       and (p := matrix.point_of(str(row.get("file", "")).removeprefix("raw/")))})
         run_rows = [r for r in run_rows if r.get("file") in points]
         fits = {v.get("name"): v.get("fit") for v in run_variants}
         for row in run_rows:  # the answers anew, from this orchestrator's rules

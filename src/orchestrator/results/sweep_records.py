@@ -46,6 +46,10 @@ class VariantRecord:
     # The cold requests sent before its first point (workload.warmup_prompts), measured apart:
     # requests, completed, failed, duration, TTFT/TPOT/E2EL, and wall_s (in the bench tool).
     warmup: dict[str, Any] | None = None
+    # A capacity search's probes and answer, by workload variant (analysis/search.py).
+    search: dict[str, Any] | None = None
+    skipped: list[str] = field(default_factory=list)  # a grid's points skipped as saturated
+    saved_s: float | None = None  # the time those would have taken, estimated
 
 
 @dataclass
@@ -56,6 +60,17 @@ class SweepRecords:
     matrix: Matrix
     variants: dict[str, VariantRecord] = field(default_factory=dict)
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # by point key
+    points: dict[str, Point] = field(default_factory=dict)  # by key: the matrix's and probes
+
+    def ordered_rows(self) -> list[dict[str, Any]]:
+        """The rows in the matrix's order, then a search's probes by variant, workload and
+        value."""
+        order = [p.key for p in self.matrix.all_points]
+        known = set(order)
+        extra = sorted((p for key, p in self.points.items() if key not in known),
+                       key=lambda p: (p.variant.index, p.workload.index, p.rate or 0.0,
+                                      p.concurrency))
+        return [self.rows[key] for key in [*order, *(p.key for p in extra)] if key in self.rows]
 
     @classmethod
     def start(cls, folder: RunFolder, matrix: Matrix,
@@ -95,13 +110,13 @@ class SweepRecords:
         answer_row(row, point, metrics_summary(series, row),
                    self.variants[point.variant.name].fit)
         self.rows[point.key] = row
+        self.points[point.key] = point
         return row
 
     def write(self) -> None:
         """Rewrite variants.json and summary.csv/json, in the matrix's order."""
         self.folder.write_json(VARIANTS_FILE, [asdict(v) for v in self.variants.values()])
-        order = [p.key for p in self.matrix.all_points]
-        rows = [self.rows[key] for key in order if key in self.rows]
+        rows = self.ordered_rows()
         front = ["variant", "workload", "repeat",
                  *(f"server.{k}" for k in self.matrix.swept["server"]),
                  *(f"workload.{k}" for k in self.matrix.swept["workload"])]
@@ -116,6 +131,9 @@ def check_resumable(folder: RunFolder, matrix: Matrix) -> None:
     except (OSError, ValueError):
         raise ConfigError(f"--resume {folder.path}: no readable {MATRIX_FILE} (not a bench run"
                           " of this orchestrator)") from None
+    if matrix.search is not None:
+        raise ConfigError(f"--resume {folder.path}: a capacity search (sweep.search) is not"
+                          " resumed (its probes follow from each other); start it anew")
     if stored.get("points") != matrix.as_json()["points"]:
         raise ConfigError(f"--resume {folder.path}: its config now makes a different matrix"
                           f" than {MATRIX_FILE} records; start a new run instead")

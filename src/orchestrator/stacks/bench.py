@@ -45,6 +45,7 @@ from orchestrator.stacks.bench_process import (
 from orchestrator.stacks.fit_check import check_variants, fit_record, inventory_here, measured
 from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready, write_report
+from orchestrator.stacks.steering import Steering
 from orchestrator.stacks.sweep_plan import (
     Slot,
     SweepSetup,
@@ -255,29 +256,45 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
                           f" {variant.name}, point")
     kept = lane.plan is not None and runs_the_same_server(lane.plan, plan)
     log = "client.log" if sweep.single else f"client-{variant.name}.log"
+    matrix = sweep.records.matrix
+    steering = Steering(matrix, variant, record, lambda text: sweep.console.print(
+        safe(text), highlight=False), lambda p: sweep.point_wall_s.get(p.key),
+        sweep.loaded.spec.sweep.skip_saturated, on_count=lambda more: _more_points(sweep, more))
+    searching = matrix.search is not None
 
     def on_point(result: PointResult) -> None:
-        _point_home(sweep, result)
+        row = _point_home(sweep, result)
+        if lane.bench is not None and not sweep.stop.is_set():
+            steering.after(result.point, row, lane.bench)
 
     if kept:
         assert lane.plan is not None
         record.server, record.compile_cache = "kept", "kept"
         sweep.console.print(f"{variant.name}: the server of {lane.owner} is the same; kept")
-        argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points, None)
+        argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points, None,
+                          more_to_come=searching)
         lane.bench = BenchProcess(sweep.runtime, lane.plan, sweep.folder, variant, points, argv,
-                                  log, on_point, sweep.stop).start()
-        lane.bench.join()
+                                  log, on_point, sweep.stop)
+        steering.begin(lane.bench)
+        lane.bench.start().join()
         lane.bench = None
         return
     _stop_lane(sweep, lane)
     argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points,
-                      _probe_budget(plan), warmup=True)
+                      _probe_budget(plan), warmup=True, more_to_come=searching)
     lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,
                               on_point, sweep.stop,
                               on_warmup=lambda wall_s: _warmup_home(sweep, variant, wall_s))
+    steering.begin(lane.bench)
     _start(sweep, lane, variant, plan, lane.bench)
     lane.bench.join()
     lane.bench = None
+
+
+def _more_points(sweep: _Sweep, more: int) -> None:
+    """A search added a probe (+1), or a grid skipped points (-n): the progress total follows."""
+    task = sweep.progress.tasks[0]
+    sweep.progress.update(sweep.task, total=max(0, int(task.total or 0) + more))
 
 
 def _warmup_home(sweep: _Sweep, variant: ServerVariant, wall_s: float) -> None:
@@ -333,8 +350,9 @@ def _probe_budget(plan: Plan) -> int:
     return probe.startup_budget_s
 
 
-def _point_home(sweep: _Sweep, result: PointResult) -> None:
-    """A point's file is home: its summary row, the records rewritten, progress advanced."""
+def _point_home(sweep: _Sweep, result: PointResult) -> dict[str, Any]:
+    """A point's file is home: its summary row (returned), the records rewritten, progress
+    advanced."""
     point = result.point
     path = sweep.folder.raw / point.variant.name / point.name
     with sweep.lock:
@@ -347,12 +365,14 @@ def _point_home(sweep: _Sweep, result: PointResult) -> None:
     sweep.progress.advance(sweep.task)
     done = int(sweep.progress.tasks[0].completed)
     sweep.console.print(
-        f"  [{done}/{len(sweep.records.matrix.all_points)}] {point.variant.name}"
+        f"  [{done}/{int(sweep.progress.tasks[0].total or done)}] {point.variant.name}"
         f" {point.workload.name} c{point.concurrency}"
         + (f" r{point.repeat}" if point.repeat else "")
+        + (f" {point.rate:g} req/s" if point.rate is not None else "")
         + f": {_fmt(row.get('output_throughput'))} out tok/s, TTFT {_fmt(row.get('mean_ttft_ms'))}"
         f" ms, TPOT {_fmt(row.get('mean_tpot_ms'))} ms, {row.get('failed')} failed",
         highlight=False)
+    return row
 
 
 def _server_start(runtime: Runtime, plan: Plan, ready_s: float) -> ServerStart:
@@ -420,7 +440,7 @@ def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -
     from orchestrator.results.answers import series_answers
     from orchestrator.results.best import best_points
 
-    rows = [records.rows[p.key] for p in records.matrix.all_points if p.key in records.rows]
+    rows = records.ordered_rows()
     table = Table(title=f"{folder.path}", title_justify="left")
     several = len(records.matrix.variants) > 1 or bool(records.matrix.swept["workload"])
     goodput = any(r.get("request_goodput") is not None for r in rows)
@@ -452,7 +472,7 @@ def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -
             cells.append(r.get("flags") or "")
         table.add_row(*cells)
     console.print(table)
-    points = {f"raw/{p.key}": p for p in records.matrix.all_points}
+    points = {f"raw/{key}": p for key, p in records.points.items()}
     answers = series_answers(rows, points)
     best = next((b for b in best_points(_report_data(folder, records, rows, answers))
                  if b.row is not None), None)

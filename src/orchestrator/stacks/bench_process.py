@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from orchestrator.config.model import StackSpec, Workload
 from orchestrator.config.sweep import Point, ServerVariant, point_seed
@@ -28,6 +29,8 @@ POINT_START = re.compile(r"^=== concurrency (\d+) -> (.*/)?(?P<name>[^/]+?)\s*$"
 WARMUP_DONE = re.compile(r"^=== warmup -> .*\((?P<took>[0-9.]+) s\)\s*$")
 WARMUP_FILE = "warmup.json"  # in the client's result folder; home as warmup/<variant>.json
 WARMUP_DIR = "warmup"
+CONSTANT_BURSTINESS = 10_000
+NEXT_POINT_WAIT_S = 3600  # how long a search's bench process waits for its next probe
 POINT_DONE = re.compile(
     r"^=== done concurrency (\d+) -> (.*/)?(?P<name>[^/ ]+)(?: \((?P<took>[0-9.]+) s\))?\s*$")
 
@@ -44,6 +47,8 @@ def workload_flags(work: Workload) -> list[str]:
         flags += [f"--{work.dataset}-output-len", str(work.output_len)]
     flags += ["--num-prompts", str(work.num_prompts), "--request-rate", str(work.request_rate),
               "--temperature", str(work.temperature), "--seed", str(work.seed)]
+    if work.arrivals == "constant":  # a gamma of this shape has a 1% spread: even intervals
+        flags += ["--burstiness", str(CONSTANT_BURSTINESS)]
     if work.ignore_eos:
         flags.append("--ignore-eos")
     if work.dataset != "conversations":  # per-request times: the steady window, compare's tests
@@ -67,11 +72,14 @@ def workload_json(work: Workload, metadata: list[str]) -> str:
 
 
 def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVariant,
-               points: list[Point], wait_s: int | None, warmup: bool = False) -> list[str]:
+               points: list[Point], wait_s: int | None, warmup: bool = False,
+               more_to_come: bool = False) -> list[str]:
     """The client command that runs `points` in one process, each with its own seed and prompt
     count; with `wait_s`, it imports vLLM's benchmark first and then waits up to that long for
     the server; with `warmup`, the first point's warm-up requests (workload.warmup_prompts) go
-    first, with prompts of their own, saved apart (WARMUP_FILE)."""
+    first, with prompts of their own, saved apart (WARMUP_FILE). The process reads its control
+    file (control_path) before each point: points added or skipped while it runs; with
+    `more_to_come` (a search) it waits for the next point when the given ones are done."""
     server = spec.server
     assert server is not None
     url = server_url(spec, project)
@@ -82,11 +90,16 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
         argv += ["--wait-ready", url, str(wait_s)]
     argv += ["--metrics-url", url]
     first = points[0] if points else None
-    if warmup and first and (count := first.workload.workload.warmup_count(first.concurrency)):
+    # A rate probe's concurrency is only a cap: its warm-up is the default's smallest.
+    at = first.concurrency if first and first.rate is None else 1
+    if warmup and first and (count := first.workload.workload.warmup_count(at)):
         argv += ["--warmup", str(count), WARMUP_FILE,
                  f"seed={point_seed(first.workload.workload, 'warmup')}"]
     if any(p.workload.workload.fresh_per_point for p in points):
         argv.append("--reset-prefix-cache")
+    argv += ["--control", control_path(run_id, variant)]
+    if more_to_come:
+        argv += ["--wait-more", str(NEXT_POINT_WAIT_S)]
     seen: set[str] = set()
     for point in points:
         work = point.workload
@@ -96,13 +109,23 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
                     f"output_len={work.workload.output_len}", f"dataset={work.workload.dataset}"]
             argv += ["--workload", work.name, workload_json(work.workload, meta)]
     for point in points:
-        argv += ["--point", str(point.concurrency), point.name, point.workload.name,
-                 f"seed={point.seed}", f"prompts={point.prompts}"]
+        argv += ["--point", *point_tokens(point)]
     # The dataset file is one argv item of its own (so the local runtime maps its path).
     dataset = spec.workload.dataset_path
     return [*argv, "--", "--backend", "openai", "--base-url", url, "--endpoint",
             "/v1/completions", "--model", server.model_name, "--tokenizer", server.model,
             *(["--dataset-path", dataset_in_client(dataset)] if dataset else [])]
+
+
+def point_tokens(point: Point) -> list[str]:
+    """A point as bench_points.py takes it: C NAME W seed=S prompts=N [rate=R]."""
+    return [str(point.concurrency), point.name, point.workload.name, f"seed={point.seed}",
+            f"prompts={point.prompts}", *([f"rate={point.rate:g}"] if point.rate else [])]
+
+
+def control_path(run_id: str, variant: ServerVariant) -> str:
+    """The variant's control file in the client (beside its result folder, not in it)."""
+    return f"{CLIENT_RESULTS_DIR}/{run_id}/{variant.name}.control.json"
 
 
 def results_dir(run_id: str, variant: ServerVariant) -> str:
@@ -131,6 +154,8 @@ class BenchProcess:
         self.on_point, self.stop, self.on_warmup = on_point, stop, on_warmup
         self.by_name = {p.name: p for p in points}
         self.done: set[str] = set()
+        self.skipped: set[str] = set()
+        self._control: dict[str, Any] = {"add": [], "skip": [], "end": False}
         self.code: int | None = None
         self.error: BaseException | None = None
         self._pending = ""
@@ -150,7 +175,7 @@ class BenchProcess:
             self._thread.join(0.5)
         if self.error is not None:
             raise self.error
-        missing = [p for p in self.points if p.name not in self.done]
+        missing = [p for p in self.points if p.name not in self.done | self.skipped]
         if self.code != 0:
             failed = missing[0] if missing else self.points[-1]
             raise BenchmarkError(
@@ -159,6 +184,35 @@ class BenchProcess:
         if missing:
             raise BenchmarkError(f"{self.variant.name}: {_label(missing[0])} finished but left"
                                  " no result file in the client")
+
+    def add(self, point: Point) -> None:
+        """Run `point` after the ones given (a search's next probe)."""
+        self.points.append(point)
+        self.by_name[point.name] = point
+        self._control["add"].append(point_tokens(point))
+        self._write_control()
+
+    def skip(self, points: list[Point]) -> None:
+        """Do not run these points (the grid's over-saturation stop)."""
+        fresh = [p for p in points if p.name not in self.done | self.skipped]
+        if not fresh:
+            return
+        self.skipped.update(p.name for p in fresh)
+        self._control["skip"] += [p.name for p in fresh]
+        self._write_control()
+
+    def end(self) -> None:
+        """No more points will be added: the process ends after its last."""
+        self._control["end"] = True
+        self._write_control()
+
+    def _write_control(self) -> None:
+        argv = ["python3", f"{SCRIPTS_MOUNT}/bench_points.py", "--write-control",
+                control_path(self.plan.run_id, self.variant), json.dumps(self._control)]
+        said: list[str] = []
+        if self.runtime.exec(self.plan, Role.client, argv, said.append) != 0:
+            raise BenchmarkError(f"{self.variant.name}: could not tell the bench process its"
+                                 f" next points: {''.join(said).strip()[-300:]}")
 
     def _run(self) -> None:
         try:
@@ -189,7 +243,7 @@ class BenchProcess:
         """After Ctrl-C or a failure, before the client goes: bring home the points that
         finished but whose lines were not handled, so that a resume does not measure them
         again. A half-written result is dropped (a resume measures that point)."""
-        missing = [p for p in self.points if p.name not in self.done]
+        missing = [p for p in self.points if p.name not in self.done | self.skipped]
         if not missing:
             return
         try:

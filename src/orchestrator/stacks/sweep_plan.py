@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.analysis.search import most_probes
 from orchestrator.config import LoadedConfig
 from orchestrator.config.model import StackSpec
 from orchestrator.config.sweep import Matrix, Point, ServerVariant, settings_text
@@ -72,7 +73,10 @@ def prepare(loaded: LoadedConfig, done: set[str], host_gpus: int | None = None) 
     slots = _slots(loaded, pending, host_gpus)
     starts = _server_starts(loaded.project, pending, len(slots))
     points = {name: len(items) for name, items in todo.items()}
-    guess = estimate(matrix, points, starts, len(slots), Path(loaded.spec.results_dir))
+    search = matrix.search
+    probes = most_probes(search.start, search.max, search.resolution) if search else 1
+    guess = estimate(matrix, {name: count * probes for name, count in points.items()}, starts,
+                     len(slots), Path(loaded.spec.results_dir))
     done_before = sum(len(matrix.points(v)) for v in matrix.variants) - sum(points.values())
     return SweepSetup(matrix, pending, todo, done_before, slots, starts, guess)
 
@@ -164,10 +168,23 @@ def measurement_lines(matrix: Matrix) -> list[str]:
     """How each point is measured (prompts, seeds, warm-up, repeats) and which starts compile:
     what --dry-run and every sweep say before anything runs."""
     lines = []
+    search = matrix.search
+    if search is not None:
+        most = most_probes(search.start, search.max, search.resolution)
+        what = "concurrency" if search.over == "concurrency" else "request rate"
+        lines.append(
+            f"search: the capacity under the SLO by {what}, from {search.start:g} doubling to"
+            f" at most {search.max:g}, then bisecting to {search.resolution:g}: at most {most}"
+            " probe(s) per variant and workload, each a full point"
+            + (f" of workload.num_prompts, at most {search.max_concurrency} in flight"
+               if search.over == "request_rate" else ""))
     for work in {w.workload.model_dump_json(): w.workload
                  for works in matrix.workloads.values() for w in works}.values():
-        counts = ", ".join(f"c{c} {work.prompts_at(c)}" for c in work.concurrency_points)
-        first = work.concurrency_points[0]
+        concurrencies = ([] if search is not None and search.over == "request_rate" else
+                         [int(search.start)] if search is not None else work.concurrency_points)
+        counts = ", ".join(f"c{c} {work.prompts_at(c)}" for c in concurrencies) + (
+            " (prompts per slot as probed)" if search is not None and concurrencies else "")
+        first = concurrencies[0] if concurrencies else 1
         warm = work.warmup_count(first)
         lines.append(
             f"points: prompts per point {counts}"

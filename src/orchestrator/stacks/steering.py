@@ -1,0 +1,118 @@
+"""What a server variant's bench process runs next, decided from each point as it comes home:
+a capacity search's next probe (analysis/search.py), or, in a grid, the higher points of a
+series that is saturated and failing the SLO, skipped (the time saved told)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.analysis.search import Probe, Step, next_step, saturated
+from orchestrator.config.model import DEFAULT_SATURATION_GAIN
+from orchestrator.config.sweep import Matrix, Point, ServerVariant
+from orchestrator.results.sweep_records import VariantRecord
+from orchestrator.stacks.bench_process import BenchProcess
+
+
+@dataclass
+class Steering:
+    """One variant's steering; `after` is called with each point's summary row."""
+
+    matrix: Matrix
+    variant: ServerVariant
+    record: VariantRecord
+    say: Callable[[str], None]
+    wall_s: Callable[[Point], float | None]  # a measured point's wall time
+    skip_saturated: bool = True
+    on_count: Callable[[int], None] = lambda more: None  # points added (+) or skipped (-)
+    probes: dict[str, list[Probe]] = field(default_factory=dict)  # a search's, by workload
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # a grid's, by point name
+    open: set[str] = field(default_factory=set)  # workloads whose search goes on
+
+    def begin(self, bench: BenchProcess) -> None:
+        """The bench process is started with the first points: a search waits for more."""
+        if self.matrix.search is not None:
+            self.open = {w.name for w in self.matrix.workloads[self.variant.index]}
+            self.record.search = {}
+
+    def after(self, point: Point, row: dict[str, Any], bench: BenchProcess) -> None:
+        """React to a point home: the next probe, the search's answer, or points to skip."""
+        if self.matrix.search is not None:
+            self._search(point, row, bench)
+        elif self.skip_saturated:
+            self._grid(point, row, bench)
+
+    def _search(self, point: Point, row: dict[str, Any], bench: BenchProcess) -> None:
+        search = self.matrix.search
+        assert search is not None
+        work = point.workload
+        value = point.rate if point.rate is not None else float(point.concurrency)
+        probes = self.probes.setdefault(work.name, [])
+        probes.append(Probe(value, bool(row.get("slo_met")) and not row.get("failed"),
+                            row.get("output_throughput"), row.get("mean_ttft_ms")))
+        step = next_step(probes, search.start, search.max, search.resolution,
+                         search.saturation_gain, whole=search.over == "concurrency")
+        label = f"{self.variant.name} {work.name}"
+        if step.next is not None:
+            self.say(f"{label}: next probe {_what(search.over, step.next)} ({step.reason})")
+            bench.add(self.matrix.probe(self.variant, work, step.next))
+            self.on_count(1)
+            return
+        assert self.record.search is not None
+        self.record.search[work.name] = _answer(search.over, probes, step)
+        capacity = ("none" if step.capacity is None
+                    else _what(search.over, step.capacity))
+        self.say(f"{label}: capacity {capacity} after {len(probes)} probe(s): {step.reason}"
+                 + "".join(f"; {note}" for note in step.notes))
+        self.open.discard(work.name)
+        if not self.open:
+            bench.end()
+
+    def _grid(self, point: Point, row: dict[str, Any], bench: BenchProcess) -> None:
+        if point.repeat or row.get("slo_met") is None:
+            return
+        self.rows[point.name] = row
+        work = point.workload
+        series = sorted((p for p in self.matrix.points(self.variant)
+                         if p.workload.index == work.index and p.repeat == 0
+                         and p.name in self.rows), key=lambda p: p.concurrency)
+        for before, after in itertools.pairwise(series):
+            b_row, a_row = self.rows[before.name], self.rows[after.name]
+            if a_row.get("slo_met") or not saturated(_probe(before, b_row), _probe(after, a_row),
+                                                     DEFAULT_SATURATION_GAIN):
+                continue
+            later = [p for p in self.matrix.points(self.variant)
+                     if p.workload.index == work.index and p.concurrency > after.concurrency
+                     and p.name not in bench.done | bench.skipped]
+            if not later:
+                return
+            bench.skip(later)
+            self.on_count(-len(later))
+            wall = self.wall_s(after)
+            saved = (wall / after.prompts * sum(p.prompts for p in later)) if wall else None
+            self.record.skipped += [p.name for p in later]
+            self.record.saved_s = round((self.record.saved_s or 0.0) + (saved or 0.0), 1)
+            concurrencies = sorted({p.concurrency for p in later})
+            self.say(f"{self.variant.name} {work.name}: saturated at c{after.concurrency} and"
+                     f" failing the SLO: skipping c{', c'.join(map(str, concurrencies))}"
+                     + (f" (about {saved:.0f} s saved)" if saved else ""))
+            return
+
+
+def _probe(point: Point, row: dict[str, Any]) -> Probe:
+    return Probe(float(point.concurrency), bool(row.get("slo_met")),
+                 row.get("output_throughput"), row.get("mean_ttft_ms"))
+
+
+def _what(over: str, value: float) -> str:
+    return f"c{value:g}" if over == "concurrency" else f"{value:g} req/s"
+
+
+def _answer(over: str, probes: list[Probe], step: Step) -> dict[str, Any]:
+    """variants.json's search record of one workload: the probes in order and the answer."""
+    return {"over": over, "capacity": step.capacity, "above": step.above,
+            "stopped": step.reason, "saturated_at": step.saturated_at, "notes": step.notes,
+            "probes": [{"value": p.value, "passed": p.passed, "output_throughput": p.throughput,
+                        "mean_ttft_ms": p.ttft_ms} for p in probes]}

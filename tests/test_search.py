@@ -1,0 +1,120 @@
+"""Capacity by search: the probes it picks, when it stops and what it answers (against a grid
+over the same range), the bench process's control file, and the refusals before start."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.analysis.search import Probe, most_probes, next_step, saturated
+from orchestrator.resources import data_dir
+
+
+def _server(capacity: float, saturates_at: float = 1e9):
+    """A stand-in server's outcome at a load: passes the SLO up to `capacity`; throughput
+    grows with the load until `saturates_at`, TTFT grows after it."""
+    def probe(value: float) -> Probe:
+        throughput = 100 * min(value, saturates_at)
+        ttft = 10 + max(0.0, value - saturates_at) * 5
+        return Probe(value, value <= capacity, throughput, ttft)
+    return probe
+
+
+def _search(server, start: float = 1, maximum: float = 256, resolution: float = 1,
+            whole: bool = True):
+    probes: list[Probe] = []
+    while (step := next_step(probes, start, maximum, resolution, 0.1, whole)).next is not None:
+        assert step.next not in [p.value for p in probes], "a value is never probed twice"
+        probes.append(server(step.next))
+    return probes, step
+
+
+def test_doubling_then_bisecting_brackets_the_capacity() -> None:
+    probes, step = _search(_server(11))
+    assert [p.value for p in probes] == [1, 2, 4, 8, 16, 12, 10, 11]
+    assert (step.capacity, step.above) == (11, 12)
+    assert step.reason == "bracketed: 11 passes, 12 fails (resolution 1)"
+    # A fine grid over the same range (1, 2, ..., 32) answers the same, with 4x the points.
+    grid = [_server(11)(c) for c in range(1, 33)]
+    assert max(p.value for p in grid if p.passed) == step.capacity
+    assert len(probes) <= len(grid) / 4
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 3, 5, 7, 31, 64, 100, 255])
+def test_the_search_agrees_with_a_grid_within_its_resolution(capacity: int) -> None:
+    probes, step = _search(_server(capacity), resolution=2)
+    assert step.capacity is not None and step.above is not None
+    assert step.capacity <= capacity < step.above and step.above - step.capacity <= 2
+    assert len(probes) <= most_probes(1, 256, 2)
+
+
+def test_edges() -> None:
+    probes, step = _search(_server(0.5))
+    assert [p.value for p in probes] == [1] and step.capacity is None
+    assert step.reason == "the first probe, 1, fails the SLO"
+    probes, step = _search(_server(1000), maximum=100)
+    assert [p.value for p in probes] == [1, 2, 4, 8, 16, 32, 64, 100]
+    assert (step.capacity, step.above) == (100, None)
+    assert step.reason == "every probe passed up to sweep.search.max = 100"
+    # Request rates: not whole numbers, bisected to the resolution.
+    probes, step = _search(_server(3.3), start=0.5, maximum=64, resolution=0.25, whole=False)
+    assert step.capacity is not None and step.above is not None
+    assert step.capacity <= 3.3 < step.above and step.above - step.capacity <= 0.25
+
+
+def test_saturation_is_told() -> None:
+    assert saturated(Probe(8, True, 800, 10), Probe(16, True, 820, 30), 0.1)
+    assert not saturated(Probe(8, True, 800, 10), Probe(16, True, 1500, 30), 0.1)  # still gaining
+    assert not saturated(Probe(8, True, 800, 30), Probe(16, True, 820, 10), 0.1)  # TTFT fell
+    _, step = _search(_server(40, saturates_at=8))
+    assert step.saturated_at == 16
+    assert "saturated from 16" in step.notes[0]
+
+
+def test_most_probes() -> None:
+    assert most_probes(1, 256, 1) == 9 + 7  # 1..256 doubling, then 128 halved to 1
+    assert most_probes(1, 1, 1) == 1
+
+
+@pytest.fixture
+def bench_points():
+    folder = str(data_dir("container_scripts"))
+    sys.path.insert(0, folder)
+    try:
+        yield importlib.import_module("bench_points")
+    finally:
+        sys.path.remove(folder)
+
+
+def test_the_control_file_adds_and_skips_points(bench_points, tmp_path: Path) -> None:
+    control = tmp_path / "v0.control.json"
+    argv = ["--point", "1", "a.json", "--point", "2", "b.json", "--result-dir", str(tmp_path),
+            "--control", str(control), "--", "--backend", "openai"]
+    given = bench_points.parse(argv)
+    queue = list(given.points)
+    assert bench_points.next_point(given, queue, 2) == (None, False)  # no file: the given ones
+    assert bench_points.write_control(str(control), json.dumps(
+        {"add": [["4", "c.json", "", "seed=3", "prompts=16", "rate=2.5"]], "skip": ["b.json"]})) == 0
+    assert not (tmp_path / "v0.control.json.part").exists()
+    point, skip = bench_points.next_point(given, queue, 1)
+    assert (point.name, skip) == ("b.json", True)
+    point, skip = bench_points.next_point(given, queue, 2)
+    assert (point.name, point.concurrency, point.seed, point.prompts, point.rate, skip) == (
+        "c.json", 4, 3, 16, 2.5, False)
+    assert bench_points.next_point(given, queue, 3) == (None, False)
+
+
+def test_a_search_process_waits_for_its_next_probe_and_gives_up(bench_points, tmp_path: Path) -> None:
+    control = tmp_path / "v0.control.json"
+    given = bench_points.parse(["--point", "1", "a.json", "--result-dir", str(tmp_path),
+                                "--control", str(control), "--wait-more", "0.3", "--", "-x"])
+    with pytest.raises(SystemExit, match="no next point"):
+        bench_points.next_point(given, list(given.points), 1)
+    control.write_text(json.dumps({"end": True}))
+    assert bench_points.next_point(given, list(given.points), 1) == (None, False)
+    with pytest.raises(SystemExit, match="rate=0"):
+        bench_points.parse(["--point", "1", "a.json", "rate=0", "--result-dir", "x", "--", "-x"])
