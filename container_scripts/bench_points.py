@@ -4,7 +4,7 @@
     bench_points.py --point C NAME [W] [seed=S] [prompts=N] [rate=R] [--point ...]
                     --result-dir DIR [--metadata K=V ...] [--workload W JSON ...]
                     [--wait-ready URL SECONDS] [--warmup N NAME [seed=S]] [--metrics-url URL]
-                    [--reset-prefix-cache] [--control PATH [--wait-more SECONDS]]
+                    [--reset-prefix-cache] [--control PATH [--wait-more SECONDS] [--steered]]
                     -- VLLM_BENCH_FLAGS...
     bench_points.py --write-control PATH JSON
 
@@ -34,7 +34,9 @@ path JSONL file turn by turn over /v1/chat/completions instead (replay_conversat
   Before each point it is read again: added points run after the given ones, a skipped one is
   not run (`=== skipped concurrency C -> DIR/NAME`). With --wait-more, when no point is left the
   process waits up to SECONDS for one to be added, or for "end" (a capacity search adds each
-  probe after reading the one before).
+  probe after reading the one before). With --steered, after each point it waits (up to
+  --wait-more, or a minute) until the file lists the point under "seen", so a decision about
+  the next points (a grid's over-saturation stop) is taken before the next one starts.
 A line `=== done concurrency C -> DIR/NAME (S s)` follows each point (S: its wall time in this
 process), so a caller can copy it at once.
 run_benchmark.sh builds these arguments from its seed-compatible flags; orchestrator's sweeps
@@ -92,6 +94,7 @@ class Args:
     reset_prefix_cache: bool = False
     control: str | None = None
     wait_more: float = 0.0
+    steered: bool = False
 
 
 def fail(message: str) -> None:
@@ -115,6 +118,7 @@ def parse(argv: list[str]) -> Args:
     own.add_argument("--reset-prefix-cache", action="store_true")
     own.add_argument("--control", metavar="PATH")
     own.add_argument("--wait-more", type=float, default=0.0, metavar="SECONDS")
+    own.add_argument("--steered", action="store_true")
     args = own.parse_args(argv[:split])
     workloads = {"": Workload()}
     for key, text in args.workload:
@@ -146,7 +150,8 @@ def parse(argv: list[str]) -> Args:
                  " a file name")
         warmup = (int(count), name, extras.get("seed"))
     return Args(points, args.result_dir, args.metadata, workloads, wait, argv[split + 1:],
-                args.metrics_url, warmup, args.reset_prefix_cache, args.control, args.wait_more)
+                args.metrics_url, warmup, args.reset_prefix_cache, args.control, args.wait_more,
+                args.steered)
 
 
 def parse_point(given: list[str], workloads: dict[str, Workload]) -> PointSpec:
@@ -251,6 +256,16 @@ def next_point(given: Args, queue: list[PointSpec], index: int) -> tuple[PointSp
         time.sleep(0.1)
 
 
+def await_seen(given: Args, name: str) -> None:
+    """--steered: wait until the caller has seen point `name` (its decision is in the file)."""
+    deadline = time.monotonic() + (given.wait_more or 60.0)
+    while name not in (read_control(given.control).get("seen") or []):
+        if time.monotonic() >= deadline:
+            fail(f"the caller did not read point {name} within"
+                 f" {given.wait_more or 60.0:g}s ({given.control})")
+        time.sleep(0.05)
+
+
 def main() -> int:
     """Run the warm-up, then every point in order; stop at the first that fails."""
     if sys.argv[1:2] == ["--write-control"] and len(sys.argv) == 4:
@@ -305,6 +320,8 @@ def main() -> int:
         took = time.monotonic() - point_started
         print(f"=== done concurrency {point.concurrency} -> {result_dir}/{point.name}"
               f" ({took:.2f} s)", flush=True)
+        if given.steered:
+            await_seen(given, point.name)
     return 0
 
 

@@ -17,7 +17,7 @@ _LOADED = re.compile(rf"Directly load the compiled graph\(s\) for .*? from the c
                      rf" {_NUMBER} s")
 _COMPILE_TOTAL = re.compile(rf"torch\.compile (?:takes|took) {_NUMBER} s in total")
 _GRAPHS = re.compile(rf"Graph capturing finished in {_NUMBER} secs?")
-_KV_TOKENS = re.compile(r"GPU KV cache size: ([0-9,]+) tokens")
+_KV_TOKENS = re.compile(r"[GC]PU KV cache size: ([0-9,]+) tokens")
 _KV_MEMORY = re.compile(rf"Available KV cache memory: {_NUMBER} GiB")
 _MAX_CONCURRENCY = re.compile(rf"Maximum concurrency for [0-9,]+ tokens per request: {_NUMBER}x")
 _ENGINE = re.compile(rf"init engine \(profile, create kv cache, warmup model\) took {_NUMBER} s")

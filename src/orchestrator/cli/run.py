@@ -43,7 +43,14 @@ def validate(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = No
         server = spec.server
         matrix = loaded.matrix
         points = spec.workload.concurrency_points
-        if len(matrix.variants) > 1 or matrix.swept["workload"]:
+        if matrix.search is not None:
+            from orchestrator.analysis.search import most_probes
+
+            search = matrix.search
+            shape = (f"{len(matrix.variants)} server variant(s), a capacity search over"
+                     f" {search.over.replace('_', ' ')} {search.start:g}..{search.max:g} (at most"
+                     f" {most_probes(search.start, search.max, search.resolution)} probes each)")
+        elif len(matrix.variants) > 1 or matrix.swept["workload"]:
             shape = (f"a sweep of {len(matrix.variants)} server variant(s) x"
                      f" {len(matrix.workloads[0])} workload(s), {len(matrix.all_points)} point(s)")
         else:

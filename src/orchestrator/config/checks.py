@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from orchestrator.config.dataset_files import DatasetFileError, check_dataset_file
 from orchestrator.config.messages import dotted
-from orchestrator.config.model import MAX_CONCURRENCY, ConcurrencyRange, StackSpec
+from orchestrator.config.model import MAX_CONCURRENCY, ConcurrencyRange, StackSpec, Workload
 from orchestrator.config.problems import Problem, spans_nodes_problem
 from orchestrator.config.secrets import find_literals
 from orchestrator.config.source import Loc
@@ -322,7 +322,10 @@ def check_search(spec: StackSpec) -> list[Problem]:
     field = "concurrency" if search.over == "concurrency" else "request_rate"
     swept = spec.sweep.workload
     varied = (field in swept if isinstance(swept, dict) else any(field in w for w in swept))
-    if (field in spec.workload.model_fields_set or varied
+    # Compared with the default, not with what was given: a run folder's config.yaml writes
+    # every field, and is read back by `report` and --resume.
+    default = Workload().model_dump()[field]
+    if (spec.workload.model_dump()[field] != default or varied
             or f"workload.{field}" in spec.sweep.link):
         problems.append((("workload", field), f"sweep.search picks workload.{field}'s values;"
                          f" drop workload.{field} (and any sweep or link of it)"))

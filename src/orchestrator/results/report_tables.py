@@ -89,6 +89,7 @@ def tables(data: ReportData) -> Tables:
         ("Best variant for each objective", ["objective", "point", "figure (95% interval)",
                                              "confidence", "weakened by", "vllm serve"], best),
         *_conversations(data),
+        *_search(data),
         ("Capacity under the SLO", ["series", "settings", "capacity (concurrency)",
                                     "capacity 95% interval", "knee", "requests/hour",
                                     "output tokens/hour", "flags on its points"], capacity),
@@ -163,6 +164,36 @@ def _conversations(data: ReportData) -> Tables:
          fmt(r.get("mean_tpot_ms")), _percent(r.get("prefix_cache_hit_rate")),
          "fastest" if r is fastest else ""]
         for r in replays])]
+
+
+def _search(data: ReportData) -> Tables:
+    """A capacity search's answer per variant and workload (its bracket and why it stopped,
+    the probes in the order run), and a grid's points skipped as saturated."""
+    found, skipped = [], []
+    for variant in data.variants:
+        for work, answer in (variant.get("search") or {}).items():
+            unit = "" if answer.get("over") == "concurrency" else " req/s"
+            probes = ", ".join(f"{p['value']:g}{unit} {'pass' if p['passed'] else 'fail'}"
+                               for p in answer.get("probes") or [])
+            capacity = answer.get("capacity")
+            above = answer.get("above")
+            found.append([f"{variant['name']} {work}", answer.get("over", "-"),
+                          "none" if capacity is None else f"{capacity:g}{unit}",
+                          "-" if above is None else f"{above:g}{unit}",
+                          str(len(answer.get("probes") or [])), probes,
+                          "; ".join([answer.get("stopped", "-"), *(answer.get("notes") or [])])])
+        if variant.get("skipped"):
+            skipped.append([variant["name"], ", ".join(variant["skipped"]),
+                            fmt(variant.get("saved_s"), 0)])
+    tables: Tables = []
+    if found:
+        tables.append(("Capacity search (highest pass, lowest failure above it)", [
+            "series", "over", "capacity", "first failure above", "probes", "probes in order",
+            "why it stopped"], found))
+    if skipped:
+        tables.append(("Points skipped: saturated and failing the SLO", [
+            "variant", "points", "time saved s (estimated)"], skipped))
+    return tables
 
 
 def _cold_start(data: ReportData) -> Tables:

@@ -272,7 +272,7 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
         record.server, record.compile_cache = "kept", "kept"
         sweep.console.print(f"{variant.name}: the server of {lane.owner} is the same; kept")
         argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points, None,
-                          more_to_come=searching)
+                          more_to_come=searching, steered=steering.steers_grid)
         lane.bench = BenchProcess(sweep.runtime, lane.plan, sweep.folder, variant, points, argv,
                                   log, on_point, sweep.stop)
         steering.begin(lane.bench)
@@ -281,7 +281,8 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
         return
     _stop_lane(sweep, lane)
     argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points,
-                      _probe_budget(plan), warmup=True, more_to_come=searching)
+                      _probe_budget(plan), warmup=True, more_to_come=searching,
+                      steered=steering.steers_grid)
     lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,
                               on_point, sweep.stop,
                               on_warmup=lambda wall_s: _warmup_home(sweep, variant, wall_s))

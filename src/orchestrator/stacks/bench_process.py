@@ -73,13 +73,14 @@ def workload_json(work: Workload, metadata: list[str]) -> str:
 
 def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVariant,
                points: list[Point], wait_s: int | None, warmup: bool = False,
-               more_to_come: bool = False) -> list[str]:
+               more_to_come: bool = False, steered: bool = False) -> list[str]:
     """The client command that runs `points` in one process, each with its own seed and prompt
     count; with `wait_s`, it imports vLLM's benchmark first and then waits up to that long for
     the server; with `warmup`, the first point's warm-up requests (workload.warmup_prompts) go
     first, with prompts of their own, saved apart (WARMUP_FILE). The process reads its control
     file (control_path) before each point: points added or skipped while it runs; with
-    `more_to_come` (a search) it waits for the next point when the given ones are done."""
+    `more_to_come` (a search) it waits for the next point when the given ones are done; with
+    `steered`, it waits after each point until the caller has seen it (BenchProcess.seen)."""
     server = spec.server
     assert server is not None
     url = server_url(spec, project)
@@ -100,6 +101,8 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
     argv += ["--control", control_path(run_id, variant)]
     if more_to_come:
         argv += ["--wait-more", str(NEXT_POINT_WAIT_S)]
+    if steered:
+        argv.append("--steered")
     seen: set[str] = set()
     for point in points:
         work = point.workload
@@ -155,7 +158,7 @@ class BenchProcess:
         self.by_name = {p.name: p for p in points}
         self.done: set[str] = set()
         self.skipped: set[str] = set()
-        self._control: dict[str, Any] = {"add": [], "skip": [], "end": False}
+        self._control: dict[str, Any] = {"add": [], "skip": [], "seen": [], "end": False}
         self.code: int | None = None
         self.error: BaseException | None = None
         self._pending = ""
@@ -193,12 +196,14 @@ class BenchProcess:
         self._write_control()
 
     def skip(self, points: list[Point]) -> None:
-        """Do not run these points (the grid's over-saturation stop)."""
+        """Do not run these points (the grid's over-saturation stop); told with `seen`."""
         fresh = [p for p in points if p.name not in self.done | self.skipped]
-        if not fresh:
-            return
         self.skipped.update(p.name for p in fresh)
         self._control["skip"] += [p.name for p in fresh]
+
+    def seen(self, point: Point) -> None:
+        """The caller has read `point` (and decided what to skip): a steered process goes on."""
+        self._control["seen"].append(point.name)
         self._write_control()
 
     def end(self) -> None:

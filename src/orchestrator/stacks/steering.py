@@ -37,12 +37,21 @@ class Steering:
             self.open = {w.name for w in self.matrix.workloads[self.variant.index]}
             self.record.search = {}
 
+    @property
+    def steers_grid(self) -> bool:
+        """Whether a grid's process must wait for each point to be seen (an SLO to fail and
+        skip_saturated on)."""
+        slo = self.variant.spec.workload.slo
+        return (self.matrix.search is None and self.skip_saturated
+                and any(v is not None for v in (slo.ttft_ms, slo.tpot_ms, slo.e2el_ms)))
+
     def after(self, point: Point, row: dict[str, Any], bench: BenchProcess) -> None:
         """React to a point home: the next probe, the search's answer, or points to skip."""
         if self.matrix.search is not None:
             self._search(point, row, bench)
-        elif self.skip_saturated:
+        elif self.steers_grid:
             self._grid(point, row, bench)
+            bench.seen(point)
 
     def _search(self, point: Point, row: dict[str, Any], bench: BenchProcess) -> None:
         search = self.matrix.search

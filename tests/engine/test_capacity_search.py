@@ -1,0 +1,54 @@
+"""Capacity by search for real (Docker, vLLM's CPU build, `vllm bench serve`): a server that
+runs one request at a time (max_num_seqs 1) and an SLO on the first token that a request
+waiting for the slot misses by far (a 448-token answer against 800 ms), so the answer holds
+on a loaded 2-core machine. The search brackets the capacity in fewer points than a grid over
+the same range, and the grid agrees; a grid whose series saturates and fails skips the rest.
+(Bisection is unit-tested in tests/test_search.py and run on a GPU in docs/gpu-proof.)"""
+
+from __future__ import annotations
+
+from .conftest import leftovers, read_json
+
+SEARCH = "examples/cpu-search.yaml"
+GRID = ["--set", "sweep.search=null", "--set", "workload.concurrency=[1, 2, 3, 4]"]
+
+
+def _measured(run) -> list[int]:
+    return [int(r["concurrency"]) for r in read_json(run / "summary.json")]
+
+
+def test_the_search_brackets_the_capacity_in_fewer_points_than_a_grid(orch, project) -> None:
+    common = ["-f", SEARCH, "-p", project, "--set", f"results_dir={orch.results}"]
+    search = orch("up", "bench", *common)
+    assert search.returncode == 0, search.stderr + search.stdout[-3000:]
+    grid = orch("up", "bench", *common, *GRID, "--set", "sweep.skip_saturated=false")
+    assert grid.returncode == 0, grid.stderr + grid.stdout[-3000:]
+    searched, gridded = orch.runs()
+
+    (answer,) = read_json(searched / "variants.json")[0]["search"].values()
+    assert (answer["capacity"], answer["above"]) == (1, 2), answer
+    assert [p["value"] for p in answer["probes"]] == [1, 2]  # the second added as the first came
+    assert "v0 w0: next probe c2 (doubling: every probe passed)" in search.stdout
+    assert "v0 w0: capacity c1 after 2 probe(s): bracketed: 1 passes, 2 fails" in search.stdout
+    assert _measured(searched) == [1, 2]  # each probe a full point, home
+    # The grid over the same range agrees: its highest measured pass is the search's answer.
+    rows = read_json(gridded / "summary.json")
+    assert max(int(r["concurrency"]) for r in rows if r["slo_met"]) == answer["capacity"]
+    assert len(rows) == 4 > len(answer["probes"])
+    report = (searched / "report.md").read_text()
+    assert "## Capacity search" in report and "| v0 w0 | concurrency | 1 | 2 | 2 |" in report
+    assert leftovers(project) == []
+
+
+def test_a_saturated_failing_grid_skips_its_higher_points(orch, project) -> None:
+    done = orch("up", "bench", "-f", SEARCH, "-p", project, "--set",
+                f"results_dir={orch.results}", *GRID)
+    assert done.returncode == 0, done.stderr + done.stdout[-3000:]
+    (run,) = orch.runs()
+    # c2 runs what c1 runs (one at a time): no more throughput, TTFT up, and c2 fails the SLO.
+    assert _measured(run) == [1, 2]
+    assert "v0 w0: saturated at c2 and failing the SLO: skipping c3, c4 (about" in done.stdout
+    (variant,) = read_json(run / "variants.json")
+    assert variant["skipped"] == ["w0-c3-r0.json", "w0-c4-r0.json"]
+    assert variant["saved_s"] > 0 and variant["status"] == "done"
+    assert leftovers(project) == []
