@@ -6,6 +6,10 @@
 #                                               /tmp/tiktoken/o200k_base.tiktoken, made here by
 #                                               host_scripts/harmony_vocab.py and carried along)
 #   bench/gpu_proof.sh trust OUT [--set ...]    examples/gpu-proof-trust.yaml (two variants, repeats)
+#   bench/gpu_proof.sh search OUT               examples/gpu-proof-search.yaml against a grid of
+#                                               every 8 from 8 to 128 (bench/search_vs_grid.py)
+#   bench/gpu_proof.sh fit OUT                  the fit check against vLLM's KV cache on a second
+#                                               shape (Qwen2.5-7B's, dummy weights), one point
 #   bench/gpu_proof.sh train OUT [--set ...]    examples/gpu-train-local.yaml through `up train`
 # Each step prints its figures; runs land under OUT. NVLink multicast stays off in every process.
 set -euo pipefail
@@ -44,6 +48,17 @@ case $step in
     out=$1; shift
     [[ -d /tmp/models/qwen2.5-0.5b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-0.5b-dummy
     bench_run "$repo/examples/gpu-proof-trust.yaml" "$out" "$@" ;;
+  search)
+    out=$1; shift
+    [[ -d /tmp/models/qwen2.5-0.5b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-0.5b-dummy
+    python3 "$repo/bench/search_vs_grid.py" "$repo/examples/gpu-proof-search.yaml" --out "$out" \
+      --resolution 8 --grid "$(seq -s, 8 8 128)" "$@" ;;
+  fit)
+    out=$1; shift
+    [[ -d /tmp/models/qwen2.5-7b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-7b-dummy --arch qwen2.5-7b
+    python3 -m orchestrator up bench -f "$repo/examples/gpu-proof-search.yaml" --set "results_dir=$out" \
+      --set server.model=/tmp/models/qwen2.5-7b-dummy --set server.served_model_name=qwen2.5-7b-dummy \
+      --set sweep.search=null --set 'workload.concurrency=[8]' "$@" ;;
   gpt-oss)
     out=$1; shift
     [[ -f /tmp/tiktoken/o200k_base.tiktoken ]] || { echo "no /tmp/tiktoken/o200k_base.tiktoken (host_scripts/harmony_vocab.py)" >&2; exit 2; }
@@ -58,5 +73,5 @@ case $step in
     python3 -m orchestrator up train -f "$repo/examples/gpu-train-local.yaml" --set "trainer.results_dir=$out" "$@"
     run=$(ls -d "$out"/*/ | tail -1)
     python3 -m orchestrator analyze rollouts "$run/rollouts.log" --max-tokens 128 | tee "$run/analyze-rollouts.txt" ;;
-  *) echo "unknown step $step (setup, bench, trust, gpt-oss or train)" >&2; exit 2 ;;
+  *) echo "unknown step $step (setup, bench, trust, search, fit, gpt-oss or train)" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@
 
     make_dummy_model.py OUT                          # Qwen2.5-0.5B: serve with --load-format dummy
     make_dummy_model.py OUT --weights                # also random bf16 weights (a trainer loads them)
+    make_dummy_model.py OUT --arch qwen2.5-7b        # Qwen2.5-7B's (dummy weights only)
     make_dummy_model.py OUT --arch gpt-oss-120b      # openai/gpt-oss-120b's architecture
 
 Each architecture's config.json values are written out here. The tokenizer is a byte-level BPE
@@ -128,7 +129,24 @@ GPT_OSS_120B = Architecture(
     trainable=False,
 )
 
-ARCHITECTURES = {"qwen2.5-0.5b": QWEN2_5_0_5B, "gpt-oss-120b": GPT_OSS_120B}
+# Qwen2.5-7B's shape: the same tokenizer family (a vocabulary of 152064 ids, special ids as
+# Qwen2.5's), 28 layers of 4 KV heads of 128: the second shape the fit check is measured on.
+QWEN2_5_7B = Architecture(
+    config={**QWEN2_5_0_5B.config, "hidden_size": 3584, "intermediate_size": 18944,
+            "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4,
+            "max_window_layers": 28, "sliding_window": 131072, "tie_word_embeddings": False,
+            "vocab_size": 152064},
+    special=QWEN2_5_0_5B.special,
+    tokenizer_class=QWEN2_5_0_5B.tokenizer_class,
+    eos_token=QWEN2_5_0_5B.eos_token,
+    pad_token=QWEN2_5_0_5B.pad_token,
+    chat_template=QWEN2_5_0_5B.chat_template,
+    generation=QWEN2_5_0_5B.generation,
+    trainable=False,
+)
+
+ARCHITECTURES = {"qwen2.5-0.5b": QWEN2_5_0_5B, "qwen2.5-7b": QWEN2_5_7B,
+                 "gpt-oss-120b": GPT_OSS_120B}
 
 
 def write_tokenizer(out: Path, arch: Architecture) -> None:
