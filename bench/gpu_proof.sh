@@ -7,7 +7,7 @@
 #                                               host_scripts/harmony_vocab.py and carried along)
 #   bench/gpu_proof.sh trust OUT [--set ...]    examples/gpu-proof-trust.yaml (two variants, repeats)
 #   bench/gpu_proof.sh search OUT               examples/gpu-proof-search.yaml against a grid of
-#                                               every 8 from 8 to 128 (bench/search_vs_grid.py)
+#                                               every 16 from 16 to 128 (bench/search_vs_grid.py)
 #   bench/gpu_proof.sh fit OUT                  the fit check against vLLM's KV cache on a second
 #                                               shape (Qwen2.5-7B's, dummy weights), one point
 #   bench/gpu_proof.sh train OUT [--set ...]    examples/gpu-train-local.yaml through `up train`
@@ -36,6 +36,19 @@ step=$1; shift
 case $step in
   setup)
     mkdir -p /tmp/wheels && tar -C /tmp/wheels -xf "$1"
+    # A wheel carried as NAME.whl.tar.xz (its files, xz-packed: a third smaller than the wheel's
+    # own zip, so fewer transfers) is zipped back into NAME.whl before installing.
+    for packed in /tmp/wheels/*.whl.tar.xz; do
+      [[ -e $packed ]] || continue
+      rm -rf /tmp/unpacked && mkdir -p /tmp/unpacked && tar -C /tmp/unpacked -xJf "$packed"
+      python3 -c 'import pathlib, sys, zipfile
+root = next(pathlib.Path("/tmp/unpacked").iterdir())
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as out:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            out.write(path, path.relative_to(root).as_posix())' "${packed%.tar.xz}"
+      rm -f "$packed"
+    done
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
       --target "$site" /tmp/wheels/*.whl
     python3 -c 'import torch, vllm, trl; print("torch", torch.__version__, "vllm", vllm.__version__, "trl", trl.__version__, "gpus", torch.cuda.device_count())'
@@ -52,7 +65,7 @@ case $step in
     out=$1; shift
     [[ -d /tmp/models/qwen2.5-0.5b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-0.5b-dummy
     python3 "$repo/bench/search_vs_grid.py" "$repo/examples/gpu-proof-search.yaml" --out "$out" \
-      --resolution 8 --grid "$(seq -s, 8 8 128)" "$@" ;;
+      --resolution 16 --grid "$(seq -s, 16 16 128)" "$@" ;;
   fit)
     out=$1; shift
     [[ -d /tmp/models/qwen2.5-7b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-7b-dummy --arch qwen2.5-7b

@@ -50,6 +50,13 @@ def figures(folder: Path, wall: float) -> dict[str, Any]:
             "above": search["above"] if search else None}
 
 
+def _answer(run: dict[str, Any]) -> str:
+    """`12 (< 16)`: the capacity and the lowest failure above it; `none` when nothing passed."""
+    capacity, above = run["capacity"], run["above"]
+    text = "none" if capacity is None else f"{capacity:g}"
+    return f"{text} (< {above:g})" if above is not None else text
+
+
 def main() -> None:
     """Run both and print them side by side."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -66,9 +73,7 @@ def main() -> None:
         "sweep.skip_saturated=false"])
     found, fine = figures(search_run, search_wall), figures(grid_run, grid_wall)
     print(f"{'':28}{'search':>14}{'grid':>14}")
-    bracket = f"{found['capacity']:g} (< {found['above']:g})" if found["above"] else \
-        f"{found['capacity']}"
-    print(f"{'capacity (concurrency)':28}{bracket:>14}{fine['capacity'] or 'none'!s:>14}")
+    print(f"{'capacity (concurrency)':28}{_answer(found):>14}{_answer(fine):>14}")
     for key, label in (("points", "points"), ("measuring_s", "measuring s"),
                        ("wall_s", "wall s (with its start)")):
         print(f"{label:28}{found[key]:>14,.1f}{fine[key]:>14,.1f}" if key != "points" else

@@ -28,20 +28,23 @@ def _search(server, start: float = 1, maximum: float = 256, resolution: float = 
             whole: bool = True):
     probes: list[Probe] = []
     while (step := next_step(probes, start, maximum, resolution, 0.1, whole)).next is not None:
-        assert step.next not in [p.value for p in probes], "a value is never probed twice"
+        again = [p for p in probes if p.value == step.next]
+        # A value is probed twice only to confirm the search's first failure, at once.
+        assert not again or (again == probes[-1:] and not again[0].passed
+                             and sum(not p.passed for p in probes) == 1), (step, probes)
         probes.append(server(step.next))
     return probes, step
 
 
 def test_doubling_then_bisecting_brackets_the_capacity() -> None:
     probes, step = _search(_server(11))
-    assert [p.value for p in probes] == [1, 2, 4, 8, 16, 12, 10, 11]
+    assert [p.value for p in probes] == [1, 2, 4, 8, 16, 16, 12, 10, 11]
     assert (step.capacity, step.above) == (11, 12)
     assert step.reason == "bracketed: 11 passes, 12 fails (resolution 1)"
     # A fine grid over the same range (1, 2, ..., 32) answers the same, with 4x the points.
     grid = [_server(11)(c) for c in range(1, 33)]
     assert max(p.value for p in grid if p.passed) == step.capacity
-    assert len(probes) <= len(grid) / 4
+    assert len(probes) <= len(grid) / 3
 
 
 @pytest.mark.parametrize("capacity", [1, 2, 3, 5, 7, 31, 64, 100, 255])
@@ -52,11 +55,32 @@ def test_the_search_agrees_with_a_grid_within_its_resolution(capacity: int) -> N
     assert len(probes) <= most_probes(1, 256, 2)
 
 
+def test_a_one_time_stall_does_not_end_the_doubling() -> None:
+    # The H200 proof's first probe failed on one 0.5 s stall; a grid then passed up to 80.
+    stalled = {8}
+
+    def server(value: float) -> Probe:
+        if value in stalled:
+            stalled.discard(value)
+            return Probe(value, False, 2000, 170)
+        return _server(80)(value)
+
+    probes, step = _search(server, start=8, maximum=256, resolution=16)
+    assert [p.value for p in probes][:3] == [8, 8, 16]  # confirmed: it passes the second time
+    assert step.capacity is not None and 64 <= step.capacity <= 80 < step.above  # type: ignore[operator]
+
+
+def test_a_failing_start_halves_down() -> None:
+    probes, step = _search(_server(3), start=16, maximum=256)
+    assert [p.value for p in probes] == [16, 16, 8, 4, 2, 3]
+    assert (step.capacity, step.above) == (3, 4)
+
+
 def test_edges() -> None:
     probes, step = _search(_server(0.5))
-    assert [p.value for p in probes] == [1] and step.capacity is None
-    assert step.reason == "the first probe, 1, fails the SLO"
-    probes, step = _search(_server(1000), maximum=100)
+    assert [p.value for p in probes] == [1, 1] and step.capacity is None
+    assert step.reason == "even 1 fails the SLO"
+    probes, step = _search(_server(1000), maximum=100)  # never fails: nothing to confirm
     assert [p.value for p in probes] == [1, 2, 4, 8, 16, 32, 64, 100]
     assert (step.capacity, step.above) == (100, None)
     assert step.reason == "every probe passed up to sweep.search.max = 100"
@@ -76,8 +100,8 @@ def test_saturation_is_told() -> None:
 
 
 def test_most_probes() -> None:
-    assert most_probes(1, 256, 1) == 9 + 7  # 1..256 doubling, then 128 halved to 1
-    assert most_probes(1, 1, 1) == 1
+    assert most_probes(1, 256, 1) == 9 + 7 + 1  # 1..256 doubling, 128 halved to 1, a confirmation
+    assert most_probes(1, 1, 1) == 2
 
 
 @pytest.fixture

@@ -27,16 +27,18 @@ def test_the_search_brackets_the_capacity_in_fewer_points_than_a_grid(orch, proj
 
     (answer,) = read_json(searched / "variants.json")[0]["search"].values()
     assert (answer["capacity"], answer["above"]) == (1, 2), answer
-    assert [p["value"] for p in answer["probes"]] == [1, 2]  # the second added as the first came
+    # Each probe added as the one before came home; the first failure probed again.
+    assert [p["value"] for p in answer["probes"]] == [1, 2, 2]
     assert "v0 w0: next probe c2 (doubling: every probe passed)" in search.stdout
-    assert "v0 w0: capacity c1 after 2 probe(s): bracketed: 1 passes, 2 fails" in search.stdout
-    assert _measured(searched) == [1, 2]  # each probe a full point, home
+    assert "v0 w0: next probe c2 (confirming the first failure, at 2)" in search.stdout
+    assert "v0 w0: capacity c1 after 3 probe(s): bracketed: 1 passes, 2 fails" in search.stdout
+    assert _measured(searched) == [1, 2, 2]  # each probe a full point, home
     # The grid over the same range agrees: its highest measured pass is the search's answer.
     rows = read_json(gridded / "summary.json")
     assert max(int(r["concurrency"]) for r in rows if r["slo_met"]) == answer["capacity"]
     assert len(rows) == 4 > len(answer["probes"])
     report = (searched / "report.md").read_text()
-    assert "## Capacity search" in report and "| v0 w0 | concurrency | 1 | 2 | 2 |" in report
+    assert "## Capacity search" in report and "| v0 w0 | concurrency | 1 | 2 | 3 |" in report
     assert leftovers(project) == []
 
 

@@ -2,7 +2,12 @@
 
 Start at `start`; while every probe passes the SLO, double (up to `max`); after the first
 failure, bisect between the highest pass below it and the lowest failure until the two are
-`resolution` apart. The capacity is the highest pass, bracketed by the lowest failure above it.
+`resolution` apart; when even `start` fails, halve down to the smallest value. The capacity is
+the highest pass, bracketed by the lowest failure above it. The first failure is probed once
+more before it is believed (the second run's verdict stands): it ends the doubling, so one run
+that holds a one-time stall would cut the answer by up to half (an H200 run failed its first
+probe on a single 0.5 s stall, then passed ten times that load); a later false failure only
+narrows a bracket already found.
 Saturation (throughput gaining under a share of the load's growth while TTFT grows) is told
 beside the answer: past it, more load buys queueing, not throughput.
 """
@@ -48,10 +53,14 @@ def saturated(before: Probe, after: Probe, share: float) -> bool:
 def next_step(probes: list[Probe], start: float, maximum: float, resolution: float,
               share: float, whole: bool) -> Step:
     """The next probe after `probes` (in the order run), or the answer; `whole`: values are
-    whole numbers (concurrency)."""
+    whole numbers (concurrency). A value probed twice is judged by its second run."""
     if not probes:
         return Step(start, "first probe")
-    ordered = sorted(probes, key=lambda p: p.value)
+    last = probes[-1]
+    if not last.passed and not any(not p.passed for p in probes[:-1]):
+        return Step(last.value, f"confirming the first failure, at {_fmt(last.value)}")
+    verdicts = {p.value: p for p in probes}  # the later run of a value wins
+    ordered = sorted(verdicts.values(), key=lambda p: p.value)
     saturation = next((b.value for a, b in itertools.pairwise(ordered)
                        if saturated(a, b, share)), None)
     notes = [f"saturated from {_fmt(saturation)}: throughput gained under"
@@ -67,10 +76,12 @@ def next_step(probes: list[Probe], start: float, maximum: float, resolution: flo
     above = failures[0]
     passes = [p.value for p in ordered if p.passed and p.value < above]
     if not passes:
-        return Step(None, f"the first probe, {_fmt(ordered[0].value)}, fails the SLO"
-                    if ordered[0].value == above else
-                    f"nothing at or below {_fmt(above)} passes the SLO", None, above,
-                    saturation, notes)
+        lowest = 1.0 if whole else resolution
+        if above > lowest:
+            return Step(_round(max(lowest, above / 2), whole),
+                        f"halving: {_fmt(above)} fails the SLO", saturated_at=saturation,
+                        notes=notes)
+        return Step(None, f"even {_fmt(above)} fails the SLO", None, above, saturation, notes)
     below = passes[-1]
     middle = _round((below + above) / 2, whole)
     if above - below <= resolution or not below < middle < above:
@@ -81,7 +92,9 @@ def next_step(probes: list[Probe], start: float, maximum: float, resolution: flo
 
 
 def most_probes(start: float, maximum: float, resolution: float) -> int:
-    """The most probes a search of this range can take (doublings, then bisections)."""
+    """The probes a search of this range takes when the load it holds is under `max`
+    (doublings, bisections and one confirmation of the first failure; more when failures need
+    confirming again or even `start` fails)."""
     doublings, value = 1, start
     while value < maximum:
         value *= 2
@@ -90,7 +103,7 @@ def most_probes(start: float, maximum: float, resolution: float) -> int:
     while width > resolution:
         width /= 2
         halvings += 1
-    return doublings + halvings
+    return doublings + halvings + 1
 
 
 def _round(value: float, whole: bool) -> float:

@@ -127,13 +127,14 @@ class Matrix:
             for repeat in range(self.repeats)
         ]
 
-    def probe(self, variant: ServerVariant, work: WorkloadVariant, value: float) -> Point:
+    def probe(self, variant: ServerVariant, work: WorkloadVariant, value: float,
+              repeat: int = 0) -> Point:
         """A search's probe at `value` (a concurrency, or a request rate at the search's
-        max_concurrency)."""
+        max_concurrency); `repeat` 1 for a failure probed again."""
         assert self.search is not None
         if self.search.over == "concurrency":
-            return Point(variant, work, int(value), 0)
-        return Point(variant, work, self.search.max_concurrency, 0, rate=value)
+            return Point(variant, work, int(value), repeat)
+        return Point(variant, work, self.search.max_concurrency, repeat, rate=value)
 
     def point_of(self, key: str) -> Point | None:
         """The point a result key (`v0/w0-c8-r0.json`, a probe's `v0/w0-c256-q2.5-r0.json`)

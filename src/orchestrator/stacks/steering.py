@@ -66,7 +66,8 @@ class Steering:
         label = f"{self.variant.name} {work.name}"
         if step.next is not None:
             self.say(f"{label}: next probe {_what(search.over, step.next)} ({step.reason})")
-            bench.add(self.matrix.probe(self.variant, work, step.next))
+            again = sum(p.value == step.next for p in probes)
+            bench.add(self.matrix.probe(self.variant, work, step.next, again))
             self.on_count(1)
             return
         assert self.record.search is not None
