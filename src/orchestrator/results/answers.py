@@ -188,6 +188,8 @@ def series_answers(rows: Iterable[dict[str, Any]], points: dict[str, Point]) -> 
     series: dict[tuple[str, str], list[tuple[dict[str, Any], Point]]] = {}
     for row in rows:
         point = points[row["file"]]
+        if point.rate is not None:  # a rate search's probes: answered by the search itself
+            continue
         series.setdefault((point.variant.name, point.workload.name), []).append((row, point))
     answers = []
     for (variant, workload), members in series.items():

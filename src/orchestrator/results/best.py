@@ -39,6 +39,8 @@ def best_points(data: ReportData) -> list[Best]:
     point of the only one): else a tie within noise, naming both."""
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for row in data.rows:
+        if row.get("probe_rate") is not None:  # a rate search's probe: not a concurrency point
+            continue
         groups.setdefault((row["variant"], row["workload"], row["concurrency"]), []).append(row)
     usable = {k: rs for k, rs in groups.items()  # a failed or impossible figure never wins
               if not any(r.get("failed") or "implausible" in (r.get("flags") or "").split()

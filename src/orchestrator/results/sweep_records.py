@@ -104,6 +104,8 @@ class SweepRecords:
         row.update({f"workload.{k}": v for k, v in point.workload.settings.items()})
         row.update(record)
         row["concurrency"] = point.concurrency
+        if point.rate is not None:  # a request-rate search's probe (its rate, at most c in flight)
+            row["probe_rate"] = point.rate
         row["file"] = f"raw/{point.variant.name}/{point.name}"
         series = (self.folder.path / METRICS_DIR / point.variant.name
                   / point.name.replace(".json", ".csv"))
@@ -119,7 +121,8 @@ class SweepRecords:
         rows = self.ordered_rows()
         front = ["variant", "workload", "repeat",
                  *(f"server.{k}" for k in self.matrix.swept["server"]),
-                 *(f"workload.{k}" for k in self.matrix.swept["workload"])]
+                 *(f"workload.{k}" for k in self.matrix.swept["workload"]),
+                 *(["probe_rate"] if any("probe_rate" in r for r in rows) else [])]
         write_rows(self.folder, rows, front, ANSWER_COLUMNS)
 
 

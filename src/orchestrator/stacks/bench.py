@@ -460,7 +460,9 @@ def _print_summary(folder: RunFolder, records: SweepRecords, console: Console) -
                              if k.startswith(("server.", "workload.")))
         cells = [f"{r['variant']} {r['workload']}", safe(settings)] if several else []
         hits = r.get("prefix_cache_hit_rate")
-        cells += [str(r["concurrency"]), _fmt(r["request_throughput"]),
+        rate = r.get("probe_rate")
+        cells += [str(r["concurrency"]) + (f" at {rate:g}/s" if rate is not None else ""),
+                  _fmt(r["request_throughput"]),
                   _fmt(r["output_throughput"]), _fmt(r.get("steady_output_throughput")),
                   _fmt(r["mean_ttft_ms"]), _fmt(r["p99_ttft_ms"]), _fmt(r["mean_tpot_ms"]),
                   "-" if hits is None else f"{hits:.1%}", str(r["failed"])]
