@@ -1,9 +1,9 @@
 """Capacity by search for real (Docker, vLLM's CPU build, `vllm bench serve`): a server that
 runs one request at a time (max_num_seqs 1) and an SLO on the first token that a request
-waiting for the slot misses by far (a 448-token answer against 800 ms), so the answer holds
-on a loaded 2-core machine. The search brackets the capacity in fewer points than a grid over
-the same range, and the grid agrees; a grid whose series saturates and fails skips the rest.
-(Bisection is unit-tested in tests/test_search.py and run on a GPU in docs/gpu-proof.)"""
+waiting for the slot misses by far (a 960-token answer, 3.5 s or more, against 1.5 s for half
+of the requests), so the answer holds on a busy 2-core machine. The search brackets the
+capacity in fewer points than a grid over the same range, and the grid agrees; a grid whose
+series saturates and fails skips the rest. (Bisection is unit-tested in tests/test_search.py.)"""
 
 from __future__ import annotations
 

@@ -212,8 +212,10 @@ def series_answers(rows: Iterable[dict[str, Any]], points: dict[str, Point]) -> 
         answers.append(SeriesAnswer(
             variant, workload, settings, capacity(line, share), knee(line),
             max(p.throughput for p in line), server_argv(point.variant.spec), stats,
+            # Repeats of the whole series only (a search's second run of one probe is not).
             interval(capacities) if len(by_repeat) > 1 and len(capacities) == len(by_repeat)
-            else None, max(len(rs) for rs in by_conc.values()), flags))
+            and len({frozenset(runs) for runs in by_repeat.values()}) == 1 else None,
+            max(len(rs) for rs in by_conc.values()), flags))
     return answers
 
 
