@@ -17,7 +17,7 @@ def _measured(run) -> list[int]:
     return [int(r["concurrency"]) for r in read_json(run / "summary.json")]
 
 
-def test_the_search_brackets_the_capacity_in_fewer_points_than_a_grid(orch, project) -> None:
+def test_the_search_brackets_the_capacity_in_fewer_points_than_a_grid(orch, project, quiet_machine) -> None:
     common = ["-f", SEARCH, "-p", project, "--set", f"results_dir={orch.results}"]
     search = orch("up", "bench", *common)
     assert search.returncode == 0, search.stderr + search.stdout[-3000:]
@@ -42,7 +42,7 @@ def test_the_search_brackets_the_capacity_in_fewer_points_than_a_grid(orch, proj
     assert leftovers(project) == []
 
 
-def test_a_saturated_failing_grid_skips_its_higher_points(orch, project) -> None:
+def test_a_saturated_failing_grid_skips_its_higher_points(orch, project, quiet_machine) -> None:
     done = orch("up", "bench", "-f", SEARCH, "-p", project, "--set",
                 f"results_dir={orch.results}", *GRID)
     assert done.returncode == 0, done.stderr + done.stdout[-3000:]
