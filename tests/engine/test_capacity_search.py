@@ -43,14 +43,21 @@ def test_the_search_brackets_the_capacity_in_fewer_points_than_a_grid(orch, proj
 
 
 def test_a_saturated_failing_grid_skips_its_higher_points(orch, project, quiet_machine) -> None:
+    grid = ["--set", "sweep.search=null", "--set", "workload.concurrency=[1, 2, 3, 4, 5, 6]"]
     done = orch("up", "bench", "-f", SEARCH, "-p", project, "--set",
-                f"results_dir={orch.results}", *GRID)
+                f"results_dir={orch.results}", *grid)
     assert done.returncode == 0, done.stderr + done.stdout[-3000:]
     (run,) = orch.runs()
-    # c2 runs what c1 runs (one at a time): no more throughput, TTFT up, and c2 fails the SLO.
-    assert _measured(run) == [1, 2]
-    assert "v0 w0: saturated at c2 and failing the SLO: skipping c3, c4 (about" in done.stdout
+    # One request at a time: past c1 more users buy queueing. Where the throughput stops
+    # growing (within 10% of the load's growth) is a measurement on a busy machine (c2 or c3
+    # here); from the first saturated point that fails the SLO, the rest is skipped.
+    measured = _measured(run)
+    last = measured[-1]
+    assert measured == list(range(1, last + 1)) and 2 <= last <= 5, measured
+    rest = list(range(last + 1, 7))
+    said = f"v0 w0: saturated at c{last} and failing the SLO: skipping c{', c'.join(map(str, rest))}"
+    assert said + " (about" in done.stdout, done.stdout[-2000:]
     (variant,) = read_json(run / "variants.json")
-    assert variant["skipped"] == ["w0-c3-r0.json", "w0-c4-r0.json"]
+    assert variant["skipped"] == [f"w0-c{c}-r0.json" for c in rest]
     assert variant["saved_s"] > 0 and variant["status"] == "done"
     assert leftovers(project) == []
