@@ -275,7 +275,6 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
                           more_to_come=searching, steered=steering.steers_grid)
         lane.bench = BenchProcess(sweep.runtime, lane.plan, sweep.folder, variant, points, argv,
                                   log, on_point, sweep.stop)
-        steering.begin(lane.bench)
         lane.bench.start().join()
         lane.bench = None
         return
@@ -286,7 +285,6 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
     lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,
                               on_point, sweep.stop,
                               on_warmup=lambda wall_s: _warmup_home(sweep, variant, wall_s))
-    steering.begin(lane.bench)
     _start(sweep, lane, variant, plan, lane.bench)
     lane.bench.join()
     lane.bench = None

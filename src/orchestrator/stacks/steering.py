@@ -31,9 +31,8 @@ class Steering:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # a grid's, by point name
     open: set[str] = field(default_factory=set)  # workloads whose search goes on
 
-    def begin(self, bench: BenchProcess) -> None:
-        """The bench process is started with the first points: a search waits for more."""
-        if self.matrix.search is not None:
+    def __post_init__(self) -> None:
+        if self.matrix.search is not None:  # each workload's search is open until answered
             self.open = {w.name for w in self.matrix.workloads[self.variant.index]}
             self.record.search = {}
 
