@@ -18,8 +18,8 @@ EXAMPLES = REPO / "examples"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests on the real Kubernetes cluster run last: run_tests.sh builds it in the background
-    while the others run. Just before them run the tests that hold a server to a latency SLO
-    (`quiet_machine`): they wait for that background work to end."""
+    while the others run. Just before them run the tests that hold a server to a latency SLO or
+    compare two runs' timings (`quiet_machine`): they wait for that background work to end."""
     def order(item: pytest.Item) -> int:
         names = getattr(item, "fixturenames", ())
         return 2 if "real_cluster" in names else 1 if "quiet_machine" in names else 0

@@ -48,10 +48,10 @@ PREPARE_WAIT_S = 3600  # for run_tests.sh's background preparation (about 30 min
 
 @pytest.fixture(scope="session")
 def quiet_machine() -> None:
-    """For tests that hold a server to a latency SLO: wait until run_tests.sh's background
-    preparation of the cluster (a Go build, starting it, importing a 6 GB image) has ended, so
-    it does not starve a 2-core machine's server of CPU (a CI run saw a c1 point's first token
-    take 2 s while the image was imported)."""
+    """For tests that hold a server to a latency SLO or compare the timings of two runs: wait
+    until run_tests.sh's background preparation of the cluster (a Go build, starting it,
+    importing a 6 GB image) has ended, so it does not starve a 2-core machine's server of CPU
+    (a CI run saw a c1 point's first token take 2 s while the image was imported)."""
     prepared = os.environ.get("ORCHESTRATOR_K8S_PREPARED")
     if not prepared:
         return
