@@ -44,6 +44,11 @@ CASES: dict[str, list[str]] = {
         "-f", "tests/render_configs/kubernetes-hostpath.yaml",
         "--set", "client.server_url=http://vllm.llm.svc:8000",
     ],
+    # A server running on this host, outside the tool: the client reaches it by Docker's alias.
+    "external-host-compose": ["-f", TINY, "--format", "compose",
+                              "--set", "client.server_url=http://host.docker.internal:8000"],
+    "external-host-docker": ["-f", TINY, "--set",
+                             "client.server_url=http://host.docker.internal:8000"],
     "cpu-train-docker": ["-f", "examples/cpu-train.yaml"],
     "gpu-train-docker": ["-f", GPU_TRAIN],
     "gpu-train-compose": ["-f", GPU_TRAIN, "--format", "compose"],

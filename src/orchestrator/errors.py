@@ -49,6 +49,11 @@ class StartupError(OrchestratorError):
     """A component failed to start or to become ready; everything started was removed."""
 
 
+class EndpointError(OrchestratorError):
+    """A server the tool did not start (client.server_url) cannot be benchmarked: unreachable,
+    not OpenAI-compatible, or not serving the model; no point ran."""
+
+
 class BenchmarkError(OrchestratorError):
     """The benchmark itself failed; finished points were kept."""
 

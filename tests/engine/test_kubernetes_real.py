@@ -127,6 +127,21 @@ def test_up_twice_in_place_then_ps_logs_follow_and_down_twice(orch, real_cluster
         follower.send_signal(signal.SIGINT)
         follower.communicate(timeout=30)
         assert follower.returncode == 130
+
+        # That server, for another project, is one it did not start: benchmarked through its
+        # Service from a client pod of its own, and left running.
+        other = orch("up", "bench", "--file", TINY, "--runtime", "kubernetes", "-p",
+                     "real-external", "--set", "client.server_url=http://real-twice-server:8000",
+                     "--set", "workload.concurrency=[2]", "--set", "workload.output_len=8",
+                     "--set", f"results_dir={orch.results}/external", env=env)
+        assert other.returncode == 0, other.stderr[-3000:] + other.stdout[-3000:]
+        assert "http://real-twice-server:8000 serves tiny-qwen2: max length 512" in other.stdout
+        (run,) = sorted((orch.results / "external").iterdir())
+        (variant,) = json.loads((run / "variants.json").read_text())
+        assert variant["server"] == "external" and variant["endpoint"]["metrics"] is True
+        assert json.loads((run / "summary.json").read_text())[0]["failed"] == 0
+        assert _ours(real_cluster, "real-external") == ""
+        assert _server_pods(real_cluster, "real-twice") == pods
     finally:
         down = orch("down", *on, env=env)
     assert down.returncode == 0, down.stderr

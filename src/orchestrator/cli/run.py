@@ -55,10 +55,11 @@ def validate(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = No
                      f" {len(matrix.workloads[0])} workload(s), {len(matrix.all_points)} point(s)")
         else:
             shape = f"{len(points)} sweep point(s) {points}"
-        parts.append(
-            f"{server.model} on {_where(server.gpu_count)} (tp {server.tensor_parallel_size} x pp"
-            f" {server.pipeline_parallel_size}), {shape}"
-        )
+        serving = (f"{server.model_name} at {spec.client.server_url} (not started by this tool)"
+                   if spec.client.server_url else
+                   f"{server.model} on {_where(server.gpu_count)} (tp"
+                   f" {server.tensor_parallel_size} x pp {server.pipeline_parallel_size})")
+        parts.append(f"{serving}, {shape}")
     if spec.trainer is not None:
         trainer = spec.trainer
         rollout = trainer.rollout
@@ -66,7 +67,7 @@ def validate(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = No
                       else f"{trainer.generation} generation")
         parts.append(f"trains {trainer.model} on {_where(trainer.gpu_count)} with {generation},"
                      f" {trainer.max_steps} step(s)")
-    if spec.server is not None and loaded.matrix is not None:
+    if spec.server is not None and loaded.matrix is not None and not spec.client.server_url:
         from orchestrator.stacks.fit_check import check_variants, inventory_here
 
         check_variants(loaded.matrix.variants, inventory_here(spec.runtime.kind), out(),

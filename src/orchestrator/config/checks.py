@@ -49,8 +49,9 @@ def check_has_a_stack(spec: StackSpec) -> list[Problem]:
 
 
 def check_context_length(spec: StackSpec) -> list[Problem]:
-    """Input plus output tokens must fit in the server's context (seed 002's run-time error)."""
-    if spec.server is None:
+    """Input plus output tokens must fit in the server's context (seed 002's run-time error).
+    A server the tool does not start has a length of its own: asked at `up` (stacks/endpoint.py)."""
+    if spec.server is None or spec.client.server_url:
         return []
     limit = spec.server.max_model_len
     work = spec.workload
@@ -335,6 +336,49 @@ def check_search(spec: StackSpec) -> list[Problem]:
     return problems
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})
+
+
+def check_external_server(spec: StackSpec) -> list[Problem]:
+    """client.server_url benchmarks a server the tool does not start: nothing may change its
+    settings (server variants, lanes of their own), and its address must be one the client can
+    reach where the client runs."""
+    url = spec.client.server_url
+    if url is None:
+        return []
+    where = ("client", "server_url")
+    scheme, _, shown = url.partition("://")
+    problems: list[Problem] = []
+    sweep = spec.sweep
+    if sweep.server or any(str(to).startswith("server.") for to in sweep.link.values()):
+        problems.append((("sweep", "server"), f"client.server_url = {url} benchmarks a server the"
+                         " tool does not start, so server variants cannot be run; drop"
+                         " sweep.server (and links to server fields) or client.server_url"))
+    if sweep.parallel != 1:
+        problems.append((("sweep", "parallel"), f"sweep.parallel = {sweep.parallel} runs lanes"
+                         " of their own servers, but client.server_url names one server; set"
+                         " sweep.parallel to 1"))
+    host, _, rest = shown.partition("/")
+    if rest.strip("/"):
+        problems.append((where, f"client.server_url = {url} has a path (/{rest}); give the"
+                         f" server's root, {scheme}://{host}: the benchmark adds"
+                         " /v1/completions itself"))
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    runtime = traits(spec.runtime.kind)
+    if name.lower() in LOOPBACK_HOSTS and not runtime.loopback_services:
+        port = host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else "PORT"
+        fix = (f"use http://{runtime.host_alias}:{port} (the client reaches this host by that"
+               " name)" if runtime.host_alias else "use the server's Service or node address")
+        problems.append((where, f"client.server_url = {url} is loopback, but the client runs"
+                         f" in a {runtime.title} {runtime.component_word}, where that is itself;"
+                         f" {fix}"))
+    alias = traits("docker").host_alias
+    if name.lower() == alias and runtime.host_alias != alias:
+        problems.append((where, f"client.server_url = {url}: {alias} names the host only on"
+                         f" Docker, not on {runtime.title}; use the server's address there"))
+    return problems
+
+
 CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_has_a_stack,
     check_memory_limit,
@@ -348,6 +392,7 @@ CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_dataset,
     check_gpu_ids,
     check_search,
+    check_external_server,
 )
 
 

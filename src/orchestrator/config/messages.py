@@ -72,7 +72,8 @@ def show(value: Any, loc: Sequence[str | int] = ()) -> str:
     last = loc[-1] if loc else ""
     secret_place = isinstance(last, str) and (
         last == "hf_token" or (is_secret_name(last) and last not in REFERENCE_FIELDS))
-    if (secret_place and value not in (None, "")) or secret_text(text):
+    # The value itself is tested, not its repr (a quote before it hid a URL's password).
+    if (secret_place and value not in (None, "")) or secret_text(str(value)):
         return REDACTED
     return cut(text)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from orchestrator.config.dataset_files import host_path
 from orchestrator.config.fields import COMPILE_CACHE_MOUNT, parse_size, plain_env, secret_env
 from orchestrator.config.model import StackSpec
@@ -30,6 +32,7 @@ from orchestrator.plan.model import (
     Volume,
     dataset_in_client,
 )
+from orchestrator.runtime.registry import traits
 
 
 def server_url(spec: StackSpec, project: str) -> str:
@@ -131,6 +134,7 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         argv=["sleep", "infinity"],
         env=env,
         labels=component_labels(labels, Role.client),
+        reaches_host=_names_host_alias(spec),
         secret_env=secret_env(spec.client.env, spec.server.hf_token),
         volumes=[
             Volume(name="scripts", mount_path=SCRIPTS_MOUNT, source="scripts", read_only=True),
@@ -138,6 +142,13 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
             *_dataset_volume(spec),
         ],
     )
+
+
+def _names_host_alias(spec: StackSpec) -> bool:
+    """Whether client.server_url names this host by the runtime's alias for it."""
+    alias = traits(spec.runtime.kind).host_alias
+    url = spec.client.server_url
+    return alias is not None and url is not None and urlsplit(url).hostname == alias
 
 
 def _dataset_volume(spec: StackSpec) -> list[Volume]:

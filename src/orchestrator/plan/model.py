@@ -118,6 +118,9 @@ class Component:
     memory_bytes: int | None = None  # killed (OOM) above this much memory
     nodes: int = 1
     served_model: str | None = None  # the name a server answers to in /v1/models
+    # Reaches this host by the runtime's host alias (Docker: host.docker.internal), where a
+    # server the tool did not start runs.
+    reaches_host: bool = False
 
     def mount(self, source: str) -> str:
         """Where the first volume backed by `source` is mounted."""

@@ -13,6 +13,7 @@ from typing import Any
 from orchestrator.analysis.bound import efficiency, point_bound
 from orchestrator.analysis.capacity import Capacity, Knee, SeriesPoint, attainment, capacity, knee
 from orchestrator.analysis.confidence import Interval, interval
+from orchestrator.config.model import StackSpec
 from orchestrator.config.sweep import Point
 
 METRICS_DIR = "metrics"  # in the run folder: metrics/<variant>/<point>.csv
@@ -183,8 +184,6 @@ class SeriesAnswer:
 def series_answers(rows: Iterable[dict[str, Any]], points: dict[str, Point]) -> list[SeriesAnswer]:
     """Capacity, knee and intervals for every (variant, workload) series of the rows; `points`
     maps each row's file to its point."""
-    from orchestrator.plan.bench import server_argv
-
     series: dict[tuple[str, str], list[tuple[dict[str, Any], Point]]] = {}
     for row in rows:
         point = points[row["file"]]
@@ -211,12 +210,23 @@ def series_answers(rows: Iterable[dict[str, Any]], points: dict[str, Point]) -> 
         flags = sorted({f for row, _ in members for f in (row.get("flags") or "").split()})
         answers.append(SeriesAnswer(
             variant, workload, settings, capacity(line, share), knee(line),
-            max(p.throughput for p in line), server_argv(point.variant.spec), stats,
+            max(p.throughput for p in line), _reproduce(point.variant.spec), stats,
             # Repeats of the whole series only (a search's second run of one probe is not).
             interval(capacities) if len(by_repeat) > 1 and len(capacities) == len(by_repeat)
             and len({frozenset(runs) for runs in by_repeat.values()}) == 1 else None,
             max(len(rs) for rs in by_conc.values()), flags))
     return answers
+
+
+def _reproduce(spec: StackSpec) -> list[str]:
+    """What serves a series' best point again: the `vllm serve` command, or for a server the
+    tool did not start, its address (its settings are unknown)."""
+    from orchestrator.plan.bench import server_argv  # the plan imports the results' layout
+
+    url = spec.client.server_url
+    if url:
+        return [f"the server at {url} (not started by this tool: its settings unknown)"]
+    return server_argv(spec)
 
 
 def _line(by_conc: dict[int, list[dict[str, Any]]]) -> list[SeriesPoint]:

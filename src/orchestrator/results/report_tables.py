@@ -78,7 +78,8 @@ def tables(data: ReportData) -> Tables:
                v.get("compile_cache") or "-", fmt(v.get("ready_s"), 1),
                *[fmt((v.get("startup") or {}).get(k), 1) for k in (
                    "weights_s", "compile_s", "graph_capture_s", "engine_init_s", "other_s")],
-               *_kv_cache(v.get("fit")), v.get("status", "-")] for v in data.variants]
+               *_kv_cache(v.get("fit")), v.get("status", "-")] for v in data.variants
+              if not v.get("endpoint")]
     raised = sorted({f for r in data.rows for f in (r.get("flags") or "").split()})
     flagged = [[flag, FLAG_MEANINGS.get(flag, "-"),
                 ", ".join(f"{r['variant']} {r['workload']} c{r['concurrency']}"
@@ -99,11 +100,12 @@ def tables(data: ReportData) -> Tables:
                     "SLO met", "prefix hits", "steady req", "max waiting", "bound tok/s",
                     "efficiency", "flags"], points),
         *_cold_start(data),
-        ("Server starts (from vLLM's log)", ["variant", "settings", "server", "compile",
-                                             "ready s", "weights s", "compile s", "graphs s",
-                                             "engine init s", "other s", "GPU",
-                                             "KV tokens (vLLM)", "KV predicted", "error",
-                                             "status"], starts),
+        *_external(data),
+        *([("Server starts (from vLLM's log)", ["variant", "settings", "server", "compile",
+                                                "ready s", "weights s", "compile s", "graphs s",
+                                                "engine init s", "other s", "GPU",
+                                                "KV tokens (vLLM)", "KV predicted", "error",
+                                                "status"], starts)] if starts else []),
         ("Flags raised", ["flag", "what it weakens", "points"], flagged or [["-", "none", "-"]]),
     ]
 
@@ -196,6 +198,17 @@ def _search(data: ReportData) -> Tables:
     return tables
 
 
+def _external(data: ReportData) -> Tables:
+    """A server the tool did not start: what it said of itself, and what is unknown of it."""
+    rows = [[v["name"], str(e.get("url")), str(e.get("model")), fmt(e.get("max_model_len"), 0),
+             str(e.get("version") or "unknown"), "scraped" if e.get("metrics") else "not answered",
+             ", ".join(e.get("not_applied") or []) or "-", v.get("status", "-")]
+            for v in data.variants if (e := v.get("endpoint"))]
+    return [("Server not started by this tool (its settings, GPUs and start-up are unknown)", [
+        "variant", "address", "model", "max length", "vLLM version", "/metrics",
+        "config fields not applied", "status"], rows)] if rows else []
+
+
 def _cold_start(data: ReportData) -> Tables:
     cold = _cold_vs_warm(data)
     return [("Cold start: the warm-up against the first warm point", [
@@ -209,7 +222,7 @@ def _cold_vs_warm(data: ReportData) -> list[list[str]]:
     rows = []
     for variant in data.variants:
         warmup = variant.get("warmup")
-        if not warmup:
+        if not warmup or variant.get("endpoint"):  # a server already running: not its cold start
             continue
         first = next((r for r in data.rows if r["variant"] == variant["name"]), None)
         cold, warm = warmup.get("mean_ttft_ms"), first.get("mean_ttft_ms") if first else None

@@ -31,7 +31,10 @@ class VariantRecord:
     settings: dict[str, Any]
     points: int
     status: str = "pending"  # pending, running, done, skipped (resumed), failed: WHY
-    server: str = ""  # started, kept (the previous variant's server was the same)
+    server: str = ""  # started, kept (the previous variant's server was the same), external
+    # A server the tool did not start (client.server_url): what it said of itself
+    # (stacks/endpoint.py), and the config's server fields that were not applied to it.
+    endpoint: dict[str, Any] | None = None
     ready_s: float | None = None
     # From vLLM's log: compiled, loaded from cache, none (eager), unknown; kept (no start).
     compile_cache: str = ""

@@ -40,7 +40,8 @@ RUNTIMES: dict[str, RuntimeEntry] = {
         RuntimeEntry(
             "docker",
             Traits(title="Docker", component_word="container",
-                   pins_gpu_ids=True, loopback_services=False),
+                   pins_gpu_ids=True, loopback_services=False,
+                   host_alias="host.docker.internal"),
             engine="orchestrator.runtime.docker.engine:DockerRuntime",
             renderers={"sdk": "orchestrator.runtime.docker.render:render_files",
                        "compose": "orchestrator.runtime.docker.compose:render_files"},

@@ -14,6 +14,9 @@ class Traits:
     component_word: str  # what one component is called there: "container", "process"
     pins_gpu_ids: bool  # GPUs are given by id (one host), not only by count
     loopback_services: bool  # components reach each other on 127.0.0.1, not by name
+    # The name by which a component reaches this host (a server the tool did not start, running
+    # here), when the runtime maps one; loopback there is the component itself.
+    host_alias: str | None = None
     limits_memory: bool = True  # a component can be given a memory limit (killed above it)
     dns_names: bool = False  # names become DNS-1035 labels (Service names): start with a letter
     # Files from this machine (the dataset) travel in an object of at most this many bytes

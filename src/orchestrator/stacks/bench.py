@@ -42,6 +42,7 @@ from orchestrator.stacks.bench_process import (
     PointResult,
     bench_argv,
 )
+from orchestrator.stacks.endpoint import Endpoint, meet_endpoint, not_applied, not_applied_line
 from orchestrator.stacks.fit_check import check_variants, fit_record, inventory_here, measured
 from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready, write_report
@@ -109,14 +110,32 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     first = setup.pending[0] if setup.pending else setup.matrix.variants[0]
     first_plan = build_bench_plan(setup.slots[0].spec_for(first.spec), setup.slots[0].project,
                                   run_id)
-    fits = check_variants(setup.pending, runtime.gpus(first_plan), console)
+    # A server the tool does not start has hardware of its own: nothing to check it against.
+    fits = ({} if loaded.spec.client.server_url
+            else check_variants(setup.pending, runtime.gpus(first_plan), console))
     for slot in setup.slots[1:]:  # each lane's ports and GPUs; the first is checked below
         runtime.preflight(build_bench_plan(slot.spec_for(first.spec), slot.project, run_id))
-    folder, environment = begin_run(loaded, runtime, first_plan, loaded.spec.results_dir,
-                                    console, existing=resume)
+    lanes = [_Lane(slot) for slot in setup.slots]
+    # A server the tool does not start is asked what it serves before a run folder exists:
+    # a wrong address or model name leaves nothing behind.
+    endpoint = (_meet(runtime, lanes[0], first, first_plan, console)
+                if loaded.spec.client.server_url else None)
+    try:
+        folder, environment = begin_run(loaded, runtime, first_plan, loaded.spec.results_dir,
+                                        console, existing=resume, preflighted=endpoint is not None)
+    except BaseException:
+        if endpoint is not None:
+            with shielded():
+                runtime.down(first_plan.project)
+        raise
     print_setup(setup, console)
     records = SweepRecords.start(folder, setup.matrix,
                                  {name: fit_record(report) for name, report in fits.items()})
+    if endpoint is not None:
+        records.variants[first.name].server = "external"
+        records.variants[first.name].compile_cache = "unknown"
+        records.variants[first.name].endpoint = {**endpoint.as_json(),
+                                                 "not_applied": not_applied(loaded.spec)}
     environment.sweep = {"variants": len(setup.matrix.variants),
                          "points": len(setup.matrix.all_points),
                          "points_before": setup.done_before, "parallel": len(setup.slots),
@@ -124,7 +143,6 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     environment.write(folder)
     keep = keep or detach
     started = time.monotonic()
-    lanes = [_Lane(slot) for slot in setup.slots]
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                         console=console, transient=True)
@@ -134,7 +152,7 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
                    single=len(setup.matrix.variants) == 1, variants_total=len(setup.pending))
     try:
         with sigterm_as_interrupt(), progress:
-            if detach:
+            if detach and endpoint is None:  # a server met already has its client up
                 _start(sweep, lanes[0], first, first_plan)
             else:
                 _run_lanes(sweep, setup, lanes)
@@ -163,8 +181,11 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
 def dry_run(loaded: LoadedConfig, console: Console, resume: RunFolder | None = None) -> None:
     """Print the matrix, server starts and the estimate; start nothing."""
     setup = prepare(loaded, _done_points(loaded, resume))
-    check_variants(setup.pending, inventory_here(loaded.spec.runtime.kind), console,
-                   count_only_warns=True)
+    if loaded.spec.client.server_url:
+        console.print(not_applied_line(loaded.spec), highlight=False)
+    else:
+        check_variants(setup.pending, inventory_here(loaded.spec.runtime.kind), console,
+                       count_only_warns=True)
     print_setup(setup, console)
     for slot in setup.slots if len(setup.slots) > 1 else []:
         gpus = f"GPUs {list(slot.gpu_ids)}" if slot.gpu_ids is not None else "no GPU ids"
@@ -247,14 +268,13 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
     spec = lane.slot.spec_for(variant.spec)
     plan = build_bench_plan(spec, lane.slot.project, sweep.folder.path.name)
     record = sweep.records.variants[variant.name]
-    gpu_ids = plan.component(Role.server).gpus.ids
+    gpu_ids = plan.component(Role.server).gpus.ids if plan.has(Role.server) else None
     record.gpu_ids = list(gpu_ids) if gpu_ids is not None else None
     with sweep.lock:
         sweep.variants_begun += 1
         begun = sweep.variants_begun
     sweep.progress.update(sweep.task, description=f"variant {begun}/{sweep.variants_total}"
                           f" {variant.name}, point")
-    kept = lane.plan is not None and runs_the_same_server(lane.plan, plan)
     log = "client.log" if sweep.single else f"client-{variant.name}.log"
     matrix = sweep.records.matrix
     steering = Steering(matrix, variant, record, lambda text: sweep.console.print(
@@ -267,6 +287,18 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
         if lane.bench is not None and not sweep.stop.is_set():
             steering.after(result.point, row, lane.bench)
 
+    if not plan.has(Role.server):  # run_bench met the server and started the client
+        argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points, None,
+                          warmup=True, more_to_come=searching, steered=steering.steers_grid)
+        lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,
+                                  on_point, sweep.stop,
+                                  on_warmup=lambda wall_s: _warmup_home(sweep, variant, wall_s))
+        lane.bench.start()
+        sweep.described = sweep.described or sweep.runtime.describe(plan)
+        lane.bench.join()
+        lane.bench = None
+        return
+    kept = lane.plan is not None and runs_the_same_server(lane.plan, plan)
     if kept:
         assert lane.plan is not None
         record.server, record.compile_cache = "kept", "kept"
@@ -343,7 +375,29 @@ def _start(sweep: _Sweep, lane: _Lane, variant: ServerVariant, plan: Plan,
         sweep.described = sweep.runtime.describe(plan)
 
 
-def _probe_budget(plan: Plan) -> int:
+def _meet(runtime: Runtime, lane: _Lane, variant: ServerVariant, plan: Plan,
+          console: Console) -> Endpoint:
+    """A server the tool did not start: start the client alone and ask the server from there
+    what it serves; on EndpointError (or anything else) the client is removed again."""
+    console.print(not_applied_line(plan_spec := variant.spec), highlight=False)
+    runtime.preflight(plan)
+    lane.plan, lane.owner = plan, variant.name
+    try:
+        runtime.up(plan)
+        endpoint = meet_endpoint(runtime, plan, plan_spec)
+    except BaseException:
+        with shielded():
+            runtime.down(plan.project)
+        lane.plan = None
+        raise
+    console.print(f"{variant.name}: {endpoint.text()}", highlight=False)
+    return endpoint
+
+
+def _probe_budget(plan: Plan) -> int | None:
+    """How long the bench process waits for a server the stack starts (None: none started)."""
+    if not plan.has(Role.server):
+        return None
     probe = plan.component(Role.server).probe
     assert probe is not None
     return probe.startup_budget_s

@@ -96,7 +96,9 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
     if warmup and first and (count := first.workload.workload.warmup_count(at)):
         argv += ["--warmup", str(count), WARMUP_FILE,
                  f"seed={point_seed(first.workload.workload, 'warmup')}"]
-    if any(p.workload.workload.fresh_per_point for p in points):
+    # A server the tool did not start may serve others too: its cache is not the tool's to
+    # empty (fresh seeds still give every point prompts of its own).
+    if any(p.workload.workload.fresh_per_point for p in points) and not spec.client.server_url:
         argv.append("--reset-prefix-cache")
     argv += ["--control", control_path(run_id, variant)]
     if more_to_come:

@@ -29,11 +29,14 @@ LOG_TAIL_LINES = 50
 
 def begin_run(loaded: LoadedConfig, runtime: Runtime, plan: Plan, results_dir: str,
               console: Console, with_raw: bool = True,
-              existing: RunFolder | None = None) -> tuple[RunFolder, RunEnvironment]:
-    """Preflight, then the run folder with the resolved config (secrets redacted), or the
-    `existing` one of a resumed run; returns the folder and the record behind
-    environment.json. Nothing is created when preflight refuses."""
-    runtime.preflight(plan)
+              existing: RunFolder | None = None,
+              preflighted: bool = False) -> tuple[RunFolder, RunEnvironment]:
+    """Preflight (unless the caller did, and has started something since), then the run
+    folder with the resolved config (secrets redacted), or the `existing` one of a resumed run;
+    returns the folder and the record behind environment.json. Nothing is created when
+    preflight refuses."""
+    if not preflighted:
+        runtime.preflight(plan)
     if existing is not None:
         folder = existing
     else:

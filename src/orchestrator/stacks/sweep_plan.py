@@ -117,7 +117,10 @@ def _slots(loaded: LoadedConfig, pending: list[ServerVariant],
 
 def _server_starts(project: str, pending: list[ServerVariant], lanes: int) -> int:
     """Server starts: one per variant, less those whose server is the same as the variant
-    before it (in one lane, the server is kept running)."""
+    before it (in one lane, the server is kept running); none for a server the tool does not
+    start (client.server_url)."""
+    if pending and pending[0].spec.client.server_url:
+        return 0
     if lanes > 1:
         return len(pending)
     starts, previous = 0, None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.plan import Component, Plan
-from orchestrator.runtime.docker.render import bind_mounts, http_check_argv
+from orchestrator.runtime.docker.render import HOST_ALIAS, bind_mounts, http_check_argv
 
 
 def render_compose(plan: Plan) -> dict[str, Any]:
@@ -64,6 +64,8 @@ def _service(plan: Plan, component: Component) -> dict[str, Any]:
             f"{_escape(source)}:{_escape(target)}" + (":ro" if read_only else "")
             for source, target, read_only in binds
         ]
+    if component.reaches_host:
+        service["extra_hosts"] = [f"{HOST_ALIAS}:host-gateway"]
     if component.gpus.count:
         device: dict[str, Any] = {"driver": "nvidia", "capabilities": ["gpu"]}
         if component.gpus.ids is not None:

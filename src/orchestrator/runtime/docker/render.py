@@ -12,8 +12,10 @@ from typing import Any
 from orchestrator.plan import Component, Plan
 from orchestrator.resources import data_dir
 from orchestrator.runtime.base import secret_placeholder
+from orchestrator.runtime.registry import traits
 
 _NANOSECONDS = 1_000_000_000
+HOST_ALIAS = traits("docker").host_alias
 
 
 def network_kwargs(plan: Plan) -> dict[str, Any]:
@@ -38,6 +40,8 @@ def container_kwargs(plan: Plan, component: Component) -> dict[str, Any]:
         "hostname": component.role.value,
         "detach": True,
     }
+    if component.reaches_host:
+        kwargs["extra_hosts"] = {HOST_ALIAS: "host-gateway"}
     if component.gpus.count:
         kwargs["device_requests"] = [_device_request(component)]
     if component.shm_size_bytes:
