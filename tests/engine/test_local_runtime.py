@@ -69,7 +69,7 @@ def results(host: BareHost) -> Iterator[str]:
     name = f"/results/{uuid.uuid4().hex[:8]}"
     yield name
     for project in ("cpu-tiny", "cpu-tiny-s0", "cpu-tiny-s1",  # sweep lanes have their own
-                    "cpu-conversations"):
+                    "cpu-conversations", "cpu-tiny-ext"):
         host.orchestrator("down", "-p", project, "--runtime", "local")
 
 
@@ -121,6 +121,18 @@ def test_ps_logs_and_down_from_another_shell(host, results) -> None:
     logs = host.orchestrator("logs", "server", "--tail", "200", "-p", "cpu-tiny", "--runtime", "local")
     assert "Application startup complete" in logs.stdout
     assert host.processes()  # the server (and its engine) and the idle client run
+    # For another project, that server is one it did not start: benchmarked on loopback, and
+    # left as it was (the same processes before and after).
+    before = [line.split()[0] for line in host.processes()]
+    other = _up(host, results, "-p", "cpu-tiny-ext", "--set", "workload.concurrency=[2]",
+                "--set", "workload.output_len=8", "--set", "client.server_url=http://127.0.0.1:8000")
+    assert other.returncode == 0, other.stdout[-3000:] + other.stderr[-3000:]
+    assert "http://127.0.0.1:8000 serves tiny-qwen2: max length 512" in other.stdout
+    run = _runs(host, results)[-1]  # after the detached one's
+    (variant,) = json.loads((run / "variants.json").read_text())
+    assert variant["server"] == "external" and variant["endpoint"]["metrics"] is True
+    assert json.loads((run / "summary.json").read_text())[0]["failed"] == 0
+    assert [line.split()[0] for line in host.processes()] == before
     down = host.orchestrator("down", "-p", "cpu-tiny", "--runtime", "local")
     assert "removed process cpu-tiny-server (pid" in down.stdout
     assert host.processes() == []
