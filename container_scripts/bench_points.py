@@ -3,8 +3,9 @@
 
     bench_points.py --point C NAME [W] [seed=S] [prompts=N] [rate=R] [--point ...]
                     --result-dir DIR [--metadata K=V ...] [--workload W JSON ...]
-                    [--wait-ready URL SECONDS] [--warmup N NAME [seed=S]] [--metrics-url URL]
-                    [--reset-prefix-cache] [--control PATH [--wait-more SECONDS] [--steered]]
+                    [--wait-ready URL SECONDS] [--warmup N NAME [seed=S]]
+                    [--metrics-url URL --metrics-names JSON] [--reset-prefix-cache PATH]
+                    [--control PATH [--wait-more SECONDS] [--steered]]
                     -- VLLM_BENCH_FLAGS...
     bench_points.py --write-control PATH JSON
 
@@ -24,10 +25,11 @@ path JSONL file turn by turn over /v1/chat/completions instead (replay_conversat
   the import overlaps the server's start-up.
 - --metrics-url: the server's /metrics is scraped every 0.5 s during each point into
   DIR/STEM.metrics.csv (server_metrics.py), with one sample taken before the point's first
-  request and one after its last, so the series covers the point.
-- --reset-prefix-cache: POST /reset_prefix_cache before each point that is not a replay, so no
-  point measures prefill cached at an earlier one (the server answers it in vLLM's dev mode,
-  VLLM_SERVER_DEV_MODE=1); the result says `prefix_cache_reset=done` or `unavailable`.
+  request and one after its last, so the series covers the point; --metrics-names is the
+  engine's {"column": ["metric name", ...]} (orchestrator's serving/ module for it).
+- --reset-prefix-cache PATH: POST PATH before each point that is not a replay, so no point
+  measures prefill cached at an earlier one (vLLM answers /reset_prefix_cache only in its dev
+  mode, VLLM_SERVER_DEV_MODE=1); the result says `prefix_cache_reset=done` or `unavailable`.
 - rate=R: the point sends at R requests/s (--request-rate), at most C in flight.
 - --control PATH: a JSON file the caller may rewrite while points run (--write-control writes it
   atomically): {"add": [[C, NAME, W, "seed=S", ...], ...], "skip": [NAME, ...], "end": true}.
@@ -90,8 +92,9 @@ class Args:
     wait_ready: tuple[str, float] | None
     flags: list[str]
     metrics_url: str | None = None
+    metrics_names: dict[str, list[str]] | None = None
     warmup: tuple[int, str, int | None] | None = None  # (requests, result file, seed)
-    reset_prefix_cache: bool = False
+    reset_prefix_cache: str | None = None  # the engine's path
     control: str | None = None
     wait_more: float = 0.0
     steered: bool = False
@@ -115,7 +118,8 @@ def parse(argv: list[str]) -> Args:
     own.add_argument("--wait-ready", nargs=2, metavar=("URL", "SECONDS"))
     own.add_argument("--metrics-url", metavar="URL", help="scrape URL/metrics during each point")
     own.add_argument("--warmup", nargs="+", metavar="N NAME [seed=S]")
-    own.add_argument("--reset-prefix-cache", action="store_true")
+    own.add_argument("--metrics-names", metavar="JSON")
+    own.add_argument("--reset-prefix-cache", metavar="PATH")
     own.add_argument("--control", metavar="PATH")
     own.add_argument("--wait-more", type=float, default=0.0, metavar="SECONDS")
     own.add_argument("--steered", action="store_true")
@@ -149,9 +153,15 @@ def parse(argv: list[str]) -> Args:
             fail(f"--warmup {' '.join(args.warmup)}: N must be a whole number of 1 or more, NAME"
                  " a file name")
         warmup = (int(count), name, extras.get("seed"))
+    names = None
+    if args.metrics_url:
+        try:
+            names = {str(k): [str(n) for n in v] for k, v in json.loads(args.metrics_names).items()}
+        except (TypeError, ValueError, AttributeError):
+            fail("--metrics-url needs --metrics-names: a JSON object of column -> metric names")
     return Args(points, args.result_dir, args.metadata, workloads, wait, argv[split + 1:],
-                args.metrics_url, warmup, args.reset_prefix_cache, args.control, args.wait_more,
-                args.steered)
+                args.metrics_url, names, warmup, args.reset_prefix_cache, args.control,
+                args.wait_more, args.steered)
 
 
 def parse_point(given: list[str], workloads: dict[str, Workload]) -> PointSpec:
@@ -306,11 +316,12 @@ def main() -> int:
         if index == 1 and given.wait_ready and not given.warmup:
             metadata.append("cold=1")  # the first requests a just-started server sees
         if given.reset_prefix_cache and given.workloads[point.workload].conversations is None:
-            metadata.append(f"prefix_cache_reset={reset_prefix_cache(given.flags)}")
+            metadata.append("prefix_cache_reset="
+                            + reset_prefix_cache(given.flags, given.reset_prefix_cache))
         scraper = None
-        if given.metrics_url:
+        if given.metrics_url and given.metrics_names:
             scraper = Scraper(given.metrics_url, f"{result_dir}/{point.name.removesuffix('.json')}"
-                                                 ".metrics.csv")
+                                                 ".metrics.csv", given.metrics_names)
             scraper.begin()  # one sample before the first request
         try:
             run_point(serve, given, point, metadata)
@@ -325,12 +336,13 @@ def main() -> int:
     return 0
 
 
-def reset_prefix_cache(flags: list[str]) -> str:
-    """Ask the server to drop its prefix cache: `done`, or `unavailable` (not in dev mode)."""
+def reset_prefix_cache(flags: list[str], path: str) -> str:
+    """Ask the server to drop its prefix cache at `path`: `done`, or `unavailable` (vLLM
+    outside its dev mode)."""
     base = flags[flags.index("--base-url") + 1].rstrip("/") if "--base-url" in flags else ""
     if not base:
         return "unavailable"
-    request = urllib.request.Request(base + "/reset_prefix_cache", method="POST", data=b"")
+    request = urllib.request.Request(base + path, method="POST", data=b"")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return "done" if response.status == 200 else "unavailable"

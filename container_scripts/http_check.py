@@ -3,7 +3,8 @@
 
     http_check.py URL                  GET URL/health answers 200
     http_check.py URL --model NAME     ... and URL/v1/models lists NAME
-    http_check.py URL --version        print the server's vLLM version
+    http_check.py URL --health PATH    ... GET URL/PATH instead of URL/health
+    http_check.py URL --version [PATH] print the version the server reports at PATH (/version)
     http_check.py URL --describe       print what the server says of itself, as one JSON line
 Says what it is still waiting for on stderr, and exits 1, when not ready.
 
@@ -71,7 +72,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--model")
-    parser.add_argument("--version", action="store_true")
+    parser.add_argument("--health", default="/health")
+    parser.add_argument("--version", nargs="?", const="/version")
     parser.add_argument("--describe", action="store_true")
     args = parser.parse_args()
     base = args.url.rstrip("/")
@@ -80,11 +82,11 @@ def main() -> int:
         return 0
     try:
         if args.version:
-            print(json.loads(get(f"{base}/version")[1])["version"])
+            print(json.loads(get(f"{base}{args.version}")[1])["version"])
             return 0
-        status, _ = get(f"{base}/health")
+        status, _ = get(f"{base}{args.health}")
         if status != 200:
-            print(f"GET {base}/health: {status}", file=sys.stderr)
+            print(f"GET {base}{args.health}: {status}", file=sys.stderr)
             return 1
         if args.model:
             served = [m["id"] for m in json.loads(get(f"{base}/v1/models")[1])["data"]]

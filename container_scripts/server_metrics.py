@@ -1,32 +1,27 @@
 #!/usr/bin/env python3
-"""Scrape a vLLM server's Prometheus /metrics while a benchmark point runs (bench_points.py
+"""Scrape a model server's Prometheus /metrics while a benchmark point runs (bench_points.py
 uses it): one CSV row per scrape, so queueing and KV-cache pressure show up beside the result.
+The columns and the metric names behind each are the engine's (orchestrator's serving/ module
+passes them: {"running": ["vllm:num_requests_running"], ...}).
 
-    server_metrics.py URL OUT.csv SECONDS     # scrape for SECONDS (by hand, to try it)
+    server_metrics.py URL OUT.csv SECONDS NAMES_JSON   # scrape for SECONDS (by hand, to try it)
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
 import urllib.request
 
-# CSV column -> the vLLM metric it sums over all label sets (V1 names; older servers call the
-# KV-cache gauge gpu_cache_usage_perc).
-METRICS = {
-    "running": ("vllm:num_requests_running",),
-    "waiting": ("vllm:num_requests_waiting",),
-    "kv_cache_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
-    "preemptions": ("vllm:num_preemptions_total",),
-    "prefix_cache_queries": ("vllm:prefix_cache_queries_total",),
-    "prefix_cache_hits": ("vllm:prefix_cache_hits_total",),
-}
+Names = dict[str, list[str]]  # CSV column -> metric names, each summed over its label sets
 MAX_BODY = 4 * 1024 * 1024  # a /metrics page is a few KiB; refuse to hold more
 
 
-def parse(text: str) -> dict[str, float | None]:
-    """The columns' values from a /metrics page (None where the server has no such metric)."""
+def parse(text: str, names: Names) -> dict[str, float | None]:
+    """The columns' values from a /metrics page: per column, the first of its metric names the
+    page has, summed over label sets (None where the server has none of them)."""
     sums: dict[str, float] = {}
     for line in text.splitlines():
         if not line or line.startswith("#"):
@@ -38,8 +33,8 @@ def parse(text: str) -> dict[str, float | None]:
         except ValueError:
             continue
     out: dict[str, float | None] = {}
-    for column, names in METRICS.items():
-        found = [sums[n] for n in names if n in sums]
+    for column, metrics in names.items():
+        found = [sums[n] for n in metrics if n in sums]
         out[column] = found[0] if found else None
     return out
 
@@ -54,9 +49,9 @@ class Scraper(threading.Thread):
     (taken once the point's last request ended); clock_s is time.perf_counter(), the clock of
     vLLM's per-request start times in the same process."""
 
-    def __init__(self, url: str, path: str, period: float = 0.5) -> None:
+    def __init__(self, url: str, path: str, names: Names, period: float = 0.5) -> None:
         super().__init__(daemon=True, name="metrics")
-        self.url, self.period = url.rstrip("/") + "/metrics", period
+        self.url, self.period, self.names = url.rstrip("/") + "/metrics", period, names
         self.halt = threading.Event()
         self.first = threading.Event()
         self.scrapes = 0
@@ -64,7 +59,7 @@ class Scraper(threading.Thread):
         self.started = time.monotonic()
         self.lock = threading.Lock()
         self.out = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by end()
-        self.out.write("t_s,clock_s,phase," + ",".join(METRICS) + "\n")
+        self.out.write("t_s,clock_s,phase," + ",".join(names) + "\n")
         self.out.flush()
 
     def sample(self) -> bool:
@@ -72,7 +67,7 @@ class Scraper(threading.Thread):
         tick, clock = time.monotonic(), time.perf_counter()
         try:
             with urllib.request.urlopen(self.url, timeout=2) as response:
-                row = parse(response.read(MAX_BODY).decode("utf-8", "replace"))
+                row = parse(response.read(MAX_BODY).decode("utf-8", "replace"), self.names)
         except Exception:  # noqa: BLE001 - a busy or restarting server: try again
             return False
         cells = ["" if v is None else f"{v:g}" for v in row.values()]
@@ -117,7 +112,7 @@ class Scraper(threading.Thread):
 
 
 if __name__ == "__main__":
-    scraper = Scraper(sys.argv[1], sys.argv[2])
+    scraper = Scraper(sys.argv[1], sys.argv[2], json.loads(sys.argv[4]))
     scraper.begin()
     time.sleep(float(sys.argv[3]))
     scraper.end()

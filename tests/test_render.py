@@ -49,6 +49,11 @@ CASES: dict[str, list[str]] = {
                               "--set", "client.server_url=http://host.docker.internal:8000"],
     "external-host-docker": ["-f", TINY, "--set",
                              "client.server_url=http://host.docker.internal:8000"],
+    # SGLang: the same fields under its flags, on every runtime.
+    "sglang-docker": ["-f", "examples/gpu-sglang.yaml"],
+    "sglang-compose": ["-f", "examples/gpu-sglang.yaml", "--format", "compose"],
+    "sglang-kubernetes": ["-f", "examples/gpu-sglang.yaml", "--runtime", "kubernetes"],
+    "sglang-local": ["-f", "examples/gpu-sglang.yaml", "--runtime", "local"],
     "cpu-train-docker": ["-f", "examples/cpu-train.yaml"],
     "gpu-train-docker": ["-f", GPU_TRAIN],
     "gpu-train-compose": ["-f", GPU_TRAIN, "--format", "compose"],

@@ -22,6 +22,7 @@ from orchestrator.analysis.server_start import server_start
 from orchestrator.analysis.steady import requests_of, steady_window
 from orchestrator.resources import data_dir
 from orchestrator.results.answers import coverage, metrics_summary
+from orchestrator.serving.vllm import VLLM
 
 GPU_PROOF = REPO / "docs" / "gpu-proof"
 
@@ -176,7 +177,7 @@ def test_the_scraper_samples_before_and_after_its_point(tmp_path: Path) -> None:
     try:
         path = tmp_path / "p.metrics.csv"
         scraper = _scripts("server_metrics").Scraper(f"http://127.0.0.1:{server.server_port}",
-                                                     str(path), period=0.05)
+                                                     str(path), VLLM.metrics, period=0.05)
         assert scraper.begin(5.0)  # the sample before the point is taken before it starts
         _Metrics.running = 3
         threading.Event().wait(0.2)
@@ -192,7 +193,8 @@ def test_the_scraper_samples_before_and_after_its_point(tmp_path: Path) -> None:
                                                           float(lines[-1].split(",")[1]) - 1e-3]})
     assert summary["metrics_coverage"] == "full" and summary["prefix_cache_hit_rate"] == 0.0
     # Nothing answering: the point is told its series does not cover it.
-    lost = _scripts("server_metrics").Scraper("http://127.0.0.1:9", str(tmp_path / "x.csv"))
+    lost = _scripts("server_metrics").Scraper("http://127.0.0.1:9", str(tmp_path / "x.csv"),
+                                              VLLM.metrics)
     assert not lost.begin(0.3) and not lost.end()
 
 

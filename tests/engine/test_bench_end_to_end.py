@@ -54,7 +54,7 @@ def test_a_two_by_two_sweep_restarts_the_server_once_per_variant(orch, project) 
         # Warm-up on by default: the first point's concurrency, at least 4 requests, apart.
         assert v["warmup"]["requests"] == 4 and v["warmup"]["failed"] == 0
     environment = read_json(run / "environment.json")
-    assert environment["runtime"] == "docker" and environment["vllm"]
+    assert environment["runtime"] == "docker" and environment["serving"]["version"]
     assert environment["components"]["server"]["id"].startswith("sha256:")
     sweep = environment["sweep"]
     assert (sweep["server_starts"], sweep["points_measured"], sweep["points"]) == (2, 8, 8)

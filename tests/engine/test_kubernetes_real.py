@@ -59,7 +59,7 @@ def test_up_bench_on_a_real_cluster(orch, real_cluster) -> None:
         assert data["completed"] == 20 and data["failed"] == 0
         assert row["output_throughput"] == data["output_throughput"]
     environment = json.loads((run / "environment.json").read_text())
-    assert environment["engine"].startswith("v1.34") and environment["vllm"]
+    assert environment["engine"].startswith("v1.34") and environment["serving"]["version"]
     assert "Application startup complete" in (run / "server.log").read_text()
     assert _ours(real_cluster, "real-tiny") == ""  # the namespace it created went too
 

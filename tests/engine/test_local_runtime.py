@@ -103,7 +103,7 @@ def test_a_two_by_two_sweep_in_two_lanes_as_host_processes(host, results) -> Non
     first, second = variants
     assert first["started_at"] < second["ended_at"] and second["started_at"] < first["ended_at"]
     environment = json.loads((run / "environment.json").read_text())
-    assert environment["runtime"] == "local" and environment["vllm"]
+    assert environment["runtime"] == "local" and environment["serving"]["version"]
     assert (environment["sweep"]["parallel"], environment["sweep"]["server_starts"]) == (2, 2)
     for name in ("v0", "v1"):
         assert "Application startup complete" in (run / f"server-{name}.log").read_text()

@@ -18,12 +18,13 @@ from pydantic import (
 from orchestrator.resources import data_dir
 
 
-def _pinned_vllm_image() -> str:
-    # images/vllm-image.txt is the one place the official image's tag is pinned.
-    return (data_dir("images") / "vllm-image.txt").read_text(encoding="utf-8").strip()
+def _pinned_image(engine: str) -> str:
+    # images/<engine>-image.txt is the one place an official image's tag is pinned.
+    return (data_dir("images") / f"{engine}-image.txt").read_text(encoding="utf-8").strip()
 
 
-DEFAULT_VLLM_IMAGE = _pinned_vllm_image()
+DEFAULT_VLLM_IMAGE = _pinned_image("vllm")
+DEFAULT_SGLANG_IMAGE = _pinned_image("sglang")  # SGLang's official image: its server only
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _SIZE = re.compile(r"^(\d{1,15})([kmgt]?)b?$", re.IGNORECASE)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from orchestrator.config.fields import (
+    DEFAULT_SGLANG_IMAGE,
     DEFAULT_VLLM_IMAGE,
     DNS_LABEL,
     INT32_MAX,
@@ -39,6 +40,7 @@ from orchestrator.config.fields import (
 )
 from orchestrator.config.trainer import Trainer
 from orchestrator.runtime.registry import KINDS
+from orchestrator.serving import ENGINE_NAMES
 
 _NETWORK = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -137,9 +139,12 @@ class Runtime(Section):
 
 
 class Server(GpuCounting, Section):
-    """The vLLM server (`vllm serve`)."""
+    """The model server: vLLM (`vllm serve`) or SGLang (serving/ maps the fields to flags)."""
 
-    image: NonEmpty = DEFAULT_VLLM_IMAGE
+    engine: Literal[ENGINE_NAMES] = Field(  # type: ignore[valid-type]  # the registry's names
+        "vllm", description="The serving engine: vllm or sglang.")
+    image: NonEmpty = Field(DEFAULT_VLLM_IMAGE,
+                            description="Default: the engine's official image (images/*-image.txt).")
     model: ModelName = Field(description="Hugging Face id or a path inside the image.")
     served_model_name: NonEmpty | None = Field(None, description="Default: the model.")
     port: PortNumber = 8000
@@ -175,6 +180,13 @@ class Server(GpuCounting, Section):
         " Kubernetes' resources.limits.memory), e.g. 48g; none by default.")
     startup_timeout: StartupSeconds = Field(900, description="Seconds to wait for /health.")
     hardware: Hardware = Field(default_factory=Hardware)
+
+    @model_validator(mode="after")
+    def _engine_image(self) -> Server:
+        # The default image is the engine's own: SGLang's has no `vllm serve`.
+        if self.engine == "sglang" and "image" not in self.model_fields_set:
+            self.image = DEFAULT_SGLANG_IMAGE
+        return self
 
     @property
     def total_gpus(self) -> int:

@@ -1,11 +1,17 @@
-"""The bench stack's plan: a vLLM server (unless client.server_url is set) and a client."""
+"""The bench stack's plan: a model server (unless client.server_url is set) and a client."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from orchestrator.config.dataset_files import host_path
-from orchestrator.config.fields import COMPILE_CACHE_MOUNT, parse_size, plain_env, secret_env
+from orchestrator.config.fields import (
+    COMPILE_CACHE_MOUNT,
+    DEFAULT_VLLM_IMAGE,
+    parse_size,
+    plain_env,
+    secret_env,
+)
 from orchestrator.config.model import StackSpec
 from orchestrator.errors import ConfigError
 from orchestrator.names import Role
@@ -33,6 +39,7 @@ from orchestrator.plan.model import (
     dataset_in_client,
 )
 from orchestrator.runtime.registry import traits
+from orchestrator.serving import engine_of
 
 
 def server_url(spec: StackSpec, project: str) -> str:
@@ -58,37 +65,22 @@ def build_bench_plan(spec: StackSpec, project: str, run_id: str | None = None) -
 
 
 def server_argv(spec: StackSpec) -> list[str]:
-    """The `vllm serve` command line for the server."""
+    """The server's command line, as its engine spells the config's fields (serving/)."""
     server = spec.server
     assert server is not None
-    argv = ["vllm", "serve", server.model, "--host", "0.0.0.0", "--port", str(server.port)]
-    if server.served_model_name:
-        argv += ["--served-model-name", server.served_model_name]
-    argv += ["--tensor-parallel-size", str(server.tensor_parallel_size)]
-    argv += ["--pipeline-parallel-size", str(server.pipeline_parallel_size)]
-    if server.max_model_len is not None:
-        argv += ["--max-model-len", str(server.max_model_len)]
-    if server.gpu_count > 0:
-        argv += ["--gpu-memory-utilization", str(server.gpu_memory_utilization)]
-    argv += ["--dtype", server.dtype]
-    if server.enforce_eager:
-        argv.append("--enforce-eager")
-    if server.max_num_seqs is not None:
-        argv += ["--max-num-seqs", str(server.max_num_seqs)]
-    if server.max_num_batched_tokens is not None:
-        argv += ["--max-num-batched-tokens", str(server.max_num_batched_tokens)]
-    return argv + list(server.extra_args)
+    return engine_of(server.engine).argv(server)
 
 
 def _server(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
     server = spec.server
     assert server is not None  # build_bench_plan refuses a config without one
+    engine = engine_of(server.engine)
     return Component(
         role=Role.server,
         name=f"{project}-{Role.server}",
         image=server.image,
         argv=server_argv(spec),
-        env={**QUIET_ENV, "VLLM_CACHE_ROOT": COMPILE_CACHE_MOUNT, **plain_env(server.env)},
+        env={**QUIET_ENV, **engine.cache_env(COMPILE_CACHE_MOUNT), **plain_env(server.env)},
         labels=component_labels(labels, Role.server),
         secret_env=secret_env(server.env, server.hf_token),
         gpus=GpuRequest(
@@ -96,13 +88,14 @@ def _server(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
             ids=tuple(server.gpu_ids) if server.gpu_ids is not None else None,
         ),
         ports=[Port("http", server.port, server.host_port or server.port)],
-        probe=health_probe(server.port, server.startup_timeout),
+        probe=health_probe(server.port, server.startup_timeout, engine.health_path),
         volumes=[cache_volume(spec, server.model_cache),
                  compile_cache_volume(spec, server.compile_cache)],
         shm_size_bytes=parse_size(server.shm_size),
         memory_bytes=parse_size(server.memory_limit) if server.memory_limit else None,
         nodes=server.nodes,
         served_model=server.model_name,
+        engine=engine.name,
     )
 
 
@@ -130,7 +123,9 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
     return Component(
         role=Role.client,
         name=f"{project}-{Role.client}",
-        image=spec.client.image or spec.server.image,
+        # `vllm bench serve` is in vLLM's image, not in another engine's.
+        image=spec.client.image or (spec.server.image if spec.server.engine == "vllm"
+                                    else DEFAULT_VLLM_IMAGE),
         argv=["sleep", "infinity"],
         env=env,
         labels=component_labels(labels, Role.client),

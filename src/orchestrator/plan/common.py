@@ -87,6 +87,6 @@ def compile_cache_volume(spec: StackSpec, cache: CompileCache) -> Volume:
     )
 
 
-def health_probe(port: int, budget_s: int) -> HttpProbe:
-    """GET /health on the component's port, within its start-up budget."""
-    return HttpProbe(path="/health", port=port, period_s=10, timeout_s=5, startup_budget_s=budget_s)
+def health_probe(port: int, budget_s: int, path: str = "/health") -> HttpProbe:
+    """GET `path` on the component's port, within its start-up budget."""
+    return HttpProbe(path=path, port=port, period_s=10, timeout_s=5, startup_budget_s=budget_s)

@@ -118,6 +118,7 @@ class Component:
     memory_bytes: int | None = None  # killed (OOM) above this much memory
     nodes: int = 1
     served_model: str | None = None  # the name a server answers to in /v1/models
+    engine: str | None = None  # a model server's serving engine (serving/), for its endpoints
     # Reaches this host by the runtime's host alias (Docker: host.docker.internal), where a
     # server the tool did not start runs.
     reaches_host: bool = False

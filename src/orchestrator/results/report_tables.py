@@ -88,7 +88,7 @@ def tables(data: ReportData) -> Tables:
                for flag in raised]
     return [
         ("Best variant for each objective", ["objective", "point", "figure (95% interval)",
-                                             "confidence", "weakened by", "vllm serve"], best),
+                                             "confidence", "weakened by", "server command"], best),
         *_conversations(data),
         *_search(data),
         ("Capacity under the SLO", ["series", "settings", "capacity (concurrency)",

@@ -14,7 +14,7 @@ from orchestrator.readiness import Check
 
 # The keys every runtime's `describe` returns (environment.json); what only one runtime knows
 # goes under "details".
-DESCRIBE_KEYS = ("runtime", "engine", "components", "vllm", "details")
+DESCRIBE_KEYS = ("runtime", "engine", "components", "serving", "details")
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Runtime(Protocol):
     def describe(self, plan: Plan) -> dict[str, Any]:
         """Versions and ids for environment.json, under DESCRIBE_KEYS: the runtime's kind, its
         engine's version, each component's image (or command) and id, the serving component's
-        vLLM version, and runtime-specific details."""
+        engine and version, and runtime-specific details."""
 
 
 def secret_placeholder(env_name: str) -> str:
@@ -106,7 +106,8 @@ def parse_timestamp(text: str | None) -> float | None:
 
 
 def describe_record(kind: str, engine: str | None, components: dict[str, dict[str, Any]],
-                    vllm: str | None, **details: Any) -> dict[str, Any]:
-    """A `describe` answer with exactly DESCRIBE_KEYS."""
-    return {"runtime": kind, "engine": engine, "components": components, "vllm": vllm,
+                    serving: dict[str, Any] | None, **details: Any) -> dict[str, Any]:
+    """A `describe` answer with exactly DESCRIBE_KEYS; `serving` is the model server's engine
+    and the version it reports (runtime/host.serving_record)."""
+    return {"runtime": kind, "engine": engine, "components": components, "serving": serving,
             "details": details}

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import Any
 
 from orchestrator.names import fields_of
+from orchestrator.plan import Component
 from orchestrator.readiness import Check, HttpOk, ModelListed
+from orchestrator.serving import engine_of
 
 
 def port_free(port: int) -> bool:
@@ -21,21 +24,36 @@ def port_free(port: int) -> bool:
     return True
 
 
-def serving_checks(base_url: str, served_model: str | None) -> list[Check]:
-    """/health answers 200, and /v1/models lists the served model when there is one."""
-    return [HttpOk(f"{base_url}/health"),
-            *([ModelListed(base_url, served_model)] if served_model else [])]
+def serving_checks(base_url: str, component: Component) -> list[Check]:
+    """Its engine's health path answers 200, and /v1/models lists the served model when there
+    is one."""
+    health = component.probe.path if component.probe else "/health"
+    served = component.served_model
+    return [HttpOk(f"{base_url}{health}"), *([ModelListed(base_url, served)] if served else [])]
 
 
-def serving_version(base_url: str) -> str | None:
-    """The vLLM version a server reports at /version, or None."""
+def version_path(component: Component) -> str:
+    """Where the component's serving engine reports its version (a rollout server is vLLM's)."""
+    return engine_of(component.engine or "vllm").version_path
+
+
+def serving_version(base_url: str, component: Component) -> str | None:
+    """The version a model server reports (JSON with a "version" key), or None."""
     import requests
 
     try:
-        version = requests.get(f"{base_url}/version", timeout=5).json().get("version")
+        answer = requests.get(f"{base_url}{version_path(component)}", timeout=5).json()
+        version = answer.get("version")
     except (requests.RequestException, ValueError, AttributeError):
         return None
     return str(version) if version is not None else None
+
+
+def serving_record(component: Component | None, version: str | None) -> dict[str, Any] | None:
+    """describe's `serving`: the model server's engine and the version it reported."""
+    if component is None:
+        return None
+    return {"engine": component.engine or "vllm", "version": version}
 
 
 def ended(role: str, code: int | None, oom: bool) -> str:

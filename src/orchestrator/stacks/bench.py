@@ -36,6 +36,7 @@ from orchestrator.results.report import report_run
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.results.sweep_records import SweepRecords
 from orchestrator.runtime.base import Runtime
+from orchestrator.serving import engine_of
 from orchestrator.stacks.bench_process import (
     WARMUP_DIR,
     BenchProcess,
@@ -363,7 +364,8 @@ def _start(sweep: _Sweep, lane: _Lane, variant: ServerVariant, plan: Plan,
     record.ready_s = round(ready, 2)
     start = _server_start(sweep.runtime, plan, ready)
     record.compile_cache, record.startup = start.compile, start.as_json()
-    sweep.console.print(f"{variant.name}: ready in {ready:.1f} s (vLLM's log: {start.text()})",
+    title = engine_of(plan.component(Role.server).engine or "vllm").title
+    sweep.console.print(f"{variant.name}: ready in {ready:.1f} s ({title}'s log: {start.text()})",
                         highlight=False)
     kv_line = measured(record.fit, start)
     if kv_line:
@@ -431,11 +433,16 @@ def _point_home(sweep: _Sweep, result: PointResult) -> dict[str, Any]:
 def _server_start(runtime: Runtime, plan: Plan, ready_s: float) -> ServerStart:
     """What the start did, from the server's log so far (compile state "unknown" without one)."""
     server = plan.component(Role.server)
-    try:
-        log = "".join(runtime.logs(plan.project, Role.server))
-    except Exception:  # noqa: BLE001 - the figures are a courtesy; the server is ready
-        log = ""
-    return server_start(log, ready_s, "--enforce-eager" in server.argv)
+    engine = engine_of(server.engine or "vllm")
+    log = ""
+    if engine.start_log:
+        try:
+            log = "".join(runtime.logs(plan.project, Role.server))
+        except Exception:  # noqa: BLE001 - the figures are a courtesy; the server is ready
+            log = ""
+    # The eager switch is the engine's spelling of server.enforce_eager.
+    eager = next(row.flag for row in engine.flags if row.field == "enforce_eager") in server.argv
+    return server_start(log, ready_s, eager)
 
 
 def _stop_lane(sweep: _Sweep, lane: _Lane) -> None:

@@ -23,6 +23,7 @@ from orchestrator.results.answers import METRICS_DIR, METRICS_SUFFIX
 from orchestrator.results.bench_records import LATENCIES, PERCENTILES, ResultFormatError
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.runtime.base import Runtime
+from orchestrator.serving import engine_of
 
 # What bench_points.py prints when a point starts and when its result file is written.
 POINT_START = re.compile(r"^=== concurrency (\d+) -> (.*/)?(?P<name>[^/]+?)\s*$")
@@ -89,7 +90,8 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
             "--metadata", f"orchestrator_run={run_id}", "--metadata", f"variant={variant.name}"]
     if wait_s:
         argv += ["--wait-ready", url, str(wait_s)]
-    argv += ["--metrics-url", url]
+    engine = engine_of(server.engine)
+    argv += ["--metrics-url", url, "--metrics-names", json.dumps(engine.metrics)]
     first = points[0] if points else None
     # A rate probe's concurrency is only a cap: its warm-up is the default's smallest.
     at = first.concurrency if first and first.rate is None else 1
@@ -98,8 +100,9 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
                  f"seed={point_seed(first.workload.workload, 'warmup')}"]
     # A server the tool did not start may serve others too: its cache is not the tool's to
     # empty (fresh seeds still give every point prompts of its own).
-    if any(p.workload.workload.fresh_per_point for p in points) and not spec.client.server_url:
-        argv.append("--reset-prefix-cache")
+    fresh = any(p.workload.workload.fresh_per_point for p in points)
+    if fresh and not spec.client.server_url and engine.reset_cache_path:
+        argv += ["--reset-prefix-cache", engine.reset_cache_path]
     argv += ["--control", control_path(run_id, variant)]
     if more_to_come:
         argv += ["--wait-more", str(NEXT_POINT_WAIT_S)]

@@ -18,7 +18,8 @@ from orchestrator.terminal import safe
 
 # The server fields that still mean something when the tool starts no server: the rest are the
 # external server's own business, unknown to the tool, and the report says so.
-APPLIED_SERVER_FIELDS = frozenset({"model", "served_model_name", "image", "env"})
+# (engine: whose /metrics names the scraper reads.)
+APPLIED_SERVER_FIELDS = frozenset({"engine", "model", "served_model_name", "image", "env"})
 
 
 def not_applied(spec: StackSpec) -> list[str]:

@@ -25,7 +25,13 @@ from orchestrator.runtime.base import (
     secret_placeholder,
 )
 from orchestrator.runtime.docker.render import container_kwargs, network_kwargs
-from orchestrator.runtime.host import ended, port_free, serving_checks, serving_version
+from orchestrator.runtime.host import (
+    ended,
+    port_free,
+    serving_checks,
+    serving_record,
+    serving_version,
+)
 
 
 class DockerRuntime:
@@ -110,7 +116,7 @@ class DockerRuntime:
 
     def readiness(self, plan: Plan, role: str) -> list[Check]:
         """/health answers 200 and /v1/models lists the served model, through the host port."""
-        return serving_checks(self._endpoint(plan, role), plan.component(role).served_model)
+        return serving_checks(self._endpoint(plan, role), plan.component(role))
 
     def wait(self, plan: Plan, role: str, timeout_s: float) -> int:
         """Block until the container exits; return its exit code."""
@@ -207,7 +213,8 @@ class DockerRuntime:
         return removed
 
     def describe(self, plan: Plan) -> dict[str, Any]:
-        """Engine version, each component's image and image id, the serving component's vLLM."""
+        """Engine version, each component's image and image id, the model server's engine and
+        version."""
         version = self.client.version()
         components = {}
         for component in plan.components:
@@ -219,7 +226,8 @@ class DockerRuntime:
         serving = plan.serving()
         return describe_record(
             "docker", version.get("Version"), components,
-            serving_version(self._endpoint(plan, serving.role)) if serving else None,
+            serving_record(serving, serving_version(self._endpoint(plan, serving.role), serving)
+                           if serving else None),
             api_version=version.get("ApiVersion"), os=f"{version.get('Os')}/{version.get('Arch')}",
         )
 

@@ -25,6 +25,7 @@ from orchestrator.plan import SCRIPTS_MOUNT, Plan, Scope
 from orchestrator.readiness import Check
 from orchestrator.runtime.archive import safe_extract
 from orchestrator.runtime.base import ComponentState, describe_record, parse_timestamp
+from orchestrator.runtime.host import serving_record, version_path
 from orchestrator.runtime.kubernetes.render import RESULTS_CONTAINER, render_kubernetes
 from orchestrator.runtime.kubernetes.transport import ApiFailure, Transport, exit_code
 from orchestrator.runtime.kubernetes.triage import (
@@ -103,6 +104,8 @@ class KubernetesRuntime:
         """Pods ready, then /health and the model, checked from the client pod via the Service."""
         component = plan.component(role)
         url, check = _http_check(plan, role)
+        if component.probe:
+            check += ["--health", component.probe.path]
         if component.served_model:
             check += ["--model", component.served_model]
         checks: list[Check] = [_PodReady(self, plan.project, role)]
@@ -253,14 +256,16 @@ class KubernetesRuntime:
     def describe(self, plan: Plan) -> dict[str, Any]:
         """The cluster's version, each component's image, the serving component's vLLM (asked
         from the client pod through its Service), and where the stack ran."""
-        vllm = None
+        version = None
         serving = plan.serving()
         if serving is not None and plan.has("client"):
             out: list[str] = []
-            argv = [*_http_check(plan, serving.role)[1], "--version"]
-            vllm = "".join(out).strip() if self.exec(plan, "client", argv, out.append) == 0 else None
+            argv = [*_http_check(plan, serving.role)[1], "--version", version_path(serving)]
+            code = self.exec(plan, "client", argv, out.append)
+            version = "".join(out).strip() if code == 0 else None
         components = {c.role.value: {"image": c.image, "id": None} for c in plan.components}
-        return describe_record("kubernetes", self.server_version, components, vllm,
+        return describe_record("kubernetes", self.server_version, components,
+                               serving_record(serving, version),
                                api_server=self.api.host, namespace=self.namespace)
 
     # -- helpers -------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def chart_values(plan: Plan, chart: Path) -> dict[str, Any]:
     server = roles.get("server")
     if server:
         computed["server"] = {
-            **_vllm_values(server),
+            **_server_values(server),
             "nodes": server.nodes,
             # Multi-node: ray_node.sh (from the scripts ConfigMap) runs Ray, then vllm serve.
             "leaderCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "leader", "--", *server.argv],
@@ -83,7 +83,7 @@ def chart_values(plan: Plan, chart: Path) -> dict[str, Any]:
         }
     rollout = roles.get("rollout")
     if rollout:
-        computed["rollout"] = _vllm_values(rollout)
+        computed["rollout"] = _server_values(rollout)
     client = roles.get("client")
     if client:
         computed["client"] = {
@@ -123,8 +123,8 @@ def chart_values(plan: Plan, chart: Path) -> dict[str, Any]:
     return _deep_merge(defaults, computed)
 
 
-def _vllm_values(component: Component) -> dict[str, Any]:
-    """Values shared by the chart's vLLM servers: the bench server and the rollout server."""
+def _server_values(component: Component) -> dict[str, Any]:
+    """Values shared by the chart's model servers: the bench server and the rollout server."""
     return {
         "enabled": True,
         "name": component.name,

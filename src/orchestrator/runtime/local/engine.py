@@ -23,7 +23,7 @@ from orchestrator.names import fields_of
 from orchestrator.plan import Plan, Scope
 from orchestrator.readiness import Check
 from orchestrator.runtime.base import ComponentState, describe_record
-from orchestrator.runtime.host import port_free, serving_checks, serving_version
+from orchestrator.runtime.host import port_free, serving_checks, serving_record, serving_version
 from orchestrator.runtime.local.proc import alive, start_ticks, stop_groups
 from orchestrator.runtime.local.processes import Process, describe_process
 from orchestrator.runtime.local.state import StateFile, state_root
@@ -113,8 +113,7 @@ class LocalRuntime:
     def readiness(self, plan: Plan, role: str) -> list[Check]:
         """/health answers 200 and /v1/models lists the served model, on this host."""
         component = plan.component(role)
-        return serving_checks(f"http://127.0.0.1:{component.ports[0].container_port}",
-                              component.served_model)
+        return serving_checks(f"http://127.0.0.1:{component.ports[0].container_port}", component)
 
     def wait(self, plan: Plan, role: str, timeout_s: float) -> int:
         """Block until the process ends; its exit code (from the file its launcher writes, so
@@ -240,9 +239,10 @@ class LocalRuntime:
             for c in plan.components
         }
         serving = plan.serving()
-        vllm = (serving_version(f"http://127.0.0.1:{serving.ports[0].container_port}")
-                if serving else None)
-        return describe_record("local", platform.release(), components, vllm,
+        version = (serving_version(f"http://127.0.0.1:{serving.ports[0].container_port}", serving)
+                   if serving else None)
+        return describe_record("local", platform.release(), components,
+                               serving_record(serving, version),
                                host=platform.node(), gpus=[g.line() for g in host_gpus()])
 
     # -- helpers -------------------------------------------------------------------------------

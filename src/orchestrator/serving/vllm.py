@@ -1,0 +1,63 @@
+"""vLLM (`vllm serve`): the engine orchestrator started with and measures against."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.serving.base import FieldFlag, ServingEngine
+
+if TYPE_CHECKING:
+    from orchestrator.config.model import Server
+
+
+def _launch(server: Server) -> list[str]:
+    return ["vllm", "serve", server.model, "--host", "0.0.0.0", "--port", str(server.port)]
+
+
+VLLM = ServingEngine(
+    name="vllm",
+    title="vLLM",
+    launch=_launch,
+    flags=(
+        FieldFlag("model", "--model", in_argv=False),  # `vllm serve MODEL`
+        FieldFlag("port", "--port", in_argv=False),
+        FieldFlag("served_model_name", "--served-model-name"),
+        FieldFlag("tensor_parallel_size", "--tensor-parallel-size", aliases=("-tp",)),
+        FieldFlag("pipeline_parallel_size", "--pipeline-parallel-size", aliases=("-pp",)),
+        FieldFlag("max_model_len", "--max-model-len"),
+        # A CPU build has no GPU memory to share out.
+        FieldFlag("gpu_memory_utilization", "--gpu-memory-utilization",
+                  when=lambda server: server.gpu_count > 0),
+        FieldFlag("dtype", "--dtype"),
+        FieldFlag("enforce_eager", "--enforce-eager", switch=True),
+        FieldFlag("max_num_seqs", "--max-num-seqs"),
+        FieldFlag("max_num_batched_tokens", "--max-num-batched-tokens"),
+    ),
+    # V1 names; older servers call the KV-cache gauge gpu_cache_usage_perc.
+    metrics={
+        "running": ("vllm:num_requests_running",),
+        "waiting": ("vllm:num_requests_waiting",),
+        "kv_cache_usage": ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
+        "preemptions": ("vllm:num_preemptions_total",),
+        "prefix_cache_queries": ("vllm:prefix_cache_queries_total",),
+        "prefix_cache_hits": ("vllm:prefix_cache_hits_total",),
+    },
+    version_path="/version",
+    # Answered only in vLLM's dev mode (VLLM_SERVER_DEV_MODE=1), which the tool never sets.
+    reset_cache_path="/reset_prefix_cache",
+    cache_env=lambda mount: {"VLLM_CACHE_ROOT": mount},
+    foreign_flags={
+        "--model-path": "server.model",
+        "--tp-size": "server.tensor_parallel_size",
+        "--pp-size": "server.pipeline_parallel_size",
+        "--context-length": "server.max_model_len",
+        "--mem-fraction-static": "server.gpu_memory_utilization",
+        "--max-running-requests": "server.max_num_seqs",
+        "--chunked-prefill-size": "server.max_num_batched_tokens",
+        "--disable-cuda-graph": "server.enforce_eager",
+        "--disable-radix-cache": "--no-enable-prefix-caching",
+        "--max-total-tokens": "--kv-cache-memory-bytes (the KV cache in bytes, not tokens)",
+    },
+    multi_node=True,
+    start_log=True,
+)
