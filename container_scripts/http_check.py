@@ -5,7 +5,8 @@
     http_check.py URL --model NAME     ... and URL/v1/models lists NAME
     http_check.py URL --health PATH    ... GET URL/PATH instead of URL/health
     http_check.py URL --version [PATH] print the version the server reports at PATH (/version)
-    http_check.py URL --describe       print what the server says of itself, as one JSON line
+    http_check.py URL --describe [--version PATH]
+                                       print what the server says of itself, as one JSON line
 Says what it is still waiting for on stderr, and exits 1, when not ready.
 
 --describe is how orchestrator meets a server it did not start (client.server_url), from where
@@ -34,7 +35,7 @@ def get(url: str) -> tuple[int, bytes]:
         return response.status, response.read(MAX_BODY)
 
 
-def describe(base: str) -> dict[str, object]:
+def describe(base: str, version_path: str = "/version") -> dict[str, object]:
     """What an OpenAI-compatible server says of itself, or {"error": ...} naming what failed."""
     try:
         _, body = get(f"{base}/v1/models")
@@ -55,7 +56,7 @@ def describe(base: str) -> dict[str, object]:
                          f" ({body[:60]!r})", "reachable": True}
     description: dict[str, object] = {"models": models, "version": None, "metrics": False}
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # not vLLM: unknown
-        description["version"] = str(json.loads(get(f"{base}/version")[1])["version"])
+        description["version"] = str(json.loads(get(f"{base}{version_path}")[1])["version"])
     with contextlib.suppress(OSError, ValueError):
         description["metrics"] = b"# TYPE" in get(f"{base}/metrics")[1]
     return description
@@ -78,7 +79,7 @@ def main() -> int:
     args = parser.parse_args()
     base = args.url.rstrip("/")
     if args.describe:
-        print(json.dumps(describe(base)))
+        print(json.dumps(describe(base, args.version or "/version")))
         return 0
     try:
         if args.version:

@@ -55,9 +55,9 @@ def _models(*entries: dict[str, object]) -> Route:
     return lambda _: (200, json.dumps({"object": "list", "data": list(entries)}).encode())
 
 
-def _describe(url: str, env: dict[str, str] | None = None) -> dict[str, object]:
-    done = subprocess.run([sys.executable, str(CHECK), url, "--describe"], capture_output=True,
-                          text=True, timeout=60, env=env or {})
+def _describe(url: str, env: dict[str, str] | None = None, *more: str) -> dict[str, object]:
+    done = subprocess.run([sys.executable, str(CHECK), url, "--describe", *more],
+                          capture_output=True, text=True, timeout=60, env=env or {})
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout)
     return result
@@ -69,6 +69,13 @@ def test_a_vllm_like_server_describes_itself(serve) -> None:
                  "/metrics": lambda _: (200, b"# TYPE vllm:num_requests_running gauge\n")})
     assert _describe(url) == {"models": [{"id": "m", "root": "/w/m", "max_model_len": 4096}],
                               "version": "0.22.1", "metrics": True}
+
+
+def test_an_sglang_server_says_its_version_where_sglang_does(serve) -> None:
+    url = serve({"/v1/models": _models({"id": "m", "max_model_len": 2048}),
+                 "/server_info": lambda _: (200, b'{"version": "0.5.16", "tp_size": 1}')})
+    assert _describe(url, None, "--version", "/server_info")["version"] == "0.5.16"
+    assert _describe(url)["version"] is None  # vLLM's /version is not SGLang's
 
 
 def test_an_openai_server_without_vllm_extras(serve) -> None:

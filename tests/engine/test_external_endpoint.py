@@ -71,7 +71,8 @@ def test_a_server_started_by_hand_is_benchmarked_and_left_running(orch, project,
     assert all(r["output_throughput"] > 0 and r["failed"] == 0 for r in rows)
     # /metrics was scraped during each point (the server's own running-requests series).
     assert all(r["metrics_scrapes"] >= 2 and r["metrics_coverage"] == "full" for r in rows), rows
-    assert rows[1]["max_running"] >= 2
+    # vLLM's counters were read (the names came from server.engine's module): a hit rate.
+    assert all(r["prefix_cache_hit_rate"] is not None for r in rows), rows
     (variant,) = read_json(run / "variants.json")
     assert variant["server"] == "external" and variant["ready_s"] is None
     endpoint = variant["endpoint"]

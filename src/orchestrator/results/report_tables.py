@@ -205,7 +205,7 @@ def _external(data: ReportData) -> Tables:
              ", ".join(e.get("not_applied") or []) or "-", v.get("status", "-")]
             for v in data.variants if (e := v.get("endpoint"))]
     return [("Server not started by this tool (its settings, GPUs and start-up are unknown)", [
-        "variant", "address", "model", "max length", "vLLM version", "/metrics",
+        "variant", "address", "model", "max length", "version", "/metrics",
         "config fields not applied", "status"], rows)] if rows else []
 
 

@@ -14,6 +14,7 @@ from orchestrator.errors import EndpointError
 from orchestrator.names import Role
 from orchestrator.plan import SCRIPTS_MOUNT, Plan
 from orchestrator.runtime.base import Runtime
+from orchestrator.serving import engine_of
 from orchestrator.terminal import safe
 
 # The server fields that still mean something when the tool starts no server: the rest are the
@@ -56,7 +57,7 @@ class Endpoint:
     def text(self) -> str:
         """One line for the screen (rich markup: the server's words escaped)."""
         length = f"max length {self.max_model_len}" if self.max_model_len else "max length unknown"
-        version = f"vLLM {self.version}" if self.version else "version unknown"
+        version = f"version {self.version}" if self.version else "version unknown"
         metrics = "/metrics scraped" if self.metrics else "no /metrics (server series unknown)"
         return safe(f"{self.url} serves {self.model}: {length}, {version}, {metrics}")
 
@@ -68,8 +69,10 @@ def meet_endpoint(runtime: Runtime, plan: Plan, spec: StackSpec) -> Endpoint:
     url = spec.client.server_url
     assert url is not None and spec.server is not None
     output: list[str] = []
+    engine = engine_of(spec.server.engine)  # whose version endpoint to ask
     code = runtime.exec(plan, Role.client, ["python3", f"{SCRIPTS_MOUNT}/http_check.py",
-                                            url.rstrip("/"), "--describe"], output.append)
+                                            url.rstrip("/"), "--describe", "--version",
+                                            engine.version_path], output.append)
     said = _last_json("".join(output))
     if code != 0 or said is None:
         raise EndpointError(f"client.server_url {url}: could not ask it what it serves (the"
