@@ -89,6 +89,20 @@ def test_a_server_started_by_hand_is_benchmarked_and_left_running(orch, project,
     assert _answers(f"http://127.0.0.1:{by_hand}/v1/models", 10)
 
 
+def test_detached_it_leaves_the_client_alone_and_down_removes_only_that(orch, project,
+                                                                       by_hand) -> None:
+    url = f"http://host.docker.internal:{by_hand}"
+    up = orch("up", "bench", "-f", TINY, "-p", project, "-d", "--set",
+              f"results_dir={orch.results}", "--set", f"client.server_url={url}")
+    assert up.returncode == 0, up.stderr + up.stdout[-3000:]
+    (run,) = orch.runs()
+    assert read_json(run / "summary.json") == []  # started, not measured
+    assert leftovers(project) == [f"{project}-client", f"{project}-net"]
+    down = orch("down", "-p", project)
+    assert down.returncode == 0 and leftovers(project) == []
+    assert _answers(f"http://127.0.0.1:{by_hand}/v1/models", 10)
+
+
 def test_bad_addresses_are_refused_in_one_line_leaving_nothing(orch, project, by_hand,
                                                                cpu_image) -> None:
     not_openai, port = f"orch-not-openai-{uuid.uuid4().hex[:6]}", _free_port()

@@ -153,8 +153,9 @@ def run_bench(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
                    single=len(setup.matrix.variants) == 1, variants_total=len(setup.pending))
     try:
         with sigterm_as_interrupt(), progress:
-            if detach and endpoint is None:  # a server met already has its client up
-                _start(sweep, lanes[0], first, first_plan)
+            if detach:
+                if endpoint is None:  # a server met already has its client up
+                    _start(sweep, lanes[0], first, first_plan)
             else:
                 _run_lanes(sweep, setup, lanes)
     except KeyboardInterrupt:
