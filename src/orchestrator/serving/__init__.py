@@ -3,7 +3,7 @@ is a module filling in serving/base.ServingEngine plus its row."""
 
 from __future__ import annotations
 
-from orchestrator.serving.base import SERIES, FieldFlag, ServingEngine
+from orchestrator.serving.base import SERIES, ServingEngine
 from orchestrator.serving.sglang import SGLANG
 from orchestrator.serving.vllm import VLLM
 
@@ -16,4 +16,4 @@ def engine_of(name: str) -> ServingEngine:
     return ENGINES[name]
 
 
-__all__ = ["ENGINES", "ENGINE_NAMES", "SERIES", "FieldFlag", "ServingEngine", "engine_of"]
+__all__ = ["ENGINES", "ENGINE_NAMES", "SERIES", "ServingEngine", "engine_of"]

@@ -27,18 +27,47 @@ class FieldFlag:
     flag: str  # the flag orchestrator writes
     aliases: tuple[str, ...] = ()  # other spellings the engine accepts for the same setting
     switch: bool = False  # a flag without a value, given when the field is true
-    # Whether the flag is written for this server (None: whenever the field is set).
-    when: Callable[[Server], bool] | None = None
+    gpu_only: bool = False  # written only for a server with GPUs
     in_argv: bool = True  # False: the launch head already carries it (the model, the port)
 
     def argv(self, server: Server) -> list[str]:
         """The flag and its value for `server` ([] when the field is unset or off)."""
         value = getattr(server, self.field)
-        if not self.in_argv or value is None or (self.when and not self.when(server)):
+        if not self.in_argv or value is None or (self.gpu_only and server.gpu_count == 0):
             return []
         if self.switch:
             return [self.flag] if value else []
         return [self.flag, str(value)]
+
+
+# The server fields every engine maps, in the order their flags are written, and what holds of
+# each whatever the engine spells it: the launch head carries the model and the port, eager is
+# a switch, and a CPU server has no GPU memory to share out.
+_FIELDS: dict[str, dict[str, bool]] = {
+    "model": {"in_argv": False},
+    "port": {"in_argv": False},
+    "served_model_name": {},
+    "tensor_parallel_size": {},
+    "pipeline_parallel_size": {},
+    "max_model_len": {},
+    "gpu_memory_utilization": {"gpu_only": True},
+    "dtype": {},
+    "enforce_eager": {"switch": True},
+    "max_num_seqs": {},
+    "max_num_batched_tokens": {},
+}
+
+
+def field_flags(spelling: dict[str, str | tuple[str, ...]]) -> tuple[FieldFlag, ...]:
+    """An engine's rows from its spelling of each mapped field: the flag, or (flag, aliases...)."""
+    if set(spelling) != set(_FIELDS):
+        raise ValueError(f"an engine spells exactly {sorted(_FIELDS)}, not {sorted(spelling)}")
+    rows = []
+    for name, facts in _FIELDS.items():
+        given = spelling[name]
+        flags = (given,) if isinstance(given, str) else given
+        rows.append(FieldFlag(name, flags[0], flags[1:], **facts))
+    return tuple(rows)
 
 
 @dataclass(frozen=True)
@@ -71,11 +100,14 @@ class ServingEngine:
         if instead is None:
             return None
         if instead.startswith("server."):
-            mine = next(row.flag for row in self.flags if f"server.{row.field}" == instead)
-            return f"set {instead} instead ({self.title}'s {mine})"
+            return f"set {instead} instead ({self.title}'s {self.flag_of(instead[7:])})"
         if instead.startswith("nothing: "):
             return f"drop it: {instead.removeprefix('nothing: ')}"
         return f"write {instead} instead"
+
+    def flag_of(self, field_name: str) -> str:
+        """The flag this engine writes for a server field."""
+        return next(row.flag for row in self.flags if row.field == field_name)
 
     def managed_flags(self, section: str = "server") -> dict[str, str]:
         """Each flag orchestrator writes (and its aliases) -> the field that sets it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.serving.base import FieldFlag, ServingEngine
+from orchestrator.serving.base import ServingEngine, field_flags
 
 if TYPE_CHECKING:
     from orchestrator.config.model import Server
@@ -20,20 +20,19 @@ SGLANG = ServingEngine(
     name="sglang",
     title="SGLang",
     launch=_launch,
-    flags=(
-        FieldFlag("model", "--model-path", aliases=("--model",), in_argv=False),
-        FieldFlag("port", "--port", in_argv=False),
-        FieldFlag("served_model_name", "--served-model-name"),
-        FieldFlag("tensor_parallel_size", "--tp-size", aliases=("--tensor-parallel-size",)),
-        FieldFlag("pipeline_parallel_size", "--pp-size", aliases=("--pipeline-parallel-size",)),
-        FieldFlag("max_model_len", "--context-length"),
-        FieldFlag("gpu_memory_utilization", "--mem-fraction-static",
-                  when=lambda server: server.gpu_count > 0),
-        FieldFlag("dtype", "--dtype"),
-        FieldFlag("enforce_eager", "--disable-cuda-graph", switch=True),
-        FieldFlag("max_num_seqs", "--max-running-requests"),
-        FieldFlag("max_num_batched_tokens", "--chunked-prefill-size"),
-    ),
+    flags=field_flags({
+        "model": ("--model-path", "--model"),
+        "port": "--port",
+        "served_model_name": "--served-model-name",
+        "tensor_parallel_size": ("--tp-size", "--tensor-parallel-size"),
+        "pipeline_parallel_size": ("--pp-size", "--pipeline-parallel-size"),
+        "max_model_len": "--context-length",
+        "gpu_memory_utilization": "--mem-fraction-static",
+        "dtype": "--dtype",
+        "enforce_eager": "--disable-cuda-graph",
+        "max_num_seqs": "--max-running-requests",
+        "max_num_batched_tokens": "--chunked-prefill-size",
+    }),
     # The prefix-cache pair is SGLang's prompt tokens and those served from its radix cache
     # (summed over cache_source), so a point's hit rate is their deltas' ratio, as for vLLM.
     metrics={

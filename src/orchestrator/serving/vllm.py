@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.serving.base import FieldFlag, ServingEngine
+from orchestrator.serving.base import ServingEngine, field_flags
 
 if TYPE_CHECKING:
     from orchestrator.config.model import Server
@@ -18,21 +18,19 @@ VLLM = ServingEngine(
     name="vllm",
     title="vLLM",
     launch=_launch,
-    flags=(
-        FieldFlag("model", "--model", in_argv=False),  # `vllm serve MODEL`
-        FieldFlag("port", "--port", in_argv=False),
-        FieldFlag("served_model_name", "--served-model-name"),
-        FieldFlag("tensor_parallel_size", "--tensor-parallel-size", aliases=("-tp",)),
-        FieldFlag("pipeline_parallel_size", "--pipeline-parallel-size", aliases=("-pp",)),
-        FieldFlag("max_model_len", "--max-model-len"),
-        # A CPU build has no GPU memory to share out.
-        FieldFlag("gpu_memory_utilization", "--gpu-memory-utilization",
-                  when=lambda server: server.gpu_count > 0),
-        FieldFlag("dtype", "--dtype"),
-        FieldFlag("enforce_eager", "--enforce-eager", switch=True),
-        FieldFlag("max_num_seqs", "--max-num-seqs"),
-        FieldFlag("max_num_batched_tokens", "--max-num-batched-tokens"),
-    ),
+    flags=field_flags({
+        "model": "--model",  # `vllm serve MODEL`
+        "port": "--port",
+        "served_model_name": "--served-model-name",
+        "tensor_parallel_size": ("--tensor-parallel-size", "-tp"),
+        "pipeline_parallel_size": ("--pipeline-parallel-size", "-pp"),
+        "max_model_len": "--max-model-len",
+        "gpu_memory_utilization": "--gpu-memory-utilization",
+        "dtype": "--dtype",
+        "enforce_eager": "--enforce-eager",
+        "max_num_seqs": "--max-num-seqs",
+        "max_num_batched_tokens": "--max-num-batched-tokens",
+    }),
     # V1 names; older servers call the KV-cache gauge gpu_cache_usage_perc.
     metrics={
         "running": ("vllm:num_requests_running",),

@@ -441,9 +441,7 @@ def _server_start(runtime: Runtime, plan: Plan, ready_s: float) -> ServerStart:
             log = "".join(runtime.logs(plan.project, Role.server))
         except Exception:  # noqa: BLE001 - the figures are a courtesy; the server is ready
             log = ""
-    # The eager switch is the engine's spelling of server.enforce_eager.
-    eager = next(row.flag for row in engine.flags if row.field == "enforce_eager") in server.argv
-    return server_start(log, ready_s, eager)
+    return server_start(log, ready_s, engine.flag_of("enforce_eager") in server.argv)
 
 
 def _stop_lane(sweep: _Sweep, lane: _Lane) -> None:
