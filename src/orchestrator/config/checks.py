@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from orchestrator.config.dataset_files import DatasetFileError, check_dataset_file
 from orchestrator.config.messages import dotted
@@ -16,7 +17,7 @@ from orchestrator.config.problems import Problem, spans_nodes_problem
 from orchestrator.config.secrets import find_literals
 from orchestrator.config.source import Loc
 from orchestrator.config.train_checks import MANAGED_ROLLOUT_FLAGS, TRAIN_CHECKS
-from orchestrator.runtime.registry import traits
+from orchestrator.runtime.registry import kinds_with, traits
 from orchestrator.serving import engine_of
 
 
@@ -334,7 +335,7 @@ def check_search(spec: StackSpec) -> list[Problem]:
     return problems
 
 
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 
 
 def check_external_server(spec: StackSpec) -> list[Problem]:
@@ -345,7 +346,6 @@ def check_external_server(spec: StackSpec) -> list[Problem]:
     if url is None:
         return []
     where = ("client", "server_url")
-    scheme, _, shown = url.partition("://")
     problems: list[Problem] = []
     sweep = spec.sweep
     if sweep.server or any(str(to).startswith("server.") for to in sweep.link.values()):
@@ -356,24 +356,28 @@ def check_external_server(spec: StackSpec) -> list[Problem]:
         problems.append((("sweep", "parallel"), f"sweep.parallel = {sweep.parallel} runs lanes"
                          " of their own servers, but client.server_url names one server; set"
                          " sweep.parallel to 1"))
-    host, _, rest = shown.partition("/")
-    if rest.strip("/"):
-        problems.append((where, f"client.server_url = {url} has a path (/{rest}); give the"
-                         f" server's root, {scheme}://{host}: the benchmark adds"
+    parts = urlsplit(url)
+    if parts.path.strip("/"):
+        problems.append((where, f"client.server_url = {url} has a path ({parts.path}); give the"
+                         f" server's root, {parts.scheme}://{parts.netloc}: the benchmark adds"
                          " /v1/completions itself"))
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    host = (parts.hostname or "").lower()
     runtime = traits(spec.runtime.kind)
-    if name.lower() in LOOPBACK_HOSTS and not runtime.loopback_services:
-        port = host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else "PORT"
+    if host in LOOPBACK_HOSTS and not runtime.loopback_services:
+        try:
+            port = str(parts.port or "PORT")
+        except ValueError:  # not a port number: the fix names none
+            port = "PORT"
         fix = (f"use http://{runtime.host_alias}:{port} (the client reaches this host by that"
                " name)" if runtime.host_alias else "use the server's Service or node address")
         problems.append((where, f"client.server_url = {url} is loopback, but the client runs"
                          f" in a {runtime.title} {runtime.component_word}, where that is itself;"
                          f" {fix}"))
-    alias = traits("docker").host_alias
-    if name.lower() == alias and runtime.host_alias != alias:
-        problems.append((where, f"client.server_url = {url}: {alias} names the host only on"
-                         f" Docker, not on {runtime.title}; use the server's address there"))
+    aliased = kinds_with(lambda other: other.host_alias == host)
+    if aliased and runtime.host_alias != host:
+        titles = " or ".join(traits(kind).title for kind in aliased)
+        problems.append((where, f"client.server_url = {url}: {host} names the host only on"
+                         f" {titles}, not on {runtime.title}; use the server's address there"))
     return problems
 
 

@@ -118,7 +118,9 @@ class Component:
     memory_bytes: int | None = None  # killed (OOM) above this much memory
     nodes: int = 1
     served_model: str | None = None  # the name a server answers to in /v1/models
-    engine: str | None = None  # a model server's serving engine (serving/), for its endpoints
+    # A model server's serving engine (serving/), for its endpoints: the rollout server (TRL's
+    # `trl vllm-serve`) is vLLM's; the others serve no model.
+    engine: str = "vllm"
     # Reaches this host by the runtime's host alias (Docker: host.docker.internal), where a
     # server the tool did not start runs.
     reaches_host: bool = False

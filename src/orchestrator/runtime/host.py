@@ -33,8 +33,8 @@ def serving_checks(base_url: str, component: Component) -> list[Check]:
 
 
 def version_path(component: Component) -> str:
-    """Where the component's serving engine reports its version (a rollout server is vLLM's)."""
-    return engine_of(component.engine or "vllm").version_path
+    """Where the component's serving engine reports its version."""
+    return engine_of(component.engine).version_path
 
 
 def serving_version(base_url: str, component: Component) -> str | None:
@@ -53,7 +53,7 @@ def serving_record(component: Component | None, version: str | None) -> dict[str
     """describe's `serving`: the model server's engine and the version it reported."""
     if component is None:
         return None
-    return {"engine": component.engine or "vllm", "version": version}
+    return {"engine": component.engine, "version": version}
 
 
 def ended(role: str, code: int | None, oom: bool) -> str:

@@ -289,20 +289,8 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
         if lane.bench is not None and not sweep.stop.is_set():
             steering.after(result.point, row, lane.bench)
 
-    if not plan.has(Role.server):  # run_bench met the server and started the client
-        argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points, None,
-                          warmup=True, more_to_come=searching, steered=steering.steers_grid)
-        lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,
-                                  on_point, sweep.stop,
-                                  on_warmup=lambda wall_s: _warmup_home(sweep, variant, wall_s))
-        lane.bench.start()
-        sweep.described = sweep.described or sweep.runtime.describe(plan)
-        lane.bench.join()
-        lane.bench = None
-        return
-    kept = lane.plan is not None and runs_the_same_server(lane.plan, plan)
-    if kept:
-        assert lane.plan is not None
+    met = not plan.has(Role.server)  # run_bench met the server and started the client
+    if not met and lane.plan is not None and runs_the_same_server(lane.plan, plan):
         record.server, record.compile_cache = "kept", "kept"
         sweep.console.print(f"{variant.name}: the server of {lane.owner} is the same; kept")
         argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points, None,
@@ -312,14 +300,19 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
         lane.bench.start().join()
         lane.bench = None
         return
-    _stop_lane(sweep, lane)
+    if not met:
+        _stop_lane(sweep, lane)
     argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points,
                       _probe_budget(plan), warmup=True, more_to_come=searching,
                       steered=steering.steers_grid)
     lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,
                               on_point, sweep.stop,
                               on_warmup=lambda wall_s: _warmup_home(sweep, variant, wall_s))
-    _start(sweep, lane, variant, plan, lane.bench)
+    if met:
+        lane.bench.start()
+        sweep.described = sweep.described or sweep.runtime.describe(plan)
+    else:
+        _start(sweep, lane, variant, plan, lane.bench)
     lane.bench.join()
     lane.bench = None
 
@@ -365,7 +358,7 @@ def _start(sweep: _Sweep, lane: _Lane, variant: ServerVariant, plan: Plan,
     record.ready_s = round(ready, 2)
     start = _server_start(sweep.runtime, plan, ready)
     record.compile_cache, record.startup = start.compile, start.as_json()
-    title = engine_of(plan.component(Role.server).engine or "vllm").title
+    title = engine_of(plan.component(Role.server).engine).title
     sweep.console.print(f"{variant.name}: ready in {ready:.1f} s ({title}'s log: {start.text()})",
                         highlight=False)
     kv_line = measured(record.fit, start)
@@ -434,7 +427,7 @@ def _point_home(sweep: _Sweep, result: PointResult) -> dict[str, Any]:
 def _server_start(runtime: Runtime, plan: Plan, ready_s: float) -> ServerStart:
     """What the start did, from the server's log so far (compile state "unknown" without one)."""
     server = plan.component(Role.server)
-    engine = engine_of(server.engine or "vllm")
+    engine = engine_of(server.engine)
     log = ""
     if engine.start_log:
         try:
