@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,14 @@ from orchestrator.config.source import ENV_OVERRIDES
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+
+# A shell that starts a command in the background (`.ci/run &`, nohup) starts it with Ctrl-C
+# ignored, every process it starts inherits that, and Python then installs no KeyboardInterrupt
+# handler: the tests that press Ctrl-C on `orchestrator` (sigint, `logs -f`) saw it run on (a
+# run of .ci/run from a background shell failed all four). The processes the tests start get
+# Ctrl-C's usual meaning back: a handler is not inherited, an ignored signal is.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
