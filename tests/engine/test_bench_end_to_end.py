@@ -115,6 +115,10 @@ def test_keep_then_ps_logs_script_by_hand_and_down(orch, project) -> None:
 
     logs = orch("logs", "server", "-p", project, "--tail", "5")
     assert logs.returncode == 0 and len(logs.stdout.splitlines()) == 5
+    # The client's log holds the benchmark's own output, as a compose user expects.
+    client_log = orch("logs", "client", "-p", project)
+    assert client_log.returncode == 0 and "bench_points.py: vLLM's benchmark loaded" in client_log.stdout
+    assert "Serving Benchmark Result" in client_log.stdout
     follower = orch.popen("logs", "server", "-p", project, "-f")
     # Wait for the line itself (the server printed it long ago), not for a clock.
     assert follower.stdout is not None

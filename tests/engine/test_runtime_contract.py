@@ -136,6 +136,17 @@ def check_contract(runtime: Runtime, plan: Plan, tmp_path: Path) -> None:
     first_seen = next(at for at, text in chunks if "one" in text)
     assert ended - first_seen > 0.4, "the first line arrived only when the command ended"
 
+    # A logged exec streams and returns the same, and its output is in the component's log.
+    said: list[str] = []
+    logged = ["sh", "-c", "echo into-the-log; echo and-stderr >&2; exit 5"]
+    assert runtime.exec(plan, Role.client, logged, said.append, logged=True) == 5
+    assert sorted("".join(said).split()) == ["and-stderr", "into-the-log"]
+    deadline = time.monotonic() + 10  # a container's log is written by its engine, a moment later
+    while "and-stderr" not in (text := "".join(runtime.logs(plan.project, Role.client))) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "into-the-log" in text and "and-stderr" in text and "one" not in text
+
     # copy_out: flattened or as a tree, only new files, nothing for a path that is not there.
     flat = runtime.copy_out(plan, Role.client, f"{RESULTS}/contract", tmp_path / "flat")
     assert [p.relative_to(tmp_path / "flat").as_posix() for p in flat] == ["f.txt"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from orchestrator.fit.gpus import GpuInventory
-from orchestrator.plan import Plan, Scope
+from orchestrator.plan import SCRIPTS_MOUNT, Plan, Scope
 from orchestrator.readiness import Check
 
 # The keys every runtime's `describe` returns (environment.json); what only one runtime knows
@@ -65,8 +65,11 @@ class Runtime(Protocol):
         """Block until the component's main process ends; return its exit code. Raises
         DeadlineError after `timeout_s` seconds, leaving the component running."""
 
-    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
-        """Run argv inside the running component, streaming its output; return its exit code."""
+    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None],
+             logged: bool = False) -> int:
+        """Run argv inside the running component, streaming its output; return its exit code.
+        `logged`: its output also goes into the component's own log (`logs ROLE`), as a
+        benchmark client's output does for a compose user."""
 
     def copy_out(self, plan: Plan, role: str, path: str, dest: Path,
                  keep_tree: bool = False) -> list[Path]:
@@ -87,6 +90,13 @@ class Runtime(Protocol):
         """Versions and ids for environment.json, under DESCRIBE_KEYS: the runtime's kind, its
         engine's version, each component's image (or command) and id, the serving component's
         engine and version, and runtime-specific details."""
+
+
+def to_main_log(argv: list[str]) -> list[str]:
+    """argv run by container_scripts/to_main_log.py, which also copies its output into the
+    container's main process's output (the container's log): for a runtime whose components are
+    containers, whose log an exec'd command does not otherwise reach."""
+    return ["python3", f"{SCRIPTS_MOUNT}/to_main_log.py", "--", *argv]
 
 
 def secret_placeholder(env_name: str) -> str:

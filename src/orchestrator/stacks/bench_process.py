@@ -226,7 +226,7 @@ class BenchProcess:
 
     def _run(self) -> None:
         try:
-            self.code = self.runtime.exec(self.plan, Role.client, self.argv, self._show)
+            self.code = self.runtime.exec(self.plan, Role.client, self.argv, self._show, logged=True)
         except BaseException as exc:  # noqa: BLE001 - handed to join(), in the caller's thread
             self.error = exc
 

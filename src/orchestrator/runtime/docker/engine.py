@@ -23,6 +23,7 @@ from orchestrator.runtime.base import (
     describe_record,
     parse_timestamp,
     secret_placeholder,
+    to_main_log,
 )
 from orchestrator.runtime.docker.render import container_kwargs, network_kwargs
 from orchestrator.runtime.host import (
@@ -134,11 +135,12 @@ class DockerRuntime:
 
     # -- using -------------------------------------------------------------------------------
 
-    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
+    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None],
+             logged: bool = False) -> int:
         """`docker exec` argv in the component, streaming output; return the exit code."""
         container = self._require(plan.project, role)
         api = self.client.api
-        exec_id = api.exec_create(container.id, argv)["Id"]
+        exec_id = api.exec_create(container.id, to_main_log(argv) if logged else argv)["Id"]
         for chunk in api.exec_start(exec_id, stream=True):
             on_output(chunk.decode("utf-8", errors="replace"))
         return int(api.exec_inspect(exec_id)["ExitCode"])

@@ -24,7 +24,12 @@ from orchestrator.names import LABEL_COMPONENT, LABEL_NODE_ROLE, LABEL_PROJECT
 from orchestrator.plan import SCRIPTS_MOUNT, Plan, Scope
 from orchestrator.readiness import Check
 from orchestrator.runtime.archive import safe_extract
-from orchestrator.runtime.base import ComponentState, describe_record, parse_timestamp
+from orchestrator.runtime.base import (
+    ComponentState,
+    describe_record,
+    parse_timestamp,
+    to_main_log,
+)
 from orchestrator.runtime.host import serving_record, version_path
 from orchestrator.runtime.kubernetes.render import RESULTS_CONTAINER, render_kubernetes
 from orchestrator.runtime.kubernetes.transport import ApiFailure, Transport, exit_code
@@ -146,11 +151,13 @@ class KubernetesRuntime:
 
     # -- using -------------------------------------------------------------------------------
 
-    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
+    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None],
+             logged: bool = False) -> int:
         """Run argv in the component's container (as `kubectl exec -c`), streaming its output.
         A pod still starting (applied a moment ago) is waited for until its container runs."""
         pod = self._started_pod(plan.project, role, ("running",), "run a command in")
-        ws = self.api.exec_stream(pod["metadata"]["name"], role, argv, binary=False)
+        ws = self.api.exec_stream(pod["metadata"]["name"], role,
+                                  to_main_log(argv) if logged else argv, binary=False)
         while ws.is_open():
             ws.update(timeout=1)
             # timeout=0: take what has come; the client's default blocks for the next frame.

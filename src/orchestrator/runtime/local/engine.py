@@ -8,6 +8,7 @@ another shell.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -133,9 +134,11 @@ class LocalRuntime:
 
     # -- using -------------------------------------------------------------------------------
 
-    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None]) -> int:
-        """Run argv on the host with the component's environment, streaming its output."""
-        self._require(plan.project, role)
+    def exec(self, plan: Plan, role: str, argv: list[str], on_output: Callable[[str], None],
+             logged: bool = False) -> int:
+        """Run argv on the host with the component's environment, streaming its output
+        (`logged`: also appended to the component's log file)."""
+        entry = self._require(plan.project, role)
         process = self._process(plan, role)
         child = subprocess.Popen(
             [process.to_host(arg) for arg in argv], env=self._env(process),
@@ -148,8 +151,13 @@ class LocalRuntime:
                            "start_ticks": start_ticks(child.pid), "exec": True})
         try:
             assert child.stdout is not None
-            for line in iter(child.stdout.readline, b""):
-                on_output(line.decode("utf-8", errors="replace"))
+            with contextlib.ExitStack() as stack:
+                log = stack.enter_context(Path(entry["log"]).open("ab")) if logged else None
+                for line in iter(child.stdout.readline, b""):
+                    on_output(line.decode("utf-8", errors="replace"))
+                    if log is not None:
+                        log.write(line)
+                        log.flush()
             return child.wait()
         finally:
             if child.poll() is None:  # Ctrl-C: the command's whole group goes with it
