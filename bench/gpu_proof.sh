@@ -7,7 +7,7 @@
 #                                               host_scripts/harmony_vocab.py and carried along)
 #   bench/gpu_proof.sh trust OUT [--set ...]    examples/gpu-proof-trust.yaml (two variants, repeats)
 #   bench/gpu_proof.sh search OUT               examples/gpu-proof-search.yaml against a grid of
-#                                               every 16 from 16 to 128 (bench/search_vs_grid.py)
+#                                               every 8 from 8 to 128 (bench/search_vs_grid.py)
 #   bench/gpu_proof.sh fit OUT                  the fit check against vLLM's KV cache on a second
 #                                               shape (Qwen2.5-7B's, dummy weights), one point
 #   bench/gpu_proof.sh train OUT [--set ...]    examples/gpu-train-local.yaml through `up train`
@@ -65,7 +65,7 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as out:
     out=$1; shift
     [[ -d /tmp/models/qwen2.5-0.5b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-0.5b-dummy
     python3 "$repo/bench/search_vs_grid.py" "$repo/examples/gpu-proof-search.yaml" --out "$out" \
-      --resolution 16 --grid "$(seq -s, 16 16 128)" "$@" ;;
+      --grid "$(seq -s, 8 8 128)" "$@" ;;
   fit)
     out=$1; shift
     [[ -d /tmp/models/qwen2.5-7b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-7b-dummy --arch qwen2.5-7b

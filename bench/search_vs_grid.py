@@ -5,9 +5,12 @@
 
 CONFIG has a `sweep.search`; the grid run is the same config with the search off, the grid's
 concurrencies and no over-saturation stop (every point measured). Prints each run's answer,
-points, time spent measuring (the run's wall time less its server's start) and whole wall
-time, and whether the search's capacity is within one resolution step of the grid's (its
-highest measured concurrency that meets the SLO) in at most half the grid's measuring time.
+points, time spent measuring (variants.json `measuring_s`: from the first point's start to the
+last point home, the search's round trips between probes included), the run's wall time less
+its server's start (which adds what every run pays once: the warm-up, the report, stopping the
+server) and whole wall time, and whether the search's capacity is within one resolution step
+(the search's own, or --resolution) of the grid's (its highest measured concurrency that meets
+the SLO) in at most half the grid's measuring time.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 ENV = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1"}
 
@@ -39,15 +44,44 @@ def run(config: str, out: Path, sets: list[str]) -> tuple[Path, float]:
 
 
 def figures(folder: Path, wall: float) -> dict[str, Any]:
-    """A run's points, measuring time (wall less the server's start) and highest pass."""
+    """A run's points, measuring time, wall time less the server's start, and highest pass."""
     rows = json.loads((folder / "summary.json").read_text())
     variants = json.loads((folder / "variants.json").read_text())
     ready = sum(v.get("ready_s") or 0.0 for v in variants)
-    passes = [float(r["concurrency"]) for r in rows if r.get("slo_met")]
+    passes = [value for value, met in _pooled_verdicts(rows, _attainment(folder)).items() if met]
     search = next(iter((variants[0].get("search") or {}).values()), None)
-    return {"points": len(rows), "measuring_s": wall - ready, "wall_s": wall,
+    return {"points": len(rows), "measuring_s": sum(v.get("measuring_s") or 0.0 for v in variants),
+            "past_start_s": wall - ready, "wall_s": wall,
             "capacity": search["capacity"] if search else max(passes, default=None),
             "above": search["above"] if search else None}
+
+
+def _pooled_verdicts(rows: list[dict[str, Any]], share: float) -> dict[float, bool]:
+    """Each concurrency's verdict on all its runs' requests together (as a search judges a
+    probe of several runs)."""
+    good: dict[float, float] = {}
+    completed: dict[float, int] = {}
+    failed: dict[float, bool] = {}
+    for row in rows:
+        value = float(row["concurrency"])
+        good[value] = good.get(value, 0.0) + (row.get("request_goodput") or 0.0) * (
+            row.get("duration") or 0.0)
+        completed[value] = completed.get(value, 0) + int(row.get("completed") or 0)
+        failed[value] = failed.get(value, False) or bool(row.get("failed"))
+    return {value: bool(completed[value]) and not failed[value]
+            and good[value] / completed[value] >= share for value in good}
+
+
+def _attainment(folder: Path) -> float:
+    """The SLO's attainment the run was judged at (its config.yaml)."""
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    return float(config["workload"]["slo"]["attainment"])
+
+
+def search_resolution(folder: Path) -> float:
+    """The resolution the search ran at (its run folder's config.yaml)."""
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    return float(config["sweep"]["search"]["resolution"])
 
 
 def _answer(run: dict[str, Any]) -> str:
@@ -64,7 +98,8 @@ def main() -> None:
     parser.add_argument("--grid", required=True, help="the grid's concurrencies, 1,2,3,...")
     parser.add_argument("--out", type=Path, default=Path("bench_results/search-vs-grid"))
     parser.add_argument("--set", dest="sets", action="append", default=[])
-    parser.add_argument("--resolution", type=float, default=1.0)
+    parser.add_argument("--resolution", type=float, default=None,
+                        help="how far apart the two answers may be (default: the search's)")
     args = parser.parse_args()
     grid = [int(c) for c in args.grid.split(",")]
     search_run, search_wall = run(args.config, args.out / "search", args.sets)
@@ -75,13 +110,15 @@ def main() -> None:
     print(f"{'':28}{'search':>14}{'grid':>14}")
     print(f"{'capacity (concurrency)':28}{_answer(found):>14}{_answer(fine):>14}")
     for key, label in (("points", "points"), ("measuring_s", "measuring s"),
+                       ("past_start_s", "wall s less its start"),
                        ("wall_s", "wall s (with its start)")):
         print(f"{label:28}{found[key]:>14,.1f}{fine[key]:>14,.1f}" if key != "points" else
               f"{label:28}{found[key]:>14}{fine[key]:>14}")
+    step = args.resolution if args.resolution is not None else search_resolution(search_run)
     agree = (found["capacity"] is not None and fine["capacity"] is not None
-             and abs(found["capacity"] - fine["capacity"]) <= args.resolution)
+             and abs(found["capacity"] - fine["capacity"]) <= step)
     share = found["measuring_s"] / fine["measuring_s"] if fine["measuring_s"] else float("nan")
-    print(f"same answer within one step: {'yes' if agree else 'no'}; search's measuring time"
+    print(f"same answer within one step ({step:g}): {'yes' if agree else 'no'}; search's measuring time"
           f" {share:.0%} of the grid's ({'within' if share <= 0.5 else 'over'} the 50% goal)")
     print(f"runs: {search_run} {grid_run}")
 

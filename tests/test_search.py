@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import sys
 from pathlib import Path
 
 import pytest
 
-from orchestrator.analysis.search import Probe, most_probes, next_step, saturated
+from orchestrator.analysis.search import AIMED, Probe, crossing, most_probes, next_step, saturated
 from orchestrator.resources import data_dir
 
 
@@ -21,6 +22,15 @@ def _server(capacity: float, saturates_at: float = 1e9):
         throughput = 100 * min(value, saturates_at)
         ttft = 10 + max(0.0, value - saturates_at) * 5
         return Probe(value, value <= capacity, throughput, ttft)
+    return probe
+
+
+def _levelled(capacity: float, curve=lambda v: 50 + 2 * v):
+    """A stand-in server that also tells its SLO levels: the TTFT percentile grows along
+    `curve` and meets its target at `capacity`; TPOT stays at a third of its target."""
+    def probe(value: float) -> Probe:
+        level = curve(value) / curve(capacity)
+        return Probe(value, level <= 1, 100 * value, 10 + value, (level, 0.3))
     return probe
 
 
@@ -100,8 +110,63 @@ def test_saturation_is_told() -> None:
 
 
 def test_most_probes() -> None:
-    assert most_probes(1, 256, 1) == 9 + 7 + 1  # 1..256 doubling, 128 halved to 1, a confirmation
-    assert most_probes(1, 1, 1) == 2
+    # 1..256 doubling, 128 halved to 1, a confirmation, the probes the percentiles place
+    assert most_probes(1, 256, 1) == 9 + 7 + 1 + AIMED
+    assert most_probes(1, 1, 1) == 2 + AIMED
+
+
+def test_crossing() -> None:
+    # TTFT p90 at 250 of 300 ms at c64 and 185 at c32 (an H200 run): 300 ms near c88.6
+    assert crossing(Probe(32, True, levels=(185 / 300, 0.2)),
+                    Probe(64, True, levels=(250 / 300, 0.3))) == pytest.approx(88.6, abs=0.1)
+    # The earlier target wins; a level that falls or stays is no guide; no levels, no guess.
+    assert crossing(Probe(10, True, levels=(0.5, 0.8)), Probe(20, True, levels=(0.6, 0.9))) == 30
+    assert crossing(Probe(10, True, levels=(0.5,)), Probe(20, True, levels=(0.5,))) is None
+    assert crossing(Probe(10, True), Probe(20, True)) is None
+    # Between a pass and a failure: interpolated.
+    assert crossing(Probe(64, True, levels=(0.8,)), Probe(96, False, levels=(1.2,))) == 80
+
+
+def test_the_percentiles_keep_the_search_off_loads_far_past_the_answer() -> None:
+    # The classic search doubles to 128 (and confirms it) before bisecting back to 88; with
+    # the levels it probes where they extrapolate to the target, and stops one step past it.
+    probes, step = _search(_levelled(88), start=8, resolution=8)
+    assert [p.value for p in probes] == [8, 16, 32, 64, 88, 96]
+    assert (step.capacity, step.above) == (88, 96)
+    classic, same = _search(_server(88), start=8, resolution=8)
+    assert (same.capacity, same.above) == (88, 96) and max(p.value for p in classic) == 128
+    assert sum(p.value for p in probes) < 0.6 * sum(p.value for p in classic)
+    # A failure the levels foresaw (96, past the extrapolated 88) is believed at once.
+    assert [p.value for p in probes].count(96) == 1
+    # A first failure they did not foresee is still probed again (a one-time stall at c8).
+    stalled = {8}
+
+    def server(value: float) -> Probe:
+        if value in stalled:
+            stalled.discard(value)
+            return Probe(value, False, 2000, 170, (1.4, 0.3))
+        return _levelled(88)(value)
+
+    probes, step = _search(server, start=8, resolution=8)
+    assert [p.value for p in probes][:3] == [8, 8, 16] and step.capacity == 88
+
+
+@pytest.mark.parametrize("curve", [
+    lambda v: 50 + 2 * v, math.sqrt, lambda v: 50 + v * v / 20, lambda v: math.exp(v / 40),
+    # Levels that rise and flatten under the target: the extrapolation always falls short.
+    lambda v: 1 - 1 / v], ids=["linear", "concave", "convex", "steep", "misjudged"])
+@pytest.mark.parametrize("capacity", [3, 40, 88, 200])
+def test_the_percentiles_never_cost_more_than_their_probes(curve, capacity: int) -> None:
+    levelled = _levelled(capacity, curve)
+    if curve(2) <= curve(1):  # the misjudged curve: levels below 1, the verdict told apart
+        def levelled(value: float) -> Probe:
+            return Probe(value, value <= capacity, 100 * value, 10 + value, (curve(value),))
+    probes, step = _search(levelled, start=1, resolution=4)
+    assert step.capacity is not None and step.above is not None
+    assert step.capacity <= capacity < step.above and step.above - step.capacity <= 4
+    assert len(probes) <= most_probes(1, 256, 4)
+    classic, _ = _search(_server(capacity), start=1, resolution=4)
+    assert len(probes) <= len(classic) + AIMED
 
 
 @pytest.fixture
@@ -142,3 +207,26 @@ def test_a_search_process_waits_for_its_next_probe_and_gives_up(bench_points, tm
     assert bench_points.next_point(given, list(given.points), 1) == (None, False)
     with pytest.raises(SystemExit, match="rate=0"):
         bench_points.parse(["--point", "1", "a.json", "rate=0", "--result-dir", "x", "--", "-x"])
+
+
+def _run(attainment: float, p90_ttft: float, completed: int = 40, failed: int = 0) -> dict:
+    """A point's summary row as the steering reads it (10 s long)."""
+    return {"completed": completed, "failed": failed, "duration": 10.0,
+            "request_goodput": attainment * completed / 10.0, "slo_met": attainment >= 0.9,
+            "output_throughput": 1000.0, "mean_ttft_ms": p90_ttft / 2,
+            "p90_ttft_ms": p90_ttft, "p90_tpot_ms": 3.0}
+
+
+def test_a_probe_of_several_runs_is_judged_on_all_their_requests() -> None:
+    from orchestrator.config.model import Slo
+    from orchestrator.stacks.steering import pooled, slo_levels
+
+    slo = Slo(ttft_ms=300, tpot_ms=15)
+    assert slo_levels(_run(1.0, 150), slo) == (0.5, 0.2)
+    assert slo_levels(_run(1.0, 150), Slo(ttft_ms=300, attainment=0.95)) == ()  # no p95 here
+    # One run passes, one fails: the 80 requests together decide (35 + 30 of 40 met: 0.81).
+    probe = pooled(64, [_run(0.875, 240), _run(0.75, 360)], slo)
+    assert not probe.passed and probe.levels == pytest.approx((1.0, 0.2))
+    assert pooled(64, [_run(1.0, 240), _run(0.85, 300)], slo).passed  # 0.925
+    assert not pooled(64, [_run(1.0, 240), _run(1.0, 240, failed=1)], slo).passed
+    assert pooled(64, [_run(0.95, 240)], slo).passed  # one run: its own verdict

@@ -3,7 +3,8 @@ runs one request at a time (max_num_seqs 1) and an SLO on the first token that a
 waiting for the slot misses by far (a 960-token answer, 3.5 s or more, against 1.5 s for half
 of the requests), so the answer holds on a busy 2-core machine. The search brackets the
 capacity in fewer points than a grid over the same range, and the grid agrees; a grid whose
-series saturates and fails skips the rest. (Bisection is unit-tested in tests/test_search.py.)"""
+series saturates and fails skips the rest. (Bisection is unit-tested in tests/test_search.py.)
+The search runs each probe twice (sweep.repeats 2), judged on both runs' requests together."""
 
 from __future__ import annotations
 
@@ -19,20 +20,30 @@ def _measured(run) -> list[int]:
 
 def test_the_search_brackets_the_capacity_in_fewer_points_than_a_grid(orch, project, quiet_machine) -> None:
     common = ["-f", SEARCH, "-p", project, "--set", f"results_dir={orch.results}"]
-    search = orch("up", "bench", *common)
+    search = orch("up", "bench", *common, "--set", "sweep.repeats=2")
     assert search.returncode == 0, search.stderr + search.stdout[-3000:]
     grid = orch("up", "bench", *common, *GRID, "--set", "sweep.skip_saturated=false")
     assert grid.returncode == 0, grid.stderr + grid.stdout[-3000:]
     searched, gridded = orch.runs()
 
-    (answer,) = read_json(searched / "variants.json")[0]["search"].values()
+    (variant,) = read_json(searched / "variants.json")
+    (answer,) = variant["search"].values()
     assert (answer["capacity"], answer["above"]) == (1, 2), answer
     # Each probe added as the one before came home; the first failure probed again.
-    assert [p["value"] for p in answer["probes"]] == [1, 2, 2]
+    assert [p["value"] for p in answer["probes"]] == [1, 2, 2] and answer["runs_per_probe"] == 2
+    said = " ".join(search.stdout.split())  # the console wraps long lines
+    assert "run 2 times and judged on all its requests together" in said
     assert "v0 w0: next probe c2 (doubling: every probe passed)" in search.stdout
     assert "v0 w0: next probe c2 (confirming the first failure, at 2)" in search.stdout
     assert "v0 w0: capacity c1 after 3 probe(s): bracketed: 1 passes, 2 fails" in search.stdout
-    assert _measured(searched) == [1, 2, 2]  # each probe a full point, home
+    # Each probe two full points, home, each with prompts of its own; the time spent
+    # measuring (first point's start to last point home) within the run's wall time.
+    rows = read_json(searched / "summary.json")
+    assert [(int(r["concurrency"]), r["repeat"]) for r in rows] == [
+        (1, 0), (1, 1), (2, 0), (2, 1), (2, 2), (2, 3)]
+    assert len({r["point_seed"] for r in rows}) == 6
+    environment = read_json(searched / "environment.json")
+    assert 0 < variant["measuring_s"] < environment["timings"]["total_s"]
     # The grid over the same range agrees: its highest measured pass is the search's answer.
     rows = read_json(gridded / "summary.json")
     assert max(int(r["concurrency"]) for r in rows if r["slo_met"]) == answer["capacity"]

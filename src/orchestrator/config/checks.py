@@ -303,10 +303,6 @@ def check_search(spec: StackSpec) -> list[Problem]:
     if all(v is None for v in (slo.ttft_ms, slo.tpot_ms, slo.e2el_ms)):
         problems.append((where, "sweep.search finds the capacity under workload.slo, which sets"
                          " none; set workload.slo.ttft_ms (or tpot_ms, e2el_ms)"))
-    if spec.sweep.repeats > 1:
-        problems.append((("sweep", "repeats"), f"sweep.repeats = {spec.sweep.repeats} with"
-                         " sweep.search: a search probes each value once; set repeats: 1 (and"
-                         " repeat a grid around its bracket for intervals)"))
     if search.start > search.max:
         problems.append(((*where, "start"), f"sweep.search.start = {search.start:g} is above"
                          f" sweep.search.max = {search.max:g}; swap them"))

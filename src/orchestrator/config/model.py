@@ -353,7 +353,8 @@ class Search(Section):
     """Capacity by search instead of a grid (analysis/search.py): per server variant and
     workload, probe from `start`, doubling until a probe fails the SLO (or `max` passes),
     then bisect between the last pass and the first failure until they are `resolution`
-    apart. Every probe is a full point (fresh prompts, steady state)."""
+    apart (the SLO's percentiles place some probes). Every probe is a full point (fresh
+    prompts, steady state), run sweep.repeats times and judged on all its requests."""
 
     over: Literal["concurrency", "request_rate"] = Field(
         "concurrency", description="What to search: requests in flight, or requests/s (each"

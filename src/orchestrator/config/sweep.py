@@ -118,8 +118,8 @@ class Matrix:
         """A server variant's points: each workload variant over its concurrencies, repeated;
         with a search, each workload variant's first probe (the rest follow from results)."""
         if self.search is not None:
-            return [self.probe(variant, work, self.search.start)
-                    for work in self.workloads[variant.index]]
+            return [self.probe(variant, work, self.search.start, repeat)
+                    for work in self.workloads[variant.index] for repeat in range(self.repeats)]
         return [
             Point(variant, work, concurrency, repeat)
             for work in self.workloads[variant.index]
@@ -130,7 +130,8 @@ class Matrix:
     def probe(self, variant: ServerVariant, work: WorkloadVariant, value: float,
               repeat: int = 0) -> Point:
         """A search's probe at `value` (a concurrency, or a request rate at the search's
-        max_concurrency); `repeat` 1 for a failure probed again."""
+        max_concurrency); `repeat` counts the runs of that value before it (a probe is
+        `repeats` runs; a failure probed again runs `repeats` more)."""
         assert self.search is not None
         if self.search.over == "concurrency":
             return Point(variant, work, int(value), repeat)

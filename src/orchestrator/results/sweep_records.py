@@ -46,6 +46,9 @@ class VariantRecord:
     points_measured: int = 0
     started_at: float | None = None  # Unix time of its server start (or of taking a kept one)
     ended_at: float | None = None  # Unix time its last point came home (or it failed)
+    # Seconds from its first point's start in the bench tool to its last point home: the
+    # time spent measuring (the server's start and the warm-up not counted).
+    measuring_s: float | None = None
     # The cold requests sent before its first point (workload.warmup_prompts), measured apart:
     # requests, completed, failed, duration, TTFT/TPOT/E2EL, and wall_s (in the bench tool).
     warmup: dict[str, Any] | None = None

@@ -285,6 +285,9 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
     searching = matrix.search is not None
 
     def on_point(result: PointResult) -> None:
+        bench = lane.bench
+        if bench is not None and bench.first_start is not None:
+            record.measuring_s = round(time.monotonic() - bench.first_start, 2)
         row = _point_home(sweep, result)
         if lane.bench is not None and not sweep.stop.is_set():
             steering.after(result.point, row, lane.bench)

@@ -168,6 +168,7 @@ class BenchProcess:
         self.error: BaseException | None = None
         self._pending = ""
         self._started_at = time.monotonic()
+        self.first_start: float | None = None  # monotonic time its first point started
         self._thread = threading.Thread(target=self._run, name=f"bench-{variant.name}",
                                         daemon=True)
 
@@ -237,6 +238,7 @@ class BenchProcess:
         for line in lines:
             if POINT_START.match(line):
                 self._started_at = time.monotonic()
+                self.first_start = self.first_start or self._started_at
             warmed = WARMUP_DONE.match(line)
             if warmed and not self.stop.is_set():
                 self._copy()

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.analysis.search import Probe, Step, next_step, saturated
-from orchestrator.config.model import DEFAULT_SATURATION_GAIN
+from orchestrator.config.model import DEFAULT_SATURATION_GAIN, Slo
 from orchestrator.config.sweep import Matrix, Point, ServerVariant
+from orchestrator.results.bench_records import PERCENTILES
 from orchestrator.results.sweep_records import VariantRecord
 from orchestrator.stacks.bench_process import BenchProcess
 
@@ -28,6 +29,8 @@ class Steering:
     skip_saturated: bool = True
     on_count: Callable[[int], None] = lambda more: None  # points added (+) or skipped (-)
     probes: dict[str, list[Probe]] = field(default_factory=dict)  # a search's, by workload
+    # A search's runs of the probe under way, by workload (a probe is `repeats` runs).
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # a grid's, by point name
     open: set[str] = field(default_factory=set)  # workloads whose search goes on
 
@@ -57,20 +60,26 @@ class Steering:
         assert search is not None
         work = point.workload
         value = point.rate if point.rate is not None else float(point.concurrency)
+        runs = self.runs.setdefault(work.name, [])
+        runs.append(row)
+        repeats = self.matrix.repeats
+        if len(runs) < repeats:  # the probe's other runs are still to come home
+            return
+        self.runs[work.name] = []
         probes = self.probes.setdefault(work.name, [])
-        probes.append(Probe(value, bool(row.get("slo_met")) and not row.get("failed"),
-                            row.get("output_throughput"), row.get("mean_ttft_ms")))
+        probes.append(pooled(value, runs, work.workload.slo))
         step = next_step(probes, search.start, search.max, search.resolution,
                          search.saturation_gain, whole=search.over == "concurrency")
         label = f"{self.variant.name} {work.name}"
         if step.next is not None:
             self.say(f"{label}: next probe {_what(search.over, step.next)} ({step.reason})")
             again = sum(p.value == step.next for p in probes)
-            bench.add(self.matrix.probe(self.variant, work, step.next, again))
-            self.on_count(1)
+            for repeat in range(again * repeats, (again + 1) * repeats):
+                bench.add(self.matrix.probe(self.variant, work, step.next, repeat))
+            self.on_count(repeats)
             return
         assert self.record.search is not None
-        self.record.search[work.name] = _answer(search.over, probes, step)
+        self.record.search[work.name] = _answer(search.over, probes, step, repeats)
         capacity = ("none" if step.capacity is None
                     else _what(search.over, step.capacity))
         self.say(f"{label}: capacity {capacity} after {len(probes)} probe(s): {step.reason}"
@@ -110,6 +119,41 @@ class Steering:
             return
 
 
+def pooled(value: float, rows: list[dict[str, Any]], slo: Slo) -> Probe:
+    """A probe from its runs' summary rows: passed when the requests of all runs together
+    met the SLO at its attainment and none failed; throughput, TTFT and levels averaged."""
+    completed = sum(int(r.get("completed") or 0) for r in rows)
+    good = sum((r.get("request_goodput") or 0.0) * (r.get("duration") or 0.0) for r in rows)
+    met = all(r.get("slo_met") is not None for r in rows) and completed > 0 and (
+        good / completed >= slo.attainment)
+    levels = [slo_levels(r, slo) for r in rows]
+    return Probe(value, met and not any(r.get("failed") for r in rows),
+                 _mean([r.get("output_throughput") for r in rows]),
+                 _mean([r.get("mean_ttft_ms") for r in rows]),
+                 tuple(sum(x) / len(x) for x in zip(*levels, strict=True))
+                 if all(levels) else ())
+
+
+def _mean(values: list[Any]) -> float | None:
+    numbers = [v for v in values if isinstance(v, int | float)]
+    return sum(numbers) / len(numbers) if len(numbers) == len(values) and numbers else None
+
+
+def slo_levels(row: dict[str, Any], slo: Slo) -> tuple[float, ...]:
+    """Each SLO target's measured percentile over the target (the lowest asked percentile at
+    or above the attainment: p90 for 0.9); () when one is missing."""
+    pct = next((p for p in PERCENTILES if p >= slo.attainment * 100), PERCENTILES[-1])
+    levels = []
+    for metric, target in (("ttft", slo.ttft_ms), ("tpot", slo.tpot_ms), ("e2el", slo.e2el_ms)):
+        if target is None:
+            continue
+        measured = row.get(f"p{pct}_{metric}_ms")
+        if not isinstance(measured, int | float):
+            return ()
+        levels.append(measured / target)
+    return tuple(levels)
+
+
 def _probe(point: Point, row: dict[str, Any]) -> Probe:
     return Probe(float(point.concurrency), bool(row.get("slo_met")),
                  row.get("output_throughput"), row.get("mean_ttft_ms"))
@@ -119,9 +163,11 @@ def _what(over: str, value: float) -> str:
     return f"c{value:g}" if over == "concurrency" else f"{value:g} req/s"
 
 
-def _answer(over: str, probes: list[Probe], step: Step) -> dict[str, Any]:
-    """variants.json's search record of one workload: the probes in order and the answer."""
-    return {"over": over, "capacity": step.capacity, "above": step.above,
+def _answer(over: str, probes: list[Probe], step: Step, runs: int) -> dict[str, Any]:
+    """variants.json's search record of one workload: the probes in order (each `runs` runs,
+    pooled) and the answer."""
+    return {"over": over, "runs_per_probe": runs, "capacity": step.capacity, "above": step.above,
             "stopped": step.reason, "saturated_at": step.saturated_at, "notes": step.notes,
             "probes": [{"value": p.value, "passed": p.passed, "output_throughput": p.throughput,
-                        "mean_ttft_ms": p.ttft_ms} for p in probes]}
+                        "mean_ttft_ms": p.ttft_ms, "slo_levels": [round(x, 3) for x in p.levels]}
+                       for p in probes]}

@@ -176,11 +176,14 @@ def measurement_lines(matrix: Matrix) -> list[str]:
         most = most_probes(search.start, search.max, search.resolution)
         what = "concurrency" if search.over == "concurrency" else "request rate"
         lines.append(
-            f"search: the capacity under the SLO by {what}, from {search.start:g} doubling to"
-            f" at most {search.max:g}, then bisecting to {search.resolution:g}: at most {most}"
+            f"search: the capacity under the SLO by {what}, from {search.start:g} doubling (or"
+            f" to where the SLO's percentiles extrapolate) to at most {search.max:g}, then"
+            f" narrowing to {search.resolution:g}: at most {most}"
             " probe(s) per variant and workload, each a full point"
             + (f" of workload.num_prompts, at most {search.max_concurrency} in flight"
-               if search.over == "request_rate" else ""))
+               if search.over == "request_rate" else "")
+            + (f", run {matrix.repeats} times and judged on all its requests together"
+               if matrix.repeats > 1 else ""))
     for work in {w.workload.model_dump_json(): w.workload
                  for works in matrix.workloads.values() for w in works}.values():
         concurrencies = ([] if search is not None and search.over == "request_rate" else
