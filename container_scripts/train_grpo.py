@@ -25,6 +25,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,10 @@ DEFAULTS: dict[str, Any] = {
     "log_raw_output": False,
     "temperature": 1.0,
     "length_target_words": 50,
+    "keyword": "",
 }
+# The built-in rewards (the config check reads this tuple; keep it a literal).
+REWARDS = ("json_valid", "length_penalty", "length_target", "keyword", "exact_answer")
 TRL_VERSION = "1.16"  # the generation hook below is TRL's; other versions are refused at start
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
@@ -84,15 +88,66 @@ def make_length_penalty(target_words: int) -> Any:
     return length_penalty
 
 
+def make_length_target(target_words: int) -> Any:
+    """1.0 at exactly `target_words` words, falling linearly with the distance (0.0 at none or
+    at twice the target, at least -1.0): lengths score apart, so GRPO's advantages are not all
+    zero even when no completion is good yet."""
+
+    def length_target(completions: list[Any], **_: Any) -> list[float]:
+        return [max(-1.0, 1 - abs(len(_text(c).split()) - target_words) / target_words)
+                for c in completions]
+
+    return length_target
+
+
+def make_keyword(default: str) -> Any:
+    """1.0 when the completion holds the row's `keyword` column (else `default`), any case."""
+
+    def keyword(completions: list[Any], **columns: Any) -> list[float]:
+        words = columns.get("keyword") or [default] * len(completions)
+        return [1.0 if str(word).lower() in _text(c).lower() else 0.0
+                for c, word in zip(completions, words, strict=True)]
+
+    return keyword
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.strip().lower().rstrip(".!").split())
+
+
+def exact_answer(completions: list[Any], answer: list[Any], **_: Any) -> list[float]:
+    """1.0 when the completion's first non-empty line is the row's `answer` (case, spacing
+    and a final full stop aside), else 0.0."""
+    rewards = []
+    for completion, expected in zip(completions, answer, strict=True):
+        lines = [line for line in _text(completion).splitlines() if line.strip()]
+        rewards.append(1.0 if lines and _normal(lines[0]) == _normal(str(expected)) else 0.0)
+    return rewards
+
+
+def needed_columns(rewards: list[str], settings: dict[str, Any]) -> dict[str, str]:
+    """The dataset columns the rewards read, each with the reward that reads it."""
+    needed = {}
+    if "exact_answer" in rewards:
+        needed["answer"] = "exact_answer"
+    if "keyword" in rewards and not settings["keyword"]:
+        needed["keyword"] = "keyword (or --keyword)"
+    return needed
+
+
 def load_reward(name: str, settings: dict[str, Any]) -> Any:
-    """A built-in reward by name (json_valid, length_penalty), or any function as module:function."""
-    if name == "json_valid":
-        return json_valid
-    if name == "length_penalty":
-        return make_length_penalty(settings["length_target_words"])
+    """A built-in reward by name (REWARDS), or any function as module:function."""
+    builtin: dict[str, Callable[[], Any]] = {
+        "json_valid": lambda: json_valid,
+        "length_penalty": lambda: make_length_penalty(settings["length_target_words"]),
+        "length_target": lambda: make_length_target(settings["length_target_words"]),
+        "keyword": lambda: make_keyword(settings["keyword"]),
+        "exact_answer": lambda: exact_answer}
+    if name in builtin:
+        return builtin[name]()
     module, _, function = name.partition(":")
     if not function:
-        sys.exit(f"train_grpo.py: unknown reward {name!r}; use json_valid, length_penalty or module:function")
+        sys.exit(f"train_grpo.py: unknown reward {name!r}; use {', '.join(REWARDS)} or module:function")
     try:
         return getattr(importlib.import_module(module), function)
     except (ImportError, AttributeError) as exc:
@@ -110,7 +165,7 @@ def parse_settings(argv: list[str] | None = None) -> dict[str, Any]:
         flag = "--" + key.replace("_", "-")
         if key == "rewards":
             parser.add_argument("--reward", dest="rewards", action="append",
-                                help="json_valid, length_penalty or module:function (repeatable)")
+                                help=f"{', '.join(REWARDS)} or module:function (repeatable)")
         elif isinstance(default, bool):
             parser.add_argument(flag, dest=key, action="store_const", const=True)
         else:
@@ -233,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dataset = load_prompts(settings["dataset"], tokenizer, settings["max_prompt_length"])
+    for column, reward in needed_columns(settings["rewards"], settings).items():
+        if column not in dataset.column_names:
+            sys.exit(f"train_grpo.py: the reward {reward} reads a {column!r} on each line;"
+                     f" {settings['dataset']} has none")
     try:
         importlib.import_module("tensorboard")
         report_to = ["tensorboard"]

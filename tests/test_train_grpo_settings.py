@@ -57,3 +57,25 @@ def test_rewards() -> None:
         train_grpo.load_reward("nope", {})
     with pytest.raises(SystemExit, match="cannot load reward 'no_such_module:f'"):
         train_grpo.load_reward("no_such_module:f", {})
+
+
+def test_rewards_with_variance() -> None:
+    settings = {"length_target_words": 4, "keyword": "paris"}
+    target = train_grpo.load_reward("length_target", settings)
+    assert target.__name__ == "length_target"
+    # 1.0 on target, less the further off either way, never under -1.0.
+    assert target(["a b c d", "a b", "a b c d e f", "", " ".join("w" * 40)]) == [1, 0.5, 0.5, 0, -1]
+    keyword = train_grpo.load_reward("keyword", settings)
+    assert keyword(["Off to PARIS", "Rome"]) == [1, 0]  # the setting's word, any case
+    assert keyword(["Off to Paris", "Rome it is"], keyword=["rome", "rome"]) == [0, 1]  # the row's
+    exact = train_grpo.load_reward("exact_answer", settings)
+    assert exact(["\n  Paris.\nbecause", "Paris is the answer", ""], answer=["paris"] * 3) == [1, 0, 0]
+    assert train_grpo.needed_columns(["exact_answer", "keyword"], {"keyword": ""}) == {
+        "answer": "exact_answer", "keyword": "keyword (or --keyword)"}
+    assert train_grpo.needed_columns(["keyword"], settings) == {}
+
+
+def test_the_config_check_knows_the_scripts_rewards() -> None:
+    from orchestrator.config.train_checks import builtin_rewards
+
+    assert builtin_rewards() == train_grpo.REWARDS

@@ -6,10 +6,13 @@ and a fix. They run before anything starts.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
+from functools import cache
 
 from orchestrator.config.model import StackSpec
 from orchestrator.config.problems import Problem, spans_nodes_problem
+from orchestrator.resources import data_dir
 from orchestrator.runtime.registry import traits
 
 # The same for `trl vllm-serve`, the rollout server (underscore spellings are read as dashes).
@@ -143,6 +146,38 @@ def check_rollout_ports(spec: StackSpec) -> list[Problem]:
              f" another port, such as {rollout.port + 1}")]
 
 
+@cache
+def builtin_rewards() -> tuple[str, ...]:
+    """The rewards train_grpo.py has built in: its REWARDS literal, read without importing it
+    (its owner; the trainer runs it in the image)."""
+    tree = ast.parse((data_dir("container_scripts") / "train_grpo.py").read_text())
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "REWARDS"):
+            return tuple(ast.literal_eval(node.value))
+    raise RuntimeError("container_scripts/train_grpo.py has no REWARDS tuple")
+
+
+def check_trainer_rewards(spec: StackSpec) -> list[Problem]:
+    """Built-in reward names exist; exact_answer needs answers, keyword a keyword."""
+    trainer = spec.trainer
+    if trainer is None:
+        return []
+    known = builtin_rewards()
+    problems: list[Problem] = []
+    for index, name in enumerate(trainer.rewards):
+        if ":" not in name and name not in known:
+            problems.append((("trainer", "rewards", index),
+                             f"trainer.rewards: unknown reward {name!r}; use {', '.join(known)},"
+                             " or module:function importable in the trainer"))
+    if "exact_answer" in trainer.rewards and trainer.dataset == "toy":
+        problems.append((("trainer", "rewards"),
+                         "trainer.rewards has exact_answer, which reads an 'answer' on each line,"
+                         " and trainer.dataset is toy (no answers): set trainer.dataset to a JSONL"
+                         " file with 'prompt' and 'answer'"))
+    return problems
+
+
 TRAIN_CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_trainer_generation,
     check_rollout_parallelism,
@@ -151,4 +186,5 @@ TRAIN_CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_generation_batch,
     check_trainer_nodes,
     check_rollout_ports,
+    check_trainer_rewards,
 )

@@ -61,8 +61,12 @@ class Trainer(GpuCounting, Section):
     dataset: str = Field("toy", description="A JSONL file in the image (a 'prompt' per line), or toy.")
     rewards: list[str] = Field(
         default_factory=lambda: ["json_valid", "length_penalty"],
-        description="json_valid, length_penalty, or module:function importable in the trainer.",
+        description="json_valid, length_penalty, length_target (1.0 at length_target_words,"
+        " less the further off), keyword (the line's 'keyword', or reward_keyword), exact_answer"
+        " (the line's 'answer'), or module:function importable in the trainer.",
     )
+    reward_keyword: str | None = Field(
+        None, description="The keyword reward's word where the dataset has no 'keyword' column.")
     learning_rate: Annotated[float, Field(gt=0)] = 1e-6
     beta: Annotated[float, Field(ge=0)] = Field(0.04, description="KL coefficient.")
     num_generations: Annotated[int, Field(ge=2)] = Field(4, description="Completions per prompt.")
@@ -73,7 +77,8 @@ class Trainer(GpuCounting, Section):
         128, description="Tokens per completion (the MAX_TOKENS environment variable sets it)."
     )
     temperature: Annotated[float, Field(gt=0)] = 1.0
-    length_target_words: PositiveInt = Field(50, description="length_penalty's free length.")
+    length_target_words: PositiveInt = Field(
+        50, description="length_penalty's free length; length_target's target.")
     max_steps: PositiveInt = 10
     logging_steps: PositiveInt = 1
     save_steps: Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(0, description="0: only the final model.")

@@ -127,6 +127,8 @@ def trainer_argv(trainer: Trainer, project: str, rollout_url: str | None) -> lis
                  "--vllm-group-port", str(trainer.rollout.group_port)]
     if trainer.log_raw_output:
         argv.append("--log-raw-output")
+    if trainer.reward_keyword:
+        argv += ["--keyword", trainer.reward_keyword]
     return argv
 
 
