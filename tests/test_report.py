@@ -181,9 +181,25 @@ def test_a_training_report_from_metrics_and_rollouts(tmp_path: Path) -> None:
     markdown = md_path.read_text()
     assert "| reward | 2 | 0.3 |" in markdown and "| grad_norm | 2 | 1 |" in markdown
     assert "| 2 | 64.0 | 128.0 | 40 |" in markdown  # generations, min/median tok/s, longest
+    assert "| 0.1 | 0.3 | 0 of 0 | 2 of 2 | too few steps to tell |" in markdown
     page = html_path.read_text()
     assert page.count("data:image/png;base64,") == 2
     assert (tmp_path / "report" / "training.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_training_report_says_whether_the_run_learned() -> None:
+    from orchestrator.results.train_report import learning_signal
+
+    steps = [(float(s), v) for s, v in enumerate([0.1, 0.2, 0.2, 0.4, 0.5, 0.6], 1)]
+    spread = [(s, 0.3) for s, _ in steps]
+    assert learning_signal(steps, spread, spread) == [
+        "0.15", "0.55", "6 of 6", "6 of 6", "reward rising"]
+    # The GPU proofs before rewards with variance: one reward for every completion.
+    flat = [(s, 0.0) for s, _ in steps]
+    row = learning_signal([(s, 1.0) for s, _ in steps], flat, flat)
+    assert row[2:4] == ["0 of 6", "0 of 6"] and row[4].startswith("none: every completion")
+    assert learning_signal(list(reversed(steps)), spread, spread)[4] == "reward not rising"
+    assert learning_signal([], [], [])[4] == "no steps logged"
 
 
 def test_capacity_over_a_swept_request_rate() -> None:

@@ -39,6 +39,8 @@ def test_up_train_on_cpu_end_to_end(orch, project) -> None:
     steps = _metrics(run)
     assert [int(row["step"]) for row in steps] == [1, 2, 3]
     assert all(row["reward"] and float(row["grad_norm"]) > 0 for row in steps)
+    # A reward with variance (length_target): its mean moves from step to step.
+    assert len({row["reward"] for row in steps}) > 1, steps
     # MAX_TOKENS reached the trainer: no completion is longer.
     assert read_json(run / "settings.json")["max_completion_length"] == 24
     assert max(float(row["completions/max_length"]) for row in steps) <= 24
@@ -49,7 +51,9 @@ def test_up_train_on_cpu_end_to_end(orch, project) -> None:
     # Each batch line says its longest completion, which MAX_TOKENS bounds.
     assert report.output_tokens["max"] <= 24
     page = (run / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 and "| reward | 3 |" in (run / "report.md").read_text()
+    markdown = (run / "report.md").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "| reward | 3 |" in markdown
+    assert "## Learning signal" in markdown and "| 3 of 3 | " in markdown  # grad norm > 0
     assert f"report: {run / 'report.html'}" in result.stdout
     assert "train_grpo.py: done" in (run / "trainer.log").read_text()
     timings = read_json(run / "environment.json")["timings"]
