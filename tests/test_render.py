@@ -28,6 +28,8 @@ GPU_TRAIN = "examples/gpu-train.yaml"
 # Kubernetes hands out GPUs by count: the example's ids become counts there.
 TRAIN_COUNTS = ["--set", "trainer.gpus=1", "--set", "trainer.rollout.gpus=1"]
 
+TRAIN_DATASET = ["--set", "trainer.dataset_path=examples/data/grpo-questions.jsonl",
+                 "--set", "trainer.rewards=[exact_answer, length_target]"]
 CASES: dict[str, list[str]] = {
     "seed-002-docker": ["-f", SEED, "--runtime", "docker"],
     "seed-002-compose": ["-f", SEED, "--runtime", "docker", "--format", "compose"],
@@ -68,6 +70,10 @@ CASES: dict[str, list[str]] = {
         "--set", "runtime.kubernetes.dataset_pvc=datasets",
     ],
     "gpu-train-local": ["-f", GPU_TRAIN, "--runtime", "local"],
+    # The trainer's prompts from this machine: a bind mount, or a ConfigMap on Kubernetes.
+    "dataset-train-docker": ["-f", "examples/cpu-train.yaml", *TRAIN_DATASET],
+    "dataset-train-kubernetes": ["-f", "examples/cpu-train.yaml", "--runtime", "kubernetes",
+                                 *TRAIN_DATASET],
 }  # fmt: skip
 KUBERNETES = [name for name, args in CASES.items() if "kubernetes" in name]
 COMPOSE = [name for name in CASES if name.endswith("-compose")]
@@ -88,7 +94,8 @@ def _render(cli, name: str, out: Path) -> dict[str, str]:
 
 def _normalise(text: str) -> str:
     # The scripts folder is wherever this checkout or installation lives.
-    return text.replace(str(data_dir("container_scripts")), "<container_scripts>")
+    text = text.replace(str(data_dir("container_scripts")), "<container_scripts>")
+    return text.replace(str(Path.cwd()), "<cwd>")  # a dataset file's host path
 
 
 def _objects(files: dict[str, str]) -> list[dict]:

@@ -255,8 +255,10 @@ def test_the_runtime_contract_on_a_real_cluster(real_cluster, cpu_image, tmp_pat
 
 
 def test_up_train_on_a_real_cluster(orch, real_cluster) -> None:
+    # The prompts from a file on this machine reach the trainer pod in a ConfigMap.
     result = orch("up", "train", "-f", "examples/cpu-train.yaml", "--runtime", "kubernetes",
                   "-p", "real-train", "--set", f"trainer.results_dir={orch.results}",
+                  "--set", "trainer.dataset_path=examples/data/grpo-questions.jsonl",
                   env=_on(real_cluster))
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     assert "train_grpo.py: done" in result.stdout  # the trainer's log, streamed
@@ -265,7 +267,8 @@ def test_up_train_on_a_real_cluster(orch, real_cluster) -> None:
         steps = [row["step"] for row in csv.DictReader(handle) if row.get("loss")]
     assert steps == ["1", "2", "3"]  # max_steps: 3
     assert (run / "final" / "model.safetensors").stat().st_size > 0
-    assert json.loads((run / "settings.json").read_text())["max_steps"] == 3
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["max_steps"] == 3 and settings["dataset"] == "/datasets/grpo-questions.jsonl"
     assert "LLM Generation" in (run / "rollouts.log").read_text()
     assert "train_grpo.py: done" in (run / "trainer.log").read_text()
     assert _ours(real_cluster, "real-train") == ""

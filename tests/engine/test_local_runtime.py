@@ -194,8 +194,10 @@ def test_sigint_mid_sweep_keeps_finished_points(host, results) -> None:
 
 
 def test_up_train_as_host_processes(host, results) -> None:
+    # The prompts come from a file on this host (trainer.dataset_path), read where they are.
     result = host.orchestrator("up", "train", "-f", "examples/cpu-train.yaml", "--runtime", "local",
-                               "--set", f"trainer.results_dir={results}")
+                               "--set", f"trainer.results_dir={results}",
+                               "--set", "trainer.dataset_path=examples/data/grpo-questions.jsonl")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (run,) = _runs(host, results)
     with (run / "metrics.csv").open() as handle:
@@ -203,6 +205,9 @@ def test_up_train_as_host_processes(host, results) -> None:
     assert [int(row["step"]) for row in steps] == [1, 2, 3]
     assert (run / "final" / "model.safetensors").stat().st_size > 1_000_000
     assert "LLM Generation:" in (run / "rollouts.log").read_text()
+    # The trainer read the file where it is on the host (the repository is /repo there).
+    assert json.loads((run / "settings.json").read_text())["dataset"] == (
+        "/repo/examples/data/grpo-questions.jsonl")
     assert host.processes() == []
 
 

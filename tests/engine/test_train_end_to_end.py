@@ -32,7 +32,10 @@ def _train(orch, project: str, *sets: str, flags: tuple[str, ...] = (), **kwargs
 
 
 def test_up_train_on_cpu_end_to_end(orch, project) -> None:
-    result = _train(orch, project, env={"MAX_TOKENS": "24"})
+    # The prompts and their answers from a file on this machine (a bind mount); exact_answer
+    # reads the 'answer' column TRL hands each reward.
+    result = _train(orch, project, "trainer.dataset_path=examples/data/grpo-questions.jsonl",
+                    "trainer.rewards=[length_target, exact_answer]", env={"MAX_TOKENS": "24"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "LLM Generation:" in result.stdout  # the trainer's log was streamed
     (run,) = orch.runs()
@@ -41,6 +44,8 @@ def test_up_train_on_cpu_end_to_end(orch, project) -> None:
     assert all(row["reward"] and float(row["grad_norm"]) > 0 for row in steps)
     # A reward with variance (length_target): its mean moves from step to step.
     assert len({row["reward"] for row in steps}) > 1, steps
+    assert all(row["rewards/exact_answer/mean"] for row in steps)
+    assert read_json(run / "settings.json")["dataset"] == "/datasets/grpo-questions.jsonl"
     # MAX_TOKENS reached the trainer: no completion is longer.
     assert read_json(run / "settings.json")["max_completion_length"] == 24
     assert max(float(row["completions/max_length"]) for row in steps) <= 24

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from orchestrator.config.dataset_files import DatasetFileError, check_dataset_file
 from orchestrator.config.messages import dotted
 from orchestrator.config.model import MAX_CONCURRENCY, ConcurrencyRange, StackSpec, Workload
-from orchestrator.config.problems import Problem, spans_nodes_problem
+from orchestrator.config.problems import Problem, carried_problem, spans_nodes_problem
 from orchestrator.config.secrets import find_literals
 from orchestrator.config.source import Loc
 from orchestrator.config.train_checks import MANAGED_ROLLOUT_FLAGS, TRAIN_CHECKS
@@ -196,16 +196,9 @@ def check_dataset(spec: StackSpec) -> list[Problem]:
         found = check_dataset_file(work.dataset, work.dataset_path)
     except DatasetFileError as exc:
         return [(loc, f"workload.dataset_path: {exc}")]
-    k8s = spec.runtime.kubernetes
-    limit = traits(spec.runtime.kind).file_object_bytes
-    if (limit is not None and not (k8s.dataset_pvc or k8s.dataset_host_path)
-            and found.size + len(found.path.name) > limit):
-        return [(loc, f"workload.dataset_path: {work.dataset_path} is"
-                      f" {found.size / 1024**2:.1f} MiB, above the {limit / 1024**2:g} MiB a"
-                      " ConfigMap holds; put it on a PersistentVolumeClaim"
-                      " (runtime.kubernetes.dataset_pvc) or a node folder"
-                      " (runtime.kubernetes.dataset_host_path)")]
-    return []
+    return carried_problem(spec, loc, work.dataset_path, found)
+
+
 
 
 def check_memory_limit(spec: StackSpec) -> list[Problem]:

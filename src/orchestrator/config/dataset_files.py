@@ -65,6 +65,19 @@ def check_dataset_file(dataset: str, given: str) -> DatasetFile:
     return DatasetFile(path, size, records)
 
 
+def check_columns(given: str, columns: dict[str, str]) -> None:
+    """Every record of the (checked) JSONL file `given` has each of `columns` (column -> who
+    reads it); raise DatasetFileError naming the first record without one."""
+    if not columns:
+        return
+    shown = Path(given)
+    for number, record in _jsonl(shown, _text(host_path(given), shown)):
+        for column, reader in columns.items():
+            if column not in record:
+                raise DatasetFileError(f"{shown}:{number}: no {column!r}, which {reader} reads"
+                                       " on each line")
+
+
 def _text(path: Path, shown: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")

@@ -6,12 +6,14 @@ and a fix. They run before anything starts.
 
 from __future__ import annotations
 
-import ast
+import importlib.util
 from collections.abc import Callable
 from functools import cache
+from types import ModuleType
 
+from orchestrator.config.dataset_files import DatasetFileError, check_columns, check_dataset_file
 from orchestrator.config.model import StackSpec
-from orchestrator.config.problems import Problem, spans_nodes_problem
+from orchestrator.config.problems import Problem, carried_problem, spans_nodes_problem
 from orchestrator.resources import data_dir
 from orchestrator.runtime.registry import traits
 
@@ -147,15 +149,20 @@ def check_rollout_ports(spec: StackSpec) -> list[Problem]:
 
 
 @cache
+def trainer_script() -> ModuleType:
+    """container_scripts/train_grpo.py as a module (it imports only the standard library until
+    it trains): the owner of the built-in rewards and of the columns they read."""
+    spec = importlib.util.spec_from_file_location(
+        "orchestrator_train_grpo", data_dir("container_scripts") / "train_grpo.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def builtin_rewards() -> tuple[str, ...]:
-    """The rewards train_grpo.py has built in: its REWARDS literal, read without importing it
-    (its owner; the trainer runs it in the image)."""
-    tree = ast.parse((data_dir("container_scripts") / "train_grpo.py").read_text())
-    for node in tree.body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "REWARDS"):
-            return tuple(ast.literal_eval(node.value))
-    raise RuntimeError("container_scripts/train_grpo.py has no REWARDS tuple")
+    """The rewards train_grpo.py has built in."""
+    return tuple(trainer_script().REWARDS)
 
 
 def check_trainer_rewards(spec: StackSpec) -> list[Problem]:
@@ -170,12 +177,33 @@ def check_trainer_rewards(spec: StackSpec) -> list[Problem]:
             problems.append((("trainer", "rewards", index),
                              f"trainer.rewards: unknown reward {name!r}; use {', '.join(known)},"
                              " or module:function importable in the trainer"))
-    if "exact_answer" in trainer.rewards and trainer.dataset == "toy":
+    if "exact_answer" in trainer.rewards and trainer.dataset == "toy" and not trainer.dataset_path:
         problems.append((("trainer", "rewards"),
                          "trainer.rewards has exact_answer, which reads an 'answer' on each line,"
-                         " and trainer.dataset is toy (no answers): set trainer.dataset to a JSONL"
-                         " file with 'prompt' and 'answer'"))
+                         " and trainer.dataset is toy (no answers): set trainer.dataset_path to a"
+                         " JSONL file with 'prompt' and 'answer'"))
     return problems
+
+
+def check_trainer_dataset(spec: StackSpec) -> list[Problem]:
+    """trainer.dataset_path: one source of prompts, a JSONL file of 'prompt' records holding
+    the columns the rewards read (the first record without one named by line), that reaches
+    the trainer on the runtime."""
+    trainer = spec.trainer
+    if trainer is None or not trainer.dataset_path:
+        return []
+    loc = ("trainer", "dataset_path")
+    if trainer.dataset != "toy":
+        return [(loc, f"trainer.dataset_path and trainer.dataset ({trainer.dataset}) both name"
+                      " the prompts; keep one (dataset_path for a file on this machine)")]
+    needed = trainer_script().needed_columns(
+        trainer.rewards, {"keyword": trainer.reward_keyword or ""})
+    try:
+        found = check_dataset_file("custom", trainer.dataset_path)
+        check_columns(trainer.dataset_path, needed)
+    except DatasetFileError as exc:
+        return [(loc, f"trainer.dataset_path: {exc}")]
+    return carried_problem(spec, loc, trainer.dataset_path, found)
 
 
 TRAIN_CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
@@ -187,4 +215,5 @@ TRAIN_CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
     check_trainer_nodes,
     check_rollout_ports,
     check_trainer_rewards,
+    check_trainer_dataset,
 )

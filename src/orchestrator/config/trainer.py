@@ -59,6 +59,10 @@ class Trainer(GpuCounting, Section):
     image: NonEmpty = Field(DEFAULT_TRAINER_IMAGE, description="An image with TRL; see images/gpu.")
     model: ModelName = Field(description="Hugging Face id or a path inside the image.")
     dataset: str = Field("toy", description="A JSONL file in the image (a 'prompt' per line), or toy.")
+    dataset_path: str | None = Field(
+        None, description="A JSONL file on this machine (relative to the current folder): a"
+        " 'prompt' per line, and the columns the rewards read ('answer', 'keyword'); checked"
+        " before start and carried to the trainer on every runtime. Instead of dataset.")
     rewards: list[str] = Field(
         default_factory=lambda: ["json_valid", "length_penalty"],
         description="json_valid, length_penalty, length_target (1.0 at length_target_words,"

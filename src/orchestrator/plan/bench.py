@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from orchestrator.config.dataset_files import host_path
 from orchestrator.config.fields import (
     COMPILE_CACHE_MOUNT,
     DEFAULT_VLLM_IMAGE,
@@ -20,6 +19,7 @@ from orchestrator.plan.common import (
     compile_cache_volume,
     component_labels,
     copy_limits_of,
+    dataset_volume,
     health_probe,
     network_of,
     placement_of,
@@ -36,7 +36,7 @@ from orchestrator.plan.model import (
     Plan,
     Port,
     Volume,
-    dataset_in_client,
+    dataset_mount_path,
 )
 from orchestrator.runtime.registry import traits
 from orchestrator.serving import engine_of
@@ -116,7 +116,7 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         "RESULTS_DIR": CLIENT_RESULTS_DIR,
         # run_benchmark.sh by hand reads the same file (vLLM's own datasets only: it does not
         # replay conversations).
-        **({"DATASET_NAME": work.dataset, "DATASET_PATH": dataset_in_client(work.dataset_path)}
+        **({"DATASET_NAME": work.dataset, "DATASET_PATH": dataset_mount_path(work.dataset_path)}
            if work.dataset_path and work.dataset in ("custom", "sharegpt") else {}),
         **plain_env(spec.client.env),
     }
@@ -134,7 +134,7 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         volumes=[
             Volume(name="scripts", mount_path=SCRIPTS_MOUNT, source="scripts", read_only=True),
             Volume(name="results", mount_path=CLIENT_RESULTS_DIR, source="scratch"),
-            *_dataset_volume(spec),
+            *dataset_volume(spec, spec.workload.dataset_path),
         ],
     )
 
@@ -145,13 +145,3 @@ def _names_host_alias(spec: StackSpec) -> bool:
     url = spec.client.server_url
     return alias is not None and url is not None and urlsplit(url).hostname == alias
 
-
-def _dataset_volume(spec: StackSpec) -> list[Volume]:
-    """The user's dataset file, read-only in the client (none for random prompts)."""
-    given = spec.workload.dataset_path
-    if not given:
-        return []
-    k8s = spec.runtime.kubernetes
-    return [Volume(name="dataset", mount_path=dataset_in_client(given), source="dataset",
-                   host_path=str(host_path(given)), read_only=True, claim=k8s.dataset_pvc,
-                   node_path=k8s.dataset_host_path)]

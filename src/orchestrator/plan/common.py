@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchestrator.config.dataset_files import host_path
 from orchestrator.config.fields import (
     COMPILE_CACHE_MOUNT,
     CompileCache,
@@ -13,7 +14,14 @@ from orchestrator.config.fields import (
 )
 from orchestrator.config.model import StackSpec
 from orchestrator.names import LABEL_COMPONENT, LABEL_PROJECT, LABEL_RUN, LABEL_STACK, Role
-from orchestrator.plan.model import CopyLimits, HttpProbe, Placement, Scope, Volume
+from orchestrator.plan.model import (
+    CopyLimits,
+    HttpProbe,
+    Placement,
+    Scope,
+    Volume,
+    dataset_mount_path,
+)
 from orchestrator.runtime.registry import traits
 
 
@@ -85,6 +93,17 @@ def compile_cache_volume(spec: StackSpec, cache: CompileCache) -> Volume:
         claim=k8s.compile_cache_pvc,
         node_path=k8s.compile_cache_host_path,
     )
+
+
+def dataset_volume(spec: StackSpec, given: str | None) -> list[Volume]:
+    """The user's dataset file `given` (a path on this machine), read-only in the component
+    that reads it; none when not given."""
+    if not given:
+        return []
+    k8s = spec.runtime.kubernetes
+    return [Volume(name="dataset", mount_path=dataset_mount_path(given), source="dataset",
+                   host_path=str(host_path(given)), read_only=True, claim=k8s.dataset_pvc,
+                   node_path=k8s.dataset_host_path)]
 
 
 def health_probe(port: int, budget_s: int, path: str = "/health") -> HttpProbe:

@@ -17,8 +17,9 @@ RENDEZVOUS_PORT = 29500  # torchrun's, between the pods of a multi-node trainer
 QUIET_ENV = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
 
 
-def dataset_in_client(dataset_path: str) -> str:
-    """Where the client reads the dataset file `workload.dataset_path` names."""
+def dataset_mount_path(dataset_path: str) -> str:
+    """Where the client (or the trainer) reads the dataset file `workload.dataset_path` (or
+    `trainer.dataset_path`) names."""
     return f"{DATASET_MOUNT}/{PurePosixPath(dataset_path).name}"
 
 

@@ -11,6 +11,7 @@ from orchestrator.plan.common import (
     cache_volume,
     component_labels,
     copy_limits_of,
+    dataset_volume,
     health_probe,
     network_of,
     placement_of,
@@ -28,6 +29,7 @@ from orchestrator.plan.model import (
     Plan,
     Port,
     Volume,
+    dataset_mount_path,
 )
 from orchestrator.runtime.registry import traits
 
@@ -105,7 +107,8 @@ def trainer_argv(trainer: Trainer, project: str, rollout_url: str | None) -> lis
         launcher = ["python3"]
     argv = [*launcher, script,
             "--model", trainer.model,
-            "--dataset", trainer.dataset,
+            "--dataset", (dataset_mount_path(trainer.dataset_path) if trainer.dataset_path
+                          else trainer.dataset),
             *(arg for reward in trainer.rewards for arg in ("--reward", reward)),
             "--learning-rate", str(trainer.learning_rate),
             "--beta", str(trainer.beta),
@@ -178,6 +181,7 @@ def _trainer(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuReq
             Volume(name="output", mount_path=TRAIN_OUTPUT_DIR, source="scratch",
                    claim=output_claim),
             cache_volume(spec, trainer.model_cache),
+            *dataset_volume(spec, trainer.dataset_path),
         ],
         shm_size_bytes=parse_size(trainer.shm_size),
         nodes=trainer.nodes,

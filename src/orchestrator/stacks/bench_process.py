@@ -18,7 +18,7 @@ from orchestrator.errors import BenchmarkError
 from orchestrator.names import Role
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan
 from orchestrator.plan.bench import server_url
-from orchestrator.plan.model import dataset_in_client
+from orchestrator.plan.model import dataset_mount_path
 from orchestrator.results.answers import METRICS_DIR, METRICS_SUFFIX
 from orchestrator.results.bench_records import LATENCIES, PERCENTILES, ResultFormatError
 from orchestrator.results.run_folder import RunFolder
@@ -122,7 +122,7 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
     dataset = spec.workload.dataset_path
     return [*argv, "--", "--backend", "openai", "--base-url", url, "--endpoint",
             "/v1/completions", "--model", server.model_name, "--tokenizer", server.model,
-            *(["--dataset-path", dataset_in_client(dataset)] if dataset else [])]
+            *(["--dataset-path", dataset_mount_path(dataset)] if dataset else [])]
 
 
 def point_tokens(point: Point) -> list[str]:

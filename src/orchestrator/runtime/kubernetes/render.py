@@ -119,6 +119,7 @@ def chart_values(plan: Plan, chart: Path) -> dict[str, Any]:
             "rendezvousPort": RENDEZVOUS_PORT,
             "resultsContainer": RESULTS_CONTAINER,
             "exitCodeFile": f"{trainer.mount('scratch')}/{EXIT_CODE_FILE}",
+            "dataset": _dataset(plan, trainer),
         }
     return _deep_merge(defaults, computed)
 
@@ -148,10 +149,11 @@ def _server_values(component: Component) -> dict[str, Any]:
     }
 
 
-def _dataset(plan: Plan, client: Component) -> dict[str, Any]:
-    """The dataset file's folder in the client: a claim or node folder holding it, else a
-    ConfigMap of its content (the config check kept it within what a ConfigMap holds)."""
-    volume = next((v for v in client.volumes if v.source == "dataset"), None)
+def _dataset(plan: Plan, component: Component) -> dict[str, Any]:
+    """The dataset file's folder in the component that reads it (the client, or the trainer):
+    a claim or node folder holding it, else a ConfigMap of its content (the config check kept
+    it within what a ConfigMap holds)."""
+    volume = next((v for v in component.volumes if v.source == "dataset"), None)
     if volume is None or volume.host_path is None:
         return {"enabled": False}
     mount = PurePosixPath(volume.mount_path)
@@ -163,7 +165,7 @@ def _dataset(plan: Plan, client: Component) -> dict[str, Any]:
         try:
             values["content"] = Path(volume.host_path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise RenderError(f"workload.dataset_path: {volume.host_path} cannot be read"
+            raise RenderError(f"the dataset file {volume.host_path} cannot be read"
                               f" ({exc})") from None
     return values
 
