@@ -2,6 +2,7 @@
 """Capacity by search against a fine grid on the same server settings, side by side.
 
     bench/search_vs_grid.py CONFIG --grid 1,2,3,...,N [--out DIR] [--set KEY=VALUE ...]
+                            [--same-server URL]
 
 CONFIG has a `sweep.search`; the grid run is the same config with the search off, the grid's
 concurrencies and no over-saturation stop (every point measured). Prints each run's answer,
@@ -10,7 +11,9 @@ last point home, the search's round trips between probes included), the run's wa
 its server's start (which adds what every run pays once: the warm-up, the report, stopping the
 server) and whole wall time, and whether the search's capacity is within one resolution step
 (the search's own, or --resolution) of the grid's (its highest measured concurrency that meets
-the SLO) in at most half the grid's measuring time.
+the SLO; with --set sweep.repeats=N, judged on all N runs' requests together, as the search
+judges a probe) in at most half the grid's measuring time.
+With --same-server URL the grid runs on the search's server (kept, then removed).
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ import yaml
 ENV = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1"}
 
 
-def run(config: str, out: Path, sets: list[str]) -> tuple[Path, float]:
+def run(config: str, out: Path, sets: list[str], flags: tuple[str, ...] = ()) -> tuple[Path, float]:
     """`orchestrator up bench` into `out`; the run folder and its wall time."""
-    argv = [sys.executable, "-m", "orchestrator", "up", "bench", "-f", config,
+    argv = [sys.executable, "-m", "orchestrator", "up", "bench", "-f", config, *flags,
             "--set", f"results_dir={out}"]
     for item in sets:
         argv += ["--set", item]
@@ -100,12 +103,31 @@ def main() -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[])
     parser.add_argument("--resolution", type=float, default=None,
                         help="how far apart the two answers may be (default: the search's)")
+    parser.add_argument(
+        "--same-server", metavar="URL",
+        help="run the grid on the search's own server, kept after the search and reached by the"
+        " grid's client at URL (http://127.0.0.1:PORT on the local runtime,"
+        " http://host.docker.internal:PORT on Docker), so that the answers do not differ by two"
+        " server starts; the server is removed at the end")
     args = parser.parse_args()
     grid = [int(c) for c in args.grid.split(",")]
-    search_run, search_wall = run(args.config, args.out / "search", args.sets)
-    grid_run, grid_wall = run(args.config, args.out / "grid", [
-        *args.sets, "sweep.search=null", f"workload.concurrency={json.dumps(grid)}",
-        "sweep.skip_saturated=false"])
+    project = f"search-vs-grid-{os.getpid()}"
+    kept = ("--keep", "-p", project) if args.same_server else ()
+    grid_sets = [*args.sets, "sweep.search=null", f"workload.concurrency={json.dumps(grid)}",
+                 "sweep.skip_saturated=false"]
+    try:
+        search_run, search_wall = run(args.config, args.out / "search", args.sets, kept)
+        if args.same_server:
+            grid_run, grid_wall = run(args.config, args.out / "grid", [
+                *grid_sets, f"client.server_url={args.same_server}"], ("-p", f"{project}-grid"))
+        else:
+            grid_run, grid_wall = run(args.config, args.out / "grid", grid_sets)
+    finally:
+        if args.same_server:
+            down = [sys.executable, "-m", "orchestrator", "down", "-f", args.config, "-p", project]
+            for item in args.sets:
+                down += ["--set", item]
+            subprocess.run(down, env={**os.environ, **ENV}, check=False)
     found, fine = figures(search_run, search_wall), figures(grid_run, grid_wall)
     print(f"{'':28}{'search':>14}{'grid':>14}")
     print(f"{'capacity (concurrency)':28}{_answer(found):>14}{_answer(fine):>14}")
