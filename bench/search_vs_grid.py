@@ -29,6 +29,9 @@ from typing import Any
 
 import yaml
 
+from orchestrator.config.model import Slo
+from orchestrator.stacks.steering import pooled
+
 ENV = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1"}
 
 
@@ -51,7 +54,11 @@ def figures(folder: Path, wall: float) -> dict[str, Any]:
     rows = json.loads((folder / "summary.json").read_text())
     variants = json.loads((folder / "variants.json").read_text())
     ready = sum(v.get("ready_s") or 0.0 for v in variants)
-    passes = [value for value, met in _pooled_verdicts(rows, _attainment(folder)).items() if met]
+    slo = Slo(**_config(folder)["workload"]["slo"])
+    by_value: dict[float, list[dict[str, Any]]] = {}
+    for row in rows:  # a value's repeats judged together, as the search judges a probe
+        by_value.setdefault(float(row["concurrency"]), []).append(row)
+    passes = [value for value, runs in by_value.items() if pooled(value, runs, slo).passed]
     search = next(iter((variants[0].get("search") or {}).values()), None)
     return {"points": len(rows), "measuring_s": sum(v.get("measuring_s") or 0.0 for v in variants),
             "past_start_s": wall - ready, "wall_s": wall,
@@ -59,32 +66,10 @@ def figures(folder: Path, wall: float) -> dict[str, Any]:
             "above": search["above"] if search else None}
 
 
-def _pooled_verdicts(rows: list[dict[str, Any]], share: float) -> dict[float, bool]:
-    """Each concurrency's verdict on all its runs' requests together (as a search judges a
-    probe of several runs)."""
-    good: dict[float, float] = {}
-    completed: dict[float, int] = {}
-    failed: dict[float, bool] = {}
-    for row in rows:
-        value = float(row["concurrency"])
-        good[value] = good.get(value, 0.0) + (row.get("request_goodput") or 0.0) * (
-            row.get("duration") or 0.0)
-        completed[value] = completed.get(value, 0) + int(row.get("completed") or 0)
-        failed[value] = failed.get(value, False) or bool(row.get("failed"))
-    return {value: bool(completed[value]) and not failed[value]
-            and good[value] / completed[value] >= share for value in good}
-
-
-def _attainment(folder: Path) -> float:
-    """The SLO's attainment the run was judged at (its config.yaml)."""
-    config = yaml.safe_load((folder / "config.yaml").read_text())
-    return float(config["workload"]["slo"]["attainment"])
-
-
-def search_resolution(folder: Path) -> float:
-    """The resolution the search ran at (its run folder's config.yaml)."""
-    config = yaml.safe_load((folder / "config.yaml").read_text())
-    return float(config["sweep"]["search"]["resolution"])
+def _config(folder: Path) -> dict[str, Any]:
+    """The config the run ran with (its run folder's config.yaml)."""
+    config: dict[str, Any] = yaml.safe_load((folder / "config.yaml").read_text())
+    return config
 
 
 def _answer(run: dict[str, Any]) -> str:
@@ -136,7 +121,8 @@ def main() -> None:
                        ("wall_s", "wall s (with its start)")):
         print(f"{label:28}{found[key]:>14,.1f}{fine[key]:>14,.1f}" if key != "points" else
               f"{label:28}{found[key]:>14}{fine[key]:>14}")
-    step = args.resolution if args.resolution is not None else search_resolution(search_run)
+    step = (args.resolution if args.resolution is not None
+            else float(_config(search_run)["sweep"]["search"]["resolution"]))
     agree = (found["capacity"] is not None and fine["capacity"] is not None
              and abs(found["capacity"] - fine["capacity"]) <= step)
     share = found["measuring_s"] / fine["measuring_s"] if fine["measuring_s"] else float("nan")

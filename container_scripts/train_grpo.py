@@ -53,8 +53,6 @@ DEFAULTS: dict[str, Any] = {
     "length_target_words": 50,
     "keyword": "",
 }
-# The built-in rewards (the config check reads this tuple; keep it a literal).
-REWARDS = ("json_valid", "length_penalty", "length_target", "keyword", "exact_answer")
 TRL_VERSION = "1.16"  # the generation hook below is TRL's; other versions are refused at start
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
@@ -135,16 +133,21 @@ def needed_columns(rewards: list[str], settings: dict[str, Any]) -> dict[str, st
     return needed
 
 
+# The built-in rewards by name, each made from the settings (the config check reads REWARDS).
+BUILTIN: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "json_valid": lambda settings: json_valid,
+    "length_penalty": lambda settings: make_length_penalty(settings["length_target_words"]),
+    "length_target": lambda settings: make_length_target(settings["length_target_words"]),
+    "keyword": lambda settings: make_keyword(settings["keyword"]),
+    "exact_answer": lambda settings: exact_answer,
+}
+REWARDS = tuple(BUILTIN)
+
+
 def load_reward(name: str, settings: dict[str, Any]) -> Any:
     """A built-in reward by name (REWARDS), or any function as module:function."""
-    builtin: dict[str, Callable[[], Any]] = {
-        "json_valid": lambda: json_valid,
-        "length_penalty": lambda: make_length_penalty(settings["length_target_words"]),
-        "length_target": lambda: make_length_target(settings["length_target_words"]),
-        "keyword": lambda: make_keyword(settings["keyword"]),
-        "exact_answer": lambda: exact_answer}
-    if name in builtin:
-        return builtin[name]()
+    if name in BUILTIN:
+        return BUILTIN[name](settings)
     module, _, function = name.partition(":")
     if not function:
         sys.exit(f"train_grpo.py: unknown reward {name!r}; use {', '.join(REWARDS)} or module:function")

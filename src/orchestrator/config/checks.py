@@ -199,8 +199,6 @@ def check_dataset(spec: StackSpec) -> list[Problem]:
     return carried_problem(spec, loc, work.dataset_path, found)
 
 
-
-
 def check_memory_limit(spec: StackSpec) -> list[Problem]:
     """A memory limit needs a runtime that enforces one (host processes have none)."""
     runtime = traits(spec.runtime.kind)

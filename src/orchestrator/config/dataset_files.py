@@ -13,7 +13,7 @@ Formats (what vLLM's benchmark and the conversation replay read):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,9 +40,11 @@ def host_path(given: str) -> Path:
     return Path(given).expanduser().absolute()
 
 
-def check_dataset_file(dataset: str, given: str) -> DatasetFile:
+def check_dataset_file(dataset: str, given: str,
+                       columns: Mapping[str, str] | None = None) -> DatasetFile:
     """Check `given` as a dataset of type `dataset`; raise DatasetFileError naming the first
-    problem."""
+    problem. `columns` (column -> who reads it): fields every record of a custom dataset must
+    also have."""
     path = host_path(given)
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
@@ -61,21 +63,11 @@ def check_dataset_file(dataset: str, given: str) -> DatasetFile:
         raise DatasetFileError(f"{shown}: a custom dataset is JSONL and its name must end in"
                                " .jsonl (vLLM reads no other); rename it")
     text = _text(path, shown)
-    records = {"custom": _custom, "sharegpt": _sharegpt, "conversations": _conversations}[dataset](shown, text)
+    if dataset == "custom":
+        records = _custom(shown, text, columns or {})
+    else:
+        records = {"sharegpt": _sharegpt, "conversations": _conversations}[dataset](shown, text)
     return DatasetFile(path, size, records)
-
-
-def check_columns(given: str, columns: dict[str, str]) -> None:
-    """Every record of the (checked) JSONL file `given` has each of `columns` (column -> who
-    reads it); raise DatasetFileError naming the first record without one."""
-    if not columns:
-        return
-    shown = Path(given)
-    for number, record in _jsonl(shown, _text(host_path(given), shown)):
-        for column, reader in columns.items():
-            if column not in record:
-                raise DatasetFileError(f"{shown}:{number}: no {column!r}, which {reader} reads"
-                                       " on each line")
 
 
 def _text(path: Path, shown: Path) -> str:
@@ -117,12 +109,16 @@ def _records(path: Path, text: str, check: Callable[[str, dict[str, Any]], None]
     return count
 
 
-def _custom(path: Path, text: str) -> int:
+def _custom(path: Path, text: str, columns: Mapping[str, str]) -> int:
     def check(where: str, record: dict[str, Any]) -> None:
         prompt = record.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise DatasetFileError(f"{where}: no \"prompt\" string; a custom dataset has one JSON"
                                    " object with a \"prompt\" per line")
+        for column, reader in columns.items():
+            if column not in record:
+                raise DatasetFileError(f"{where}: no {column!r}, which {reader} reads on each"
+                                       " line")
     return _records(path, text, check, "prompt")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import cache
 from types import ModuleType
 
-from orchestrator.config.dataset_files import DatasetFileError, check_columns, check_dataset_file
+from orchestrator.config.dataset_files import DatasetFileError, check_dataset_file
 from orchestrator.config.model import StackSpec
 from orchestrator.config.problems import Problem, carried_problem, spans_nodes_problem
 from orchestrator.resources import data_dir
@@ -199,8 +199,7 @@ def check_trainer_dataset(spec: StackSpec) -> list[Problem]:
     needed = trainer_script().needed_columns(
         trainer.rewards, {"keyword": trainer.reward_keyword or ""})
     try:
-        found = check_dataset_file("custom", trainer.dataset_path)
-        check_columns(trainer.dataset_path, needed)
+        found = check_dataset_file("custom", trainer.dataset_path, needed)
     except DatasetFileError as exc:
         return [(loc, f"trainer.dataset_path: {exc}")]
     return carried_problem(spec, loc, trainer.dataset_path, found)

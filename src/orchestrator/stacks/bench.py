@@ -289,8 +289,8 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
         if bench is not None and bench.first_start is not None:
             record.measuring_s = round(time.monotonic() - bench.first_start, 2)
         row = _point_home(sweep, result)
-        if lane.bench is not None and not sweep.stop.is_set():
-            steering.after(result.point, row, lane.bench)
+        if bench is not None and not sweep.stop.is_set():
+            steering.after(result.point, row, bench)
 
     met = not plan.has(Role.server)  # run_bench met the server and started the client
     if not met and lane.plan is not None and runs_the_same_server(lane.plan, plan):
