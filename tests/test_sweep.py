@@ -214,7 +214,7 @@ def test_the_bench_command_is_what_bench_points_reads(tmp_path: Path) -> None:
         (1, "w1-c1-r0.json", "w1"), (2, "w1-c2-r0.json", "w1")]
     # Every point sends prompts of its own (its own seed), so none measures cached prefill.
     seeds = [p.seed for p in parsed.points]
-    assert len(set(seeds)) == 4 and seeds == [p.seed for p in matrix.points(variant)]
+    assert len(set(seeds)) == 4 and seeds == [p.seed() for p in matrix.points(variant)]
     assert [p.prompts for p in parsed.points] == [p.prompts for p in matrix.points(variant)]
     assert parsed.reset_prefix_cache
     assert parsed.result_dir == "/root/bench_results/RUN/v0"
@@ -225,6 +225,27 @@ def test_the_bench_command_is_what_bench_points_reads(tmp_path: Path) -> None:
     assert parsed.workloads["w0"].flags[-2:] == ["--goodput", "ttft:500"]
     assert "output_len=32" in parsed.workloads["w1"].metadata
     assert parsed.flags[:4] == ["--backend", "openai", "--base-url", "http://sw-server:8000"]
+
+
+def test_a_server_the_tool_did_not_start_gets_prompts_of_the_runs_own(tmp_path: Path) -> None:
+    """Two runs against one kept server must not send it the same prompts (its prefix cache
+    would answer them: 97% hits on an H200); a started server's cache is reset instead, so a
+    config's prompts stay the same from run to run."""
+    def seeds(loaded, run_id: str) -> tuple[list[int | None], int | None, bool]:
+        matrix = _matrix(loaded)
+        variant = matrix.variants[0]
+        parsed = _bench_points_module().parse(
+            bench_argv(variant.spec, "sw", run_id, variant, matrix.points(variant), None,
+                       warmup=True)[2:])
+        return [p.seed for p in parsed.points], parsed.warmup[2], parsed.reset_prefix_cache
+
+    started = _load(tmp_path)
+    assert seeds(started, "RUN1") == seeds(started, "RUN2")
+    assert seeds(started, "RUN1")[2]
+    kept = _load(tmp_path, None, ("client.server_url=http://host.docker.internal:8000",))
+    first, second = seeds(kept, "RUN1"), seeds(kept, "RUN2")
+    assert not set(first[0]) & set(second[0]) and first[1] != second[1]
+    assert len(set(first[0])) == len(first[0]) and not first[2]
 
 
 def test_dry_run_starts_nothing_and_shows_the_matrix(cli, tmp_path: Path) -> None:
@@ -261,10 +282,10 @@ def test_points_get_their_own_prompts_and_enough_of_them(tmp_path: Path) -> None
     matrix = _matrix(loaded)
     first, second = (matrix.points(v) for v in matrix.variants)
     # The same point of two server variants sends the same prompts; two points never do.
-    assert [p.seed for p in first] == [p.seed for p in second]
-    assert len({p.seed for p in first}) == len(first)
+    assert [p.seed() for p in first] == [p.seed() for p in second]
+    assert len({p.seed() for p in first}) == len(first)
     # At least 4 prompts per concurrency slot: 10 at c1 and c2, 4 x c above that.
     assert [(p.concurrency, p.prompts) for p in first] == [
         (c, max(10, 4 * c)) for c in first[0].workload.workload.concurrency_points]
     same = _matrix(_load(tmp_path, {}, ("workload.fresh_prompts=false", "workload.seed=7")))
-    assert {p.seed for p in same.all_points} == {7}
+    assert {p.seed() for p in same.all_points} == {7}

@@ -60,8 +60,10 @@ def by_hand(cpu_image: str) -> Iterator[int]:
 
 def test_a_server_started_by_hand_is_benchmarked_and_left_running(orch, project, by_hand) -> None:
     url = f"http://host.docker.internal:{by_hand}"
-    result = orch("up", "bench", "-f", TINY, "-p", project, "--set", f"results_dir={orch.results}",
-                  "--set", "workload.output_len=16", env={"VLLM_SERVER_URL": url})
+    # Prompts long enough for the prefix cache to answer a repeated one (the second run below).
+    sets = ("--set", f"results_dir={orch.results}", "--set", "workload.output_len=16",
+            "--set", "workload.input_len=400")
+    result = orch("up", "bench", "-f", TINY, "-p", project, *sets, env={"VLLM_SERVER_URL": url})
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
     assert f"{url} serves tiny-qwen2: max length 512" in result.stdout
     assert "server.max_model_len" in result.stdout  # set in the config, not applied
@@ -87,6 +89,14 @@ def test_a_server_started_by_hand_is_benchmarked_and_left_running(orch, project,
     # The tool removed only what it started: the server still answers.
     assert leftovers(project) == []
     assert _answers(f"http://127.0.0.1:{by_hand}/v1/models", 10)
+    # The same config again: the server outlived the first run, so this run sends prompts of
+    # its own (with the first run's seeds its prefix cache answered most of every prompt).
+    again = orch("up", "bench", "-f", TINY, "-p", project, *sets, env={"VLLM_SERVER_URL": url})
+    assert again.returncode == 0, again.stderr + again.stdout[-3000:]
+    (second,) = [r for r in orch.runs() if r != run]
+    rows_again = read_json(second / "summary.json")
+    assert not {r["point_seed"] for r in rows} & {r["point_seed"] for r in rows_again}
+    assert all(r["prefix_cache_hit_rate"] < 0.5 for r in rows_again), rows_again
 
 
 def test_detached_it_leaves_the_client_alone_and_down_removes_only_that(orch, project,

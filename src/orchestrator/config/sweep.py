@@ -85,13 +85,13 @@ class Point:
             return self.workload.workload.num_prompts
         return self.workload.workload.prompts_at(self.concurrency)
 
-    @property
-    def seed(self) -> int:
+    def seed(self, salt: str = "") -> int:
         """The dataset seed of this point: its own with workload.fresh_prompts (the same at the
-        same point of every server variant), else the workload's."""
+        same point of every server variant; `salt` makes it one of a run's own, see
+        stacks.bench_process.prompt_salt), else the workload's."""
         rate = f"/q{self.rate:g}" if self.rate is not None else ""
-        return point_seed(self.workload.workload, f"{self.workload.name}/c{self.concurrency}"
-                                                  f"{rate}/r{self.repeat}")
+        return point_seed(self.workload.workload, f"{salt}{self.workload.name}/"
+                                                  f"c{self.concurrency}{rate}/r{self.repeat}")
 
 
 def point_seed(work: Workload, where: str) -> int:

@@ -42,6 +42,7 @@ from orchestrator.stacks.bench_process import (
     BenchProcess,
     PointResult,
     bench_argv,
+    prompt_salt,
 )
 from orchestrator.stacks.endpoint import Endpoint, meet_endpoint, not_applied, not_applied_line
 from orchestrator.stacks.fit_check import check_variants, fit_record, inventory_here, measured
@@ -299,7 +300,7 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
         argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points, None,
                           more_to_come=searching, steered=steering.steers_grid)
         lane.bench = BenchProcess(sweep.runtime, lane.plan, sweep.folder, variant, points, argv,
-                                  log, on_point, sweep.stop)
+                                  log, on_point, sweep.stop, prompt_salt(spec, plan.run_id))
         lane.bench.start().join()
         lane.bench = None
         return
@@ -309,7 +310,7 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
                       _probe_budget(plan), warmup=True, more_to_come=searching,
                       steered=steering.steers_grid)
     lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,
-                              on_point, sweep.stop,
+                              on_point, sweep.stop, prompt_salt(spec, plan.run_id),
                               on_warmup=lambda wall_s: _warmup_home(sweep, variant, wall_s))
     if met:
         lane.bench.start()

@@ -95,11 +95,12 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
     first = points[0] if points else None
     # A rate probe's concurrency is only a cap: its warm-up is the default's smallest.
     at = first.concurrency if first and first.rate is None else 1
+    salt = prompt_salt(spec, run_id)
     if warmup and first and (count := first.workload.workload.warmup_count(at)):
         argv += ["--warmup", str(count), WARMUP_FILE,
-                 f"seed={point_seed(first.workload.workload, 'warmup')}"]
+                 f"seed={point_seed(first.workload.workload, f'{salt}warmup')}"]
     # A server the tool did not start may serve others too: its cache is not the tool's to
-    # empty (fresh seeds still give every point prompts of its own).
+    # empty (seeds of this run's own still give every point prompts it has not seen).
     fresh = any(p.workload.workload.fresh_per_point for p in points)
     if fresh and not spec.client.server_url and engine.reset_cache_path:
         argv += ["--reset-prefix-cache", engine.reset_cache_path]
@@ -117,7 +118,7 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
                     f"output_len={work.workload.output_len}", f"dataset={work.workload.dataset}"]
             argv += ["--workload", work.name, workload_json(work.workload, meta)]
     for point in points:
-        argv += ["--point", *point_tokens(point)]
+        argv += ["--point", *point_tokens(point, salt)]
     # The dataset file is one argv item of its own (so the local runtime maps its path).
     dataset = spec.workload.dataset_path
     return [*argv, "--", "--backend", "openai", "--base-url", url, "--endpoint",
@@ -125,9 +126,18 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
             *(["--dataset-path", dataset_mount_path(dataset)] if dataset else [])]
 
 
-def point_tokens(point: Point) -> list[str]:
+def prompt_salt(spec: StackSpec, run_id: str) -> str:
+    """What the run's prompt seeds are drawn with besides each point's place: for a server the
+    tool did not start (client.server_url), the run's id, as that server outlives the run and
+    its prefix cache would answer the prompts of an earlier run of the same config (measured on
+    an H200: 97% hits); nothing for a server the tool starts, whose cache it resets before each
+    point, so a config's prompts stay the same from run to run."""
+    return f"{run_id}/" if spec.client.server_url else ""
+
+
+def point_tokens(point: Point, salt: str) -> list[str]:
     """A point as bench_points.py takes it: C NAME W seed=S prompts=N [rate=R]."""
-    return [str(point.concurrency), point.name, point.workload.name, f"seed={point.seed}",
+    return [str(point.concurrency), point.name, point.workload.name, f"seed={point.seed(salt)}",
             f"prompts={point.prompts}", *([f"rate={point.rate:g}"] if point.rate else [])]
 
 
@@ -155,9 +165,9 @@ class BenchProcess:
 
     def __init__(self, runtime: Runtime, plan: Plan, folder: RunFolder, variant: ServerVariant,
                  points: list[Point], argv: list[str], log_name: str,
-                 on_point: Callable[[PointResult], None], stop: threading.Event,
+                 on_point: Callable[[PointResult], None], stop: threading.Event, salt: str,
                  on_warmup: Callable[[float], None] | None = None) -> None:
-        self.runtime, self.plan, self.folder = runtime, plan, folder
+        self.runtime, self.plan, self.folder, self.salt = runtime, plan, folder, salt
         self.variant, self.points, self.argv, self.log_name = variant, points, argv, log_name
         self.on_point, self.stop, self.on_warmup = on_point, stop, on_warmup
         self.by_name = {p.name: p for p in points}
@@ -198,7 +208,7 @@ class BenchProcess:
         """Run `point` after the ones given (a search's next probe)."""
         self.points.append(point)
         self.by_name[point.name] = point
-        self._control["add"].append(point_tokens(point))
+        self._control["add"].append(point_tokens(point, self.salt))
         self._write_control()
 
     def skip(self, points: list[Point]) -> None:
