@@ -62,7 +62,12 @@ def test_gpu_train_manifests_applied_then_ps_logs_and_down(cli, cluster, tmp_pat
     assert cli("ps", "trainer", "-q", *on).stdout.split() == ["qwen-grpo-trainer-0-fake"]
     logs = cli("logs", "trainer", *on)
     assert logs.exit_code == 0 and logs.stdout  # the pod's (scripted) log
-    down = cli("down", *on)
+    # Applied by hand, the trainer has no run folder to bring its output to: `down` refuses,
+    # removing nothing, until told to discard it.
+    kept = cli("down", *on)
+    assert kept.exit_code == 1 and "`orchestrator down --discard -p qwen-grpo`" in kept.stderr
+    assert [o["metadata"]["name"] for o in cluster.find("Job")] == ["qwen-grpo-trainer"]
+    down = cli("down", *on, "--discard")
     assert down.exit_code == 0, down.stderr
     assert "removed job qwen-grpo-trainer" in down.stdout
     assert "removed deployment qwen-grpo-rollout" in down.stdout

@@ -28,3 +28,10 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def state_home() -> Path:
+    """Where the tool keeps what must outlive one command (XDG_STATE_HOME/orchestrator): the
+    local runtime's processes, the run folder of a trainer left running."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "orchestrator"

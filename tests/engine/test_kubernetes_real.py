@@ -256,12 +256,18 @@ def test_the_runtime_contract_on_a_real_cluster(real_cluster, cpu_image, tmp_pat
 
 def test_up_train_on_a_real_cluster(orch, real_cluster) -> None:
     # The prompts from a file on this machine reach the trainer pod in a ConfigMap.
-    result = orch("up", "train", "-f", "examples/cpu-train.yaml", "--runtime", "kubernetes",
-                  "-p", "real-train", "--set", f"trainer.results_dir={orch.results}",
+    # Detached, followed, then taken down: `down` brings the output home from the finished
+    # trainer's pod (its results container) before it removes the Job.
+    on = ("--runtime", "kubernetes", "-p", "real-train")
+    result = orch("up", "train", "-f", "examples/cpu-train.yaml", *on, "--detach",
+                  "--set", f"trainer.results_dir={orch.results}",
                   "--set", "trainer.dataset_path=examples/data/grpo-questions.jsonl",
                   env=_on(real_cluster))
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
-    assert "train_grpo.py: done" in result.stdout  # the trainer's log, streamed
+    followed = orch("logs", "trainer", "-f", *on, env=_on(real_cluster), timeout=600)
+    assert "train_grpo.py: done" in followed.stdout, followed.stderr[-3000:]
+    down = orch("down", *on, env=_on(real_cluster))
+    assert "brought the trainer's output home" in down.stdout, down.stderr[-3000:]
     (run,) = orch.runs()
     with (run / "metrics.csv").open() as handle:
         steps = [row["step"] for row in csv.DictReader(handle) if row.get("loss")]

@@ -195,11 +195,19 @@ def test_sigint_mid_sweep_keeps_finished_points(host, results) -> None:
 
 def test_up_train_as_host_processes(host, results) -> None:
     # The prompts come from a file on this host (trainer.dataset_path), read where they are.
-    result = host.orchestrator("up", "train", "-f", "examples/cpu-train.yaml", "--runtime", "local",
+    # Detached, then followed and taken down: `down` brings the output home from the runtime's
+    # state folder before it removes that folder.
+    on = ("-p", "cpu-train", "--runtime", "local")
+    result = host.orchestrator("up", "train", "-f", "examples/cpu-train.yaml", *on, "--detach",
                                "--set", f"trainer.results_dir={results}",
                                "--set", "trainer.dataset_path=examples/data/grpo-questions.jsonl")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    followed = host.orchestrator("logs", "trainer", "-f", *on)
+    assert "train_grpo.py: done" in followed.stdout, followed.stderr
+    down = host.orchestrator("down", *on)
+    assert "brought the trainer's output home" in down.stdout, down.stderr
     (run,) = _runs(host, results)
+    assert "train_grpo.py: done" in (run / "trainer.log").read_text()
     with (run / "metrics.csv").open() as handle:
         steps = [row for row in csv.DictReader(handle) if row.get("loss")]
     assert [int(row["step"]) for row in steps] == [1, 2, 3]

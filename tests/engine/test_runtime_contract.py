@@ -155,6 +155,13 @@ def check_contract(runtime: Runtime, plan: Plan, tmp_path: Path) -> None:
     assert (tmp_path / "tree" / "a" / "f.txt").read_text() == "x\n"
     assert runtime.copy_out(plan, Role.client, f"{RESULTS}/contract", tmp_path / "flat") == []
     assert runtime.copy_out(plan, Role.client, f"{RESULTS}/none", tmp_path / "none") == []
+    # ... or, with `replace`, every file again (a trainer's metrics.csv grows between copies).
+    grown = ["sh", "-c", 'echo y >> "$1/a/f.txt"', "sh", f"{RESULTS}/contract"]
+    assert runtime.exec(plan, Role.client, grown, lambda _: None) == 0
+    again = runtime.copy_out(plan, Role.client, f"{RESULTS}/contract", tmp_path / "tree",
+                             keep_tree=True, replace=True)
+    assert [p.relative_to(tmp_path / "tree").as_posix() for p in again] == ["a/f.txt"]
+    assert (tmp_path / "tree" / "a" / "f.txt").read_text() == "x\ny\n"
 
     # wait: a deadline that passes raises at once and leaves the component running ...
     started = time.monotonic()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from orchestrator.analysis.rollouts import analyze
+from orchestrator.files import state_home
 
 from .conftest import leftovers, read_json
 
@@ -89,8 +90,30 @@ def test_detach_then_logs_follow_ps_and_down(orch, project) -> None:
     assert followed.returncode == 0
     assert followed.stdout.count("LLM Generation:") == 6
     assert followed.stdout.rstrip().endswith("final model in /root/train_output/final")
+    # What the detached trainer wrote comes home on demand, as often as asked, into its run
+    # folder (created by `up`), with its log and its report.
+    (run,) = orch.runs()
+    collected = orch("collect", "-p", project)
+    assert collected.returncode == 0 and f"into {run}" in collected.stdout, collected.stderr
+    assert [int(row["step"]) for row in _metrics(run)] == [1, 2, 3, 4, 5, 6]
+    assert "train_grpo.py: done" in (run / "trainer.log").read_text()
+    assert "## Learning signal" in (run / "report.md").read_text()
+    assert orch("collect", "-p", project).returncode == 0  # safe to repeat
+    # `down` brings the output home before removing anything; where it cannot (no run folder
+    # on record), it refuses and removes nothing unless told --discard.
+    record = state_home() / "trainers" / f"docker-{project}.json"
+    aside = record.with_suffix(".aside")
+    record.rename(aside)
+    refused = orch("down", "-p", project)
+    assert refused.returncode == 1 and "`orchestrator down --discard -p" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert leftovers(project) != []
+    aside.rename(record)
+    (run / "metrics.csv").unlink()
     down = orch("down", "-p", project)
+    assert "brought the trainer's output home" in down.stdout and str(run) in down.stdout
     assert f"removed container {project}-trainer" in down.stdout
+    assert len(_metrics(run)) == 6 and not record.exists()
     assert leftovers(project) == []
 
 

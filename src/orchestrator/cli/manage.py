@@ -1,4 +1,4 @@
-"""Commands that find a project's components by label: ps, logs, down."""
+"""Commands that find a project's components by label: ps, logs, collect, down."""
 
 from __future__ import annotations
 
@@ -23,16 +23,46 @@ from orchestrator.terminal import plain, safe
 
 
 @app.command(epilog="[bold]Examples[/bold]\n\n  orchestrator down -f examples/cpu-tiny.yaml\n\n"
-             "  orchestrator down -p cpu-tiny")
+             "  orchestrator down -p cpu-train --discard")
 def down(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = None,
-         runtime: RuntimeOpt = None, context: ContextOpt = None) -> None:
-    """Remove everything the project started (found by its labels); safe to run twice."""
+         runtime: RuntimeOpt = None, context: ContextOpt = None,
+         discard: Annotated[bool, typer.Option(
+             "--discard", help="Remove a trainer without bringing its output home first.")]
+         = False) -> None:
+    """Remove everything the project started (found by its labels); safe to run twice. A
+    trainer's output (metrics, checkpoints, the model, its log) is brought home into its run
+    folder first; when it cannot be, nothing is removed unless --discard is given."""
+    from orchestrator.stacks.train_home import bring_home, forget
+
     name, engine = target(file, set_, project, runtime, context, "down")
+    if not discard:
+        home = bring_home(engine, name, out())
+        if home is not None:
+            typer.echo(f"brought the trainer's output home ({home.files} files): "
+                       f"{plain(str(home.folder))}")
     removed = engine.down(name)
+    forget(engine.kind, name)
     for item in removed:
         typer.echo(f"removed {item}")
     if not removed:
         typer.echo(f"nothing of project {name} to remove")
+
+
+@app.command(epilog="[bold]Examples[/bold]\n\n  orchestrator up train -d -f examples/cpu-train.yaml"
+             "\n\n  orchestrator collect -f examples/cpu-train.yaml")
+def collect(file: FileOpt = None, set_: SetOpt = None, project: ProjectOpt = None,
+            runtime: RuntimeOpt = None, context: ContextOpt = None) -> None:
+    """Copy home what the project's trainer has written so far (metrics, rollouts,
+    checkpoints, the model, its log) into its run folder and write its report; safe to repeat,
+    leaves everything running."""
+    from orchestrator.stacks.train_home import bring_home
+
+    name, engine = target(file, set_, project, runtime, context, "collect")
+    home = bring_home(engine, name, out())
+    if home is None:
+        typer.echo(f"nothing of project {name} to collect (no trainer)")
+        return
+    typer.echo(f"collected {home.files} files into {plain(str(home.folder))}")
 
 
 @app.command(epilog="[bold]Examples[/bold]\n\n  orchestrator ps -f examples/cpu-tiny.yaml\n\n"

@@ -72,10 +72,11 @@ class Runtime(Protocol):
         benchmark client's output does for a compose user."""
 
     def copy_out(self, plan: Plan, role: str, path: str, dest: Path,
-                 keep_tree: bool = False) -> list[Path]:
+                 keep_tree: bool = False, replace: bool = False) -> list[Path]:
         """Copy the files under `path` in the component into `dest` (flattened, unless
-        `keep_tree`); return the new ones ([] when `path` does not exist). Works while the
-        component runs and after its main process has ended, until `down`."""
+        `keep_tree`); return the ones written ([] when `path` does not exist). A file already in
+        `dest` is kept, unless `replace` (a trainer's metrics grow between copies). Works while
+        the component runs and after its main process has ended, until `down`."""
 
     def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         """The component's log output, as text chunks; `follow` ends when the component does."""

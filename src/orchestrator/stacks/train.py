@@ -23,6 +23,7 @@ from orchestrator.results.train_report import write_train_report
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.signals import sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready, write_report
+from orchestrator.stacks.train_home import forget, remember
 from orchestrator.terminal import plain, safe
 
 EXIT_AFTER_LOG_S = 120  # between the end of the trainer's log and its recorded exit
@@ -44,6 +45,9 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
                                     with_raw=False)
     started = time.monotonic()
     collect_on_exit = False  # the trainer ran, and its output is not home yet
+    # Until the stack is removed, `down` and `collect` (another shell, a later day) bring the
+    # trainer's output here.
+    remember(runtime.kind, project, folder.path)
     try:
         with sigterm_as_interrupt():
             if plan.has(Role.rollout):
@@ -58,7 +62,8 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
                 train_start = time.monotonic()
                 code = _follow(plan, runtime, folder, console)
                 environment.timings["train_s"] = time.monotonic() - train_start
-                runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder.path, keep_tree=True)
+                runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder.path, keep_tree=True,
+                                 replace=True)
                 collect_on_exit = False
                 if code != 0:
                     raise TrainingError(
@@ -71,9 +76,12 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     finally:
         rescue = (lambda: _collect_what_was_written(plan, runtime, folder)) if collect_on_exit else None
         finish_run(plan, runtime, folder, keep, environment, started, first=rescue)
+        if not keep:
+            forget(runtime.kind, project)
     if detach:
         console.print(f"training in the background: `orchestrator logs trainer -f -p {project}`;"
-                      f" `orchestrator down -p {project}` stops it")
+                      f" `orchestrator collect -p {project}` brings home what it has written so"
+                      f" far; `orchestrator down -p {project}` brings it all home and stops it")
     else:
         _print_summary(folder, console)
         page = write_report(folder, console, write_train_report)
@@ -97,7 +105,8 @@ def _collect_what_was_written(plan: Plan, runtime: Runtime, folder: RunFolder) -
     """After a failure or Ctrl-C: copy whatever the trainer wrote (best effort)."""
     # The failure being reported matters more than this copy.
     with contextlib.suppress(Exception):
-        runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder.path, keep_tree=True)
+        runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder.path, keep_tree=True,
+                         replace=True)
 
 
 def _print_summary(folder: RunFolder, console: Console) -> None:

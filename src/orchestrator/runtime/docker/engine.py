@@ -146,14 +146,15 @@ class DockerRuntime:
         return int(api.exec_inspect(exec_id)["ExitCode"])
 
     def copy_out(self, plan: Plan, role: str, path: str, dest: Path,
-                 keep_tree: bool = False) -> list[Path]:
+                 keep_tree: bool = False, replace: bool = False) -> list[Path]:
         """Copy files under `path` out of the container (tar, extracted safely)."""
         container = self._require(plan.project, role)
         try:
             stream, _ = container.get_archive(path)
         except self._docker.errors.NotFound:
             return []
-        return safe_extract(stream, dest, keep_tree=PurePosixPath(path).name if keep_tree else None,
+        return safe_extract(stream, dest, skip_existing=not replace,
+                            keep_tree=PurePosixPath(path).name if keep_tree else None,
                             limits=plan.copy_limits)
 
     def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:

@@ -170,7 +170,7 @@ class KubernetesRuntime:
         return exit_code(ws, argv)
 
     def copy_out(self, plan: Plan, role: str, path: str, dest: Path,
-                 keep_tree: bool = False) -> list[Path]:
+                 keep_tree: bool = False, replace: bool = False) -> list[Path]:
         """Copy files under `path` out of the pod: tar over exec, extracted safely. After the
         main container has ended, the pod's results container serves the copy."""
         pod = self._require_pod(plan.project, role)
@@ -195,7 +195,7 @@ class KubernetesRuntime:
         first = next(stream, b"")
         if not first:  # nothing there (tar found no such folder), as with Docker's NotFound
             return []
-        return safe_extract(itertools.chain([first], stream), dest,
+        return safe_extract(itertools.chain([first], stream), dest, skip_existing=not replace,
                             keep_tree=PurePosixPath(path).name if keep_tree else None,
                             limits=plan.copy_limits)
 

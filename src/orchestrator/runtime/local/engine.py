@@ -166,7 +166,7 @@ class LocalRuntime:
             state.forget(key)
 
     def copy_out(self, plan: Plan, role: str, path: str, dest: Path,
-                 keep_tree: bool = False) -> list[Path]:
+                 keep_tree: bool = False, replace: bool = False) -> list[Path]:
         """Copy files under `path` (a path of the plan, mapped to the host) into `dest`."""
         source = Path(self._process(plan, role).to_host(path))
         if not source.is_dir():
@@ -174,7 +174,7 @@ class LocalRuntime:
         written = []
         for file in sorted(p for p in source.rglob("*") if p.is_file() and not p.is_symlink()):
             target = dest / (file.relative_to(source) if keep_tree else file.name)
-            if target.exists():
+            if target.exists() and not replace:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.tmp")

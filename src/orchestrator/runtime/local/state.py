@@ -4,20 +4,18 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import EngineError
-from orchestrator.files import write_atomic
+from orchestrator.files import state_home, write_atomic
 
 _STATE = "state.json"
 
 
 def state_root() -> Path:
     """Where the local runtime keeps each project's state file, logs and scratch folders."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "orchestrator" / "local"
+    return state_home() / "local"
 
 
 class StateFile:
