@@ -23,6 +23,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -43,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "max_steps": 10,
     "logging_steps": 1,
     "save_steps": 0,
+    "save_total_limit": 0,
+    "resume_from": "",
     "output_dir": "grpo_output",
     "seed": 0,
     "generation": "plain",
@@ -254,13 +257,24 @@ def timed_trainer_class(log_path: Path, log_raw: bool) -> Any:
     return TimedGRPOTrainer
 
 
-def metrics_callback(path: Path) -> Any:
-    """A TrainerCallback that keeps every logged metric in a CSV, rewritten whole each time."""
+def resumed_history(checkpoint: Path) -> list[dict[str, Any]]:
+    """The metrics logged up to a checkpoint (its trainer_state.json's log_history), as rows of
+    metrics.csv, so that a resumed run's CSV goes on from the checkpoint's step, none twice."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return [{"step": entry["step"], **{k: v for k, v in entry.items() if k != "step"}}
+            for entry in state.get("log_history", []) if "step" in entry]
+
+
+def metrics_callback(path: Path, rows: list[dict[str, Any]]) -> Any:
+    """A TrainerCallback that keeps every logged metric in a CSV (after `rows`, a resumed run's
+    earlier ones), rewritten whole each time, and says each checkpoint as it is saved."""
     from transformers import TrainerCallback
 
-    rows: list[dict[str, Any]] = []
-
     class MetricsCsv(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            # One line the orchestrator watches for, to bring the checkpoint home now.
+            print(f"train_grpo.py: checkpoint-{state.global_step} saved", flush=True)
+
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs:
                 return
@@ -286,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(settings["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
+    resume = Path(settings["resume_from"]) if settings["resume_from"] else None
+    history = resumed_history(resume) if resume else []
+    if resume and (resume.parent / "rollouts.log").is_file() and not (out / "rollouts.log").exists():
+        # The earlier run's rollout lines (beside its checkpoints) come first.
+        shutil.copyfile(resume.parent / "rollouts.log", out / "rollouts.log")
     (out / "settings.json").write_text(json.dumps(settings, indent=2))
     tokenizer = AutoTokenizer.from_pretrained(settings["model"])
     if tokenizer.pad_token is None:
@@ -317,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         logging_steps=settings["logging_steps"],
         save_strategy="steps" if settings["save_steps"] else "no",
         save_steps=settings["save_steps"] or 500,
+        save_total_limit=settings["save_total_limit"] or None,
         seed=settings["seed"],
         temperature=settings["temperature"],
         report_to=report_to,
@@ -331,9 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         args=config,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[metrics_callback(out / "metrics.csv")],
+        callbacks=[metrics_callback(out / "metrics.csv", history)],
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     trainer.save_model(str(out / "final"))
     tokenizer.save_pretrained(str(out / "final"))
     print(f"train_grpo.py: done; final model in {out / 'final'}", flush=True)

@@ -170,3 +170,18 @@ def test_colocated_vllm_runs_under_torchrun_even_on_one_gpu() -> None:
     trainer = _train(EXAMPLES / "gpu-train-local.yaml", sets).component("trainer")
     assert trainer.argv[:4] == ["torchrun", "--standalone", "--nproc-per-node", "1"]
     assert trainer.gpus.ids == (0,) and "--vllm-server-url" not in trainer.argv
+
+
+def test_a_resumed_trainer_mounts_its_run_folder_where_files_are_mounted(tmp_path) -> None:
+    checkpoint = tmp_path / "20261204-101500-ab12" / "checkpoint-4"
+    loaded = load_config(EXAMPLES / "cpu-train.yaml", environ={})
+    trainer = build_train_plan(loaded.spec, loaded.project, "r", resume=checkpoint).component(
+        "trainer")
+    assert trainer.argv[-2:] == ["--resume-from", "/root/resume/checkpoint-4"]
+    (volume,) = [v for v in trainer.volumes if v.source == "resume"]
+    assert (volume.host_path, volume.mount_path, volume.read_only) == (
+        str(checkpoint.parent), "/root/resume", True)
+    # A pod cannot mount this machine's folder: refused before anything starts.
+    on_k8s = load_config(EXAMPLES / "cpu-train.yaml", ["runtime.kind=kubernetes"], environ={})
+    with pytest.raises(ConfigError, match="--resume on Kubernetes is not built yet"):
+        build_train_plan(on_k8s.spec, on_k8s.project, "r", resume=checkpoint)

@@ -139,6 +139,54 @@ def test_sigint_during_training_keeps_the_steps_that_finished(orch, project) -> 
     assert leftovers(project) == []
 
 
+def _wait_for_log(name: str, text: str, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in subprocess.run(["docker", "logs", name], capture_output=True,
+                                     text=True).stdout:
+        assert time.monotonic() < deadline, f"{name} never logged {text!r}"
+        time.sleep(0.3)
+
+
+def test_a_killed_then_interrupted_run_resumes_from_its_checkpoints(orch, project) -> None:
+    sets = ("--set", f"trainer.results_dir={orch.results}", "--set", "trainer.max_steps=6",
+            "--set", "trainer.save_steps=1", "--set", "trainer.save_total_limit=2")
+    # The trainer killed (as by the OOM killer) once checkpoint 2 is saved: `up` fails, and the
+    # checkpoints are already home (each one as it was written).
+    proc = orch.popen("up", "train", "-f", CPU_TRAIN, "-p", project, *sets)
+    _wait_for_log(f"{project}-trainer", "checkpoint-2 saved")
+    subprocess.run(["docker", "kill", f"{project}-trainer"], check=True, capture_output=True)
+    _, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 1 and "the trainer exited with code 137" in stderr, stderr
+    (run,) = orch.runs()
+    assert (run / "checkpoint-2" / "trainer_state.json").exists()
+    # Resumed from the last checkpoint home, then Ctrl-C once checkpoint 4 is saved.
+    proc = orch.popen("up", "train", "-p", project, "--resume", str(run))
+    _wait_for_log(f"{project}-trainer", "checkpoint-4 saved")
+    proc.send_signal(signal.SIGINT)
+    out, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 130, stderr
+    assert "going on from checkpoint-" in out
+    # Resumed again: on from checkpoint 4 to the end, in the same folder.
+    again = orch("up", "train", "-p", project, "--resume", str(run))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "going on from checkpoint-4" in again.stdout
+    assert orch.runs() == [run]
+    assert [int(row["step"]) for row in _metrics(run)] == [1, 2, 3, 4, 5, 6]
+    assert read_json(run / "settings.json")["resume_from"] == "/root/resume/checkpoint-4"
+    # save_total_limit: 2 at home too; the final model is there.
+    assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-5", "checkpoint-6"]
+    assert (run / "final" / "model.safetensors").exists()
+    assert leftovers(project) == []
+    # No checkpoint to go on from: refused in one line, nothing started.
+    bare = orch.results / "bare"
+    bare.mkdir()
+    (bare / "config.yaml").write_text((run / "config.yaml").read_text())
+    refused = orch("up", "train", "-p", project, "--resume", str(bare))
+    assert refused.returncode == 1 and "no checkpoint there" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert leftovers(project) == []
+
+
 def test_gpu_stack_on_a_host_without_gpus(orch, project, cpu_image) -> None:
     """The GPU example here: Docker cannot give the rollout server a GPU; the trainer was never
     created, the message says why, and nothing is left."""

@@ -147,7 +147,8 @@ def render(
     "  orchestrator up bench --sweep server.max_num_seqs=8,32 --dry-run   # matrix and estimate\n\n"
     "  orchestrator up bench --resume bench_results/RUN-ID   # finish an interrupted sweep\n\n"
     "  orchestrator up bench -d     # start and wait until healthy; benchmark by hand later\n\n"
-    "  orchestrator up train -f examples/cpu-train.yaml    # GRPO; results in train_results/",
+    "  orchestrator up train -f examples/cpu-train.yaml    # GRPO; results in train_results/\n\n"
+    "  orchestrator up train --resume train_results/RUN-ID   # on from its last checkpoint",
 )
 def up(
     stack: Annotated[Stack, typer.Argument(help="The stack to run.")],
@@ -166,7 +167,8 @@ def up(
         " GPU-hours; start nothing.")] = False,
     resume: Annotated[str | None, typer.Option(
         "--resume", metavar="RUN", help="bench: finish an interrupted run (its folder, or its id"
-        " under ./bench_results) with its own config; points already home are skipped.",
+        " under ./bench_results) with its own config; points already home are skipped. train:"
+        " go on from the run's last checkpoint home, into the same folder.",
         show_default=False)] = None,
 ) -> None:
     """Start the stack, wait until healthy, run it, collect results, then tear down.
@@ -181,17 +183,23 @@ def up(
     from orchestrator.runtime.registry import get_runtime
     from orchestrator.stacks import stack_runner
 
-    if stack is Stack.train and (sweep or dry_run or resume):
-        raise typer.BadParameter("--sweep, --dry-run and --resume are for `up bench`",
-                                 param_hint="--sweep/--dry-run/--resume")
+    if stack is Stack.train and (sweep or dry_run):
+        raise typer.BadParameter("--sweep and --dry-run are for `up bench`",
+                                 param_hint="--sweep/--dry-run")
     folder = None
+    extra: dict[str, object] = {}
     if resume is not None:
-        from orchestrator.results.resume import resume_config
+        from orchestrator.results.resume import resume_config, resume_train_config
 
         if file is not None or set_ or sweep:
             raise typer.BadParameter("--resume reloads the run's own config; leave out -f,"
                                      " --set and --sweep", param_hint="--resume")
-        folder, loaded = resume_config(resume, project, runtime.value if runtime else None)
+        kind = runtime.value if runtime else None
+        if stack is Stack.train:
+            folder, loaded, extra["checkpoint"] = resume_train_config(resume, project, kind)
+        else:
+            folder, loaded = resume_config(resume, project, kind)
+        extra["resume"] = folder
     else:
         loaded = load(file, [*(set_ or []), *context_set(context)], project, runtime, sweep)
     if dry_run:
@@ -201,5 +209,4 @@ def up(
         return
     run = stack_runner(stack.value)
     engine = get_runtime(loaded.spec.runtime.kind, f"up {stack.value}", scope_of(loaded.spec))
-    extra = {"resume": folder} if folder is not None else {}
     run(loaded, engine, keep=keep, console=out(), detach=detach, **extra)

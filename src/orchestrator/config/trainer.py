@@ -85,7 +85,11 @@ class Trainer(GpuCounting, Section):
         50, description="length_penalty's free length; length_target's target.")
     max_steps: PositiveInt = 10
     logging_steps: PositiveInt = 1
-    save_steps: Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(0, description="0: only the final model.")
+    save_steps: Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(
+        0, description="A checkpoint every N steps, brought home as it is written (`up train"
+                       " --resume RUN` goes on from the last); 0: only the final model.")
+    save_total_limit: Annotated[int, Field(ge=0, le=INT32_MAX)] = Field(
+        0, description="Keep only the newest N checkpoints, in the trainer and at home; 0: all.")
     seed: Seed = 0
     log_raw_output: bool = Field(False, description="Log completions' text beside timing lines.")
     generation: Literal["server", "colocate", "plain"] = Field(

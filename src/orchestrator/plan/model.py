@@ -54,7 +54,9 @@ class Volume:
       `claim` when one is given, so that it outlives the pod);
     - "dataset": the user's dataset file `host_path`, read-only: a bind mount on Docker, the
       file itself on local; on Kubernetes the claim `claim` or the node folder `node_path`
-      holding it, else a ConfigMap of its content.
+      holding it, else a ConfigMap of its content;
+    - "resume": a resumed training run's folder `host_path`, read-only: a bind mount on Docker,
+      the folder itself on local (Kubernetes is refused when the plan is made).
     """
 
     name: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from orchestrator.config.fields import parse_size, plain_env, secret_env
 from orchestrator.config.model import StackSpec
 from orchestrator.config.trainer import Trainer
@@ -33,15 +35,25 @@ from orchestrator.plan.model import (
 )
 from orchestrator.runtime.registry import traits
 
+RESUME_MOUNT = "/root/resume"  # a resumed run's folder, read-only in the trainer
 
-def build_train_plan(spec: StackSpec, project: str, run_id: str | None = None) -> Plan:
-    """Plan the train stack: the rollout server (generation: server), then the trainer."""
+
+def build_train_plan(spec: StackSpec, project: str, run_id: str | None = None,
+                     resume: Path | None = None) -> Plan:
+    """Plan the train stack: the rollout server (generation: server), then the trainer; with
+    `resume` (a checkpoint folder in a run folder on this machine), the trainer goes on from it."""
     trainer = spec.trainer
     if trainer is None:
         raise ConfigError(
             "the train stack needs a trainer section (the model and GRPO settings); add"
             " trainer: {model: ...}, or run `orchestrator up bench` for the server"
         )
+    if resume is not None and traits(spec.runtime.kind).file_object_bytes is not None:
+        # Files from this machine reach the trainer there only in a size-bound object.
+        raise ConfigError(
+            f"--resume on {traits(spec.runtime.kind).title} is not built yet: the checkpoint is"
+            " on this machine and the trainer cannot mount it there; resume on the docker or"
+            " local runtime (--runtime docker)")
     labels = project_labels(project, "train", run_id)
     rollout_gpus, trainer_gpus = split_gpus(trainer, pin=traits(spec.runtime.kind).pins_gpu_ids)
     components = []
@@ -49,7 +61,7 @@ def build_train_plan(spec: StackSpec, project: str, run_id: str | None = None) -
         components.append(_rollout(spec, project, labels, rollout_gpus))
     rollout_url = (f"http://{service_host(spec, project, Role.rollout)}:{trainer.rollout.port}"
                    if trainer.rollout else None)
-    components.append(_trainer(spec, project, labels, trainer_gpus, rollout_url))
+    components.append(_trainer(spec, project, labels, trainer_gpus, rollout_url, resume))
     return Plan(project=project, stack="train", network=network_of(spec, project), labels=labels,
                 components=components, scope=scope_of(spec), placement=placement_of(spec),
                 copy_limits=copy_limits_of(spec))
@@ -122,6 +134,7 @@ def trainer_argv(trainer: Trainer, project: str, rollout_url: str | None) -> lis
             "--max-steps", str(trainer.max_steps),
             "--logging-steps", str(trainer.logging_steps),
             "--save-steps", str(trainer.save_steps),
+            "--save-total-limit", str(trainer.save_total_limit),
             "--seed", str(trainer.seed),
             "--output-dir", TRAIN_OUTPUT_DIR,
             "--generation", trainer.generation]  # fmt: skip
@@ -156,9 +169,15 @@ def _rollout(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuReq
 
 
 def _trainer(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuRequest,
-             rollout_url: str | None) -> Component:
+             rollout_url: str | None, resume: Path | None) -> Component:
     trainer = spec.trainer
     assert trainer is not None
+    argv = trainer_argv(trainer, project, rollout_url)
+    # The run folder, read-only: the checkpoint, and the rollouts.log of the steps before it.
+    resumed = [Volume(name="resume", mount_path=RESUME_MOUNT, source="resume",
+                      host_path=str(resume.parent.resolve()), read_only=True)] if resume else []
+    if resume is not None:
+        argv += ["--resume-from", f"{RESUME_MOUNT}/{resume.name}"]
     ports = []
     if trainer.rollout is not None:
         # The trainer is rank 0 of the weight-sync group: the rollout server connects to it.
@@ -170,7 +189,7 @@ def _trainer(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuReq
         role=Role.trainer,
         name=f"{project}-{Role.trainer}",
         image=trainer.image,
-        argv=trainer_argv(trainer, project, rollout_url),
+        argv=argv,
         env={**QUIET_ENV, **plain_env(trainer.env)},
         labels=component_labels(labels, Role.trainer),
         secret_env=secret_env(trainer.env, trainer.hf_token),
@@ -182,6 +201,7 @@ def _trainer(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuReq
                    claim=output_claim),
             cache_volume(spec, trainer.model_cache),
             *dataset_volume(spec, trainer.dataset_path),
+            *resumed,
         ],
         shm_size_bytes=parse_size(trainer.shm_size),
         nodes=trainer.nodes,

@@ -1,8 +1,9 @@
-"""Finding an interrupted run again: its folder (a path, or an id under ./bench_results) and
-the config it ran with."""
+"""Finding an interrupted run again: its folder (a path, or an id under ./bench_results or
+./train_results) and the config it ran with; for training, its last checkpoint."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from orchestrator.config import LoadedConfig, load_saved
@@ -10,6 +11,8 @@ from orchestrator.errors import ConfigError
 from orchestrator.results.run_folder import RunFolder
 
 DEFAULT_RESULTS = Path("bench_results")
+DEFAULT_TRAIN_RESULTS = Path("train_results")
+CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 
 
 def resume_config(run: str, project: str | None,
@@ -23,3 +26,23 @@ def resume_config(run: str, project: str | None,
                           " raw/); give a run folder such as bench_results/20261127-101500-ab12")
     loaded = load_saved(path / "config.yaml", project, runtime)
     return RunFolder(path), loaded
+
+
+def resume_train_config(run: str, project: str | None,
+                        runtime: str | None) -> tuple[RunFolder, LoadedConfig, Path]:
+    """The training run folder named by `run`, its own config, and its last whole checkpoint
+    (the newest checkpoint-N/ home with its trainer_state.json, which the trainer writes last)."""
+    path = Path(run)
+    if not path.is_dir() and not path.is_absolute() and (DEFAULT_TRAIN_RESULTS / run).is_dir():
+        path = DEFAULT_TRAIN_RESULTS / run
+    if not (path / "config.yaml").is_file():
+        raise ConfigError(f"--resume {run}: no training run there (a folder with config.yaml);"
+                          " give a run folder such as train_results/20261204-101500-ab12")
+    steps = sorted((int(m.group(1)), child) for child in path.iterdir()
+                   if (m := CHECKPOINT.fullmatch(child.name))
+                   and (child / "trainer_state.json").is_file())
+    if not steps:
+        raise ConfigError(f"--resume {run}: no checkpoint there; a run writes them when"
+                          " trainer.save_steps is set (e.g. --set trainer.save_steps=50)")
+    loaded = load_saved(path / "config.yaml", project, runtime)
+    return RunFolder(path), loaded, steps[-1][1]

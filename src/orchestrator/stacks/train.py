@@ -10,39 +10,49 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import re
 import time
+from pathlib import Path
 
 from rich.console import Console
 
 from orchestrator.config import LoadedConfig
 from orchestrator.errors import Interrupted, TrainingError
 from orchestrator.names import Role
-from orchestrator.plan import TRAIN_OUTPUT_DIR, Plan, build_train_plan
+from orchestrator.plan import Plan, build_train_plan
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.results.train_report import write_train_report
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.signals import sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, finish_run, wait_for_ready, write_report
-from orchestrator.stacks.train_home import forget, remember
+from orchestrator.stacks.train_home import copy_output, forget, remember
 from orchestrator.terminal import plain, safe
 
 EXIT_AFTER_LOG_S = 120  # between the end of the trainer's log and its recorded exit
+SAVED = re.compile(r"train_grpo\.py: checkpoint-\d+ saved\n")  # train_grpo.py's on_save line
 
 
 def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Console,
-              detach: bool = False) -> RunFolder:
+              detach: bool = False, resume: RunFolder | None = None,
+              checkpoint: Path | None = None) -> RunFolder:
     """Run the whole train stack; return the run folder. Raises OrchestratorError kinds.
 
     `detach` starts the stack and leaves it training: follow it with `orchestrator logs trainer -f`.
+    `resume` (a run folder) with its `checkpoint`: the trainer goes on from that checkpoint and
+    writes into the same folder.
     """
     spec, project = loaded.spec, loaded.project
     keep = keep or detach
-    run_id = new_run_id()
-    plan = build_train_plan(spec, project, run_id)
+    run_id = resume.path.name if resume is not None else new_run_id()
+    plan = build_train_plan(spec, project, run_id, resume=checkpoint)
     trainer = spec.trainer
     assert trainer is not None  # build_train_plan refuses a config without one
     folder, environment = begin_run(loaded, runtime, plan, trainer.results_dir, console,
-                                    with_raw=False)
+                                    with_raw=False, existing=resume)
+    if checkpoint is not None:
+        console.print(f"going on from {safe(checkpoint.name)} (trainer_state.json's step),"
+                      " its metrics kept", highlight=False)
+    limit = trainer.save_total_limit
     started = time.monotonic()
     collect_on_exit = False  # the trainer ran, and its output is not home yet
     # Until the stack is removed, `down` and `collect` (another shell, a later day) bring the
@@ -60,10 +70,9 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
             environment.write(folder)
             if not detach:
                 train_start = time.monotonic()
-                code = _follow(plan, runtime, folder, console)
+                code = _follow(plan, runtime, folder, console, limit)
                 environment.timings["train_s"] = time.monotonic() - train_start
-                runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder.path, keep_tree=True,
-                                 replace=True)
+                copy_output(runtime, plan, folder.path, limit)
                 collect_on_exit = False
                 if code != 0:
                     raise TrainingError(
@@ -74,7 +83,8 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
         left = "the stack was left running (--keep)" if keep else "everything started was removed"
         raise Interrupted(f"interrupted; {left}, the steps that finished are in {folder.path}") from None
     finally:
-        rescue = (lambda: _collect_what_was_written(plan, runtime, folder)) if collect_on_exit else None
+        rescue = (lambda: _collect_what_was_written(plan, runtime, folder, limit)) \
+            if collect_on_exit else None
         finish_run(plan, runtime, folder, keep, environment, started, first=rescue)
         if not keep:
             forget(runtime.kind, project)
@@ -92,21 +102,28 @@ def run_train(loaded: LoadedConfig, runtime: Runtime, keep: bool, console: Conso
     return folder
 
 
-def _follow(plan: Plan, runtime: Runtime, folder: RunFolder, console: Console) -> int:
-    """Stream the trainer's log to the terminal and to trainer.log until it exits."""
+def _follow(plan: Plan, runtime: Runtime, folder: RunFolder, console: Console,
+            keep_checkpoints: int) -> int:
+    """Stream the trainer's log to the terminal and to trainer.log until it exits; bring each
+    checkpoint home as soon as the trainer says it is saved."""
+    tail = ""  # the log's end, so that a saved line split across two chunks is still seen
     for chunk in runtime.logs(plan.project, Role.trainer, follow=True):
         console.out(plain(chunk), end="", highlight=False)
         folder.append_text("trainer.log", chunk)
+        tail = (tail + chunk)[-400:]
+        if SAVED.search(tail):
+            tail = ""
+            copy_output(runtime, plan, folder.path, keep_checkpoints)
     # The log ends when the trainer does; the exit code follows at once.
     return runtime.wait(plan, Role.trainer, timeout_s=EXIT_AFTER_LOG_S)
 
 
-def _collect_what_was_written(plan: Plan, runtime: Runtime, folder: RunFolder) -> None:
+def _collect_what_was_written(plan: Plan, runtime: Runtime, folder: RunFolder,
+                              keep_checkpoints: int) -> None:
     """After a failure or Ctrl-C: copy whatever the trainer wrote (best effort)."""
     # The failure being reported matters more than this copy.
     with contextlib.suppress(Exception):
-        runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder.path, keep_tree=True,
-                         replace=True)
+        copy_output(runtime, plan, folder.path, keep_checkpoints)
 
 
 def _print_summary(folder: RunFolder, console: Console) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +17,26 @@ from orchestrator.config import load_saved
 from orchestrator.errors import OrchestratorError, TrainingError
 from orchestrator.files import state_home, write_atomic
 from orchestrator.names import Role
-from orchestrator.plan import TRAIN_OUTPUT_DIR, build_train_plan
+from orchestrator.plan import TRAIN_OUTPUT_DIR, Plan, build_train_plan
+from orchestrator.results.resume import CHECKPOINT
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.results.train_report import write_train_report
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.startup import write_report
+
+
+def copy_output(runtime: Runtime, plan: Plan, folder: Path, keep_checkpoints: int) -> list[Path]:
+    """The trainer's output folder into the run folder `folder` (files the trainer rewrote, such
+    as metrics.csv, replaced), then only the newest `keep_checkpoints` checkpoint-N/ kept there
+    (trainer.save_total_limit; 0: all); the files written."""
+    files = runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder, keep_tree=True,
+                             replace=True)
+    if keep_checkpoints:
+        steps = sorted((int(m.group(1)), child) for child in folder.iterdir()
+                       if (m := CHECKPOINT.fullmatch(child.name)) and child.is_dir())
+        for _, old in steps[:-keep_checkpoints]:
+            shutil.rmtree(old)
+    return files
 
 
 def _record(kind: str, project: str) -> Path:
@@ -70,8 +86,8 @@ def bring_home(runtime: Runtime, project: str, console: Console) -> Collected | 
     try:
         loaded = load_saved(folder / "config.yaml", project, runtime.kind)
         plan = build_train_plan(loaded.spec, project, folder.name)
-        files = runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder, keep_tree=True,
-                                 replace=True)
+        trainer = loaded.spec.trainer
+        files = copy_output(runtime, plan, folder, trainer.save_total_limit if trainer else 0)
         log = "".join(runtime.logs(project, Role.trainer))
     except OrchestratorError as exc:
         raise TrainingError(

@@ -109,6 +109,6 @@ def bind_mounts(component: Component) -> list[tuple[str, str, bool]]:
             binds.append((volume.host_path, volume.mount_path, volume.read_only))
         elif volume.source == "scripts":
             binds.append((str(data_dir("container_scripts")), volume.mount_path, volume.read_only))
-        elif volume.source == "dataset" and volume.host_path:
+        elif volume.source in ("dataset", "resume") and volume.host_path:
             binds.append((volume.host_path, volume.mount_path, True))
     return binds

@@ -104,6 +104,6 @@ def _host_mounts(component: Component, cwd: Path) -> Mounts:
             mounts.append((volume.mount_path, str(data_dir("container_scripts"))))
         elif volume.source == "scratch":
             mounts.append((volume.mount_path, str(cwd / volume.name)))
-        elif volume.source in ("compile-cache", "dataset") and volume.host_path:
+        elif volume.source in ("compile-cache", "dataset", "resume") and volume.host_path:
             mounts.append((volume.mount_path, volume.host_path))
     return sorted(mounts, key=lambda m: -len(m[0]))
