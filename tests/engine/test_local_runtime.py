@@ -204,7 +204,8 @@ def test_up_train_as_host_processes(host, results) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     followed = host.orchestrator("logs", "trainer", "-f", *on)
     assert "train_grpo.py: done" in followed.stdout, followed.stderr
-    down = host.orchestrator("down", *on)
+    # From another folder: the run's relative dataset path still names the same file.
+    down = host.run(f"cd /tmp && python3 -m orchestrator down {' '.join(on)}")
     assert "brought the trainer's output home" in down.stdout, down.stderr
     (run,) = _runs(host, results)
     assert "train_grpo.py: done" in (run / "trainer.log").read_text()

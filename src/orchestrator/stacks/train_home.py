@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +45,10 @@ def _record(kind: str, project: str) -> Path:
 
 
 def remember(kind: str, project: str, folder: Path) -> None:
-    """Record `folder` as where the project's trainer (on runtime `kind`) brings its output."""
-    write_atomic(_record(kind, project), json.dumps({"run_folder": str(folder.resolve())}))
+    """Record `folder` as where the project's trainer (on runtime `kind`) brings its output,
+    and the folder `up` ran in (the run's config names paths relative to it)."""
+    write_atomic(_record(kind, project), json.dumps({"run_folder": str(folder.resolve()),
+                                                     "cwd": os.getcwd()}))
 
 
 def forget(kind: str, project: str) -> None:
@@ -53,11 +56,11 @@ def forget(kind: str, project: str) -> None:
     _record(kind, project).unlink(missing_ok=True)
 
 
-def recorded_folder(kind: str, project: str) -> Path | None:
-    """The run folder recorded for the project's trainer, or None."""
+def recorded_folder(kind: str, project: str) -> tuple[Path, Path] | None:
+    """The run folder recorded for the project's trainer and the folder `up` ran in, or None."""
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         data = json.loads(_record(kind, project).read_text(encoding="utf-8"))
-        return Path(data["run_folder"])
+        return Path(data["run_folder"]), Path(data["cwd"])
     return None
 
 
@@ -77,15 +80,18 @@ def bring_home(runtime: Runtime, project: str, console: Console) -> Collected | 
     cannot be brought home (no run folder on record, or the copy failed)."""
     if not any(row.component == Role.trainer.value for row in runtime.status(project)):
         return None
-    folder = recorded_folder(runtime.kind, project)
-    if folder is None or not (folder / "config.yaml").is_file():
+    recorded = recorded_folder(runtime.kind, project)
+    if recorded is None or not (recorded[0] / "config.yaml").is_file():
         raise TrainingError(
             f"project {project} has a trainer, but no run folder on record here to bring its"
             " output to (started from another machine or user?); collect it where it was"
             f" started, or `orchestrator down --discard -p {project}` removes it without it")
+    folder, cwd = recorded
     try:
-        loaded = load_saved(folder / "config.yaml", project, runtime.kind)
-        plan = build_train_plan(loaded.spec, project, folder.name)
+        # The plan as `up` made it: its relative paths (a dataset file) from where it ran.
+        with contextlib.chdir(cwd):
+            loaded = load_saved(folder / "config.yaml", project, runtime.kind)
+            plan = build_train_plan(loaded.spec, project, folder.name)
         trainer = loaded.spec.trainer
         files = copy_output(runtime, plan, folder, trainer.save_total_limit if trainer else 0)
         log = "".join(runtime.logs(project, Role.trainer))
