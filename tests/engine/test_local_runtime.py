@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import time
 import uuid
@@ -200,7 +201,8 @@ def test_up_train_as_host_processes(host, results) -> None:
     on = ("-p", "cpu-train", "--runtime", "local")
     result = host.orchestrator("up", "train", "-f", "examples/cpu-train.yaml", *on, "--detach",
                                "--set", f"trainer.results_dir={results}",
-                               "--set", "trainer.dataset_path=examples/data/grpo-questions.jsonl")
+                               "--set", "trainer.dataset_path=examples/data/grpo-questions.jsonl",
+                               "--set", "trainer.save_steps=1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     followed = host.orchestrator("logs", "trainer", "-f", *on)
     assert "train_grpo.py: done" in followed.stdout, followed.stderr
@@ -217,6 +219,20 @@ def test_up_train_as_host_processes(host, results) -> None:
     # The trainer read the file where it is on the host (the repository is /repo there).
     assert json.loads((run / "settings.json").read_text())["dataset"] == (
         "/repo/examples/data/grpo-questions.jsonl")
+    assert host.processes() == []
+    # Resumed from its second checkpoint (the third removed, as if it had died after step 2):
+    # step 3 again as a host process, reading the run folder where it is.
+    shutil.rmtree(run / "checkpoint-3")
+    resumed = host.orchestrator("up", "train", "--resume", f"{results}/{run.name}", "--runtime",
+                                "local")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "going on from checkpoint-2" in resumed.stdout
+    with (run / "metrics.csv").open() as handle:
+        again = [int(row["step"]) for row in csv.DictReader(handle) if row.get("loss")]
+    assert again == [1, 2, 3]
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["resume_from"].endswith(f"{run.name}/checkpoint-2")
+    assert (run / "checkpoint-3" / "trainer_state.json").exists()
     assert host.processes() == []
 
 
