@@ -38,15 +38,18 @@ ENV = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1"}
 def run(config: str, out: Path, sets: list[str], flags: tuple[str, ...] = ()) -> tuple[Path, float]:
     """`orchestrator up bench` into `out`; the run folder and its wall time."""
     argv = [sys.executable, "-m", "orchestrator", "up", "bench", "-f", config, *flags,
-            "--set", f"results_dir={out}"]
-    for item in sets:
-        argv += ["--set", item]
+            "--set", f"results_dir={out}", *_set_flags(sets)]
     started = time.monotonic()
     done = subprocess.run(argv, env={**os.environ, **ENV}, check=False)
     wall = time.monotonic() - started
     if done.returncode != 0:
         sys.exit(f"search_vs_grid: {' '.join(argv[3:])} failed (exit {done.returncode})")
     return sorted(p for p in out.iterdir() if p.is_dir())[-1], wall
+
+
+def _set_flags(sets: list[str]) -> list[str]:
+    """`--set KEY=VALUE` for each item, as `orchestrator` takes them."""
+    return [flag for item in sets for flag in ("--set", item)]
 
 
 def figures(folder: Path, wall: float) -> dict[str, Any]:
@@ -109,9 +112,8 @@ def main() -> None:
             grid_run, grid_wall = run(args.config, args.out / "grid", grid_sets)
     finally:
         if args.same_server:
-            down = [sys.executable, "-m", "orchestrator", "down", "-f", args.config, "-p", project]
-            for item in args.sets:
-                down += ["--set", item]
+            down = [sys.executable, "-m", "orchestrator", "down", "-f", args.config, "-p", project,
+                    *_set_flags(args.sets)]
             subprocess.run(down, env={**os.environ, **ENV}, check=False)
     found, fine = figures(search_run, search_wall), figures(grid_run, grid_wall)
     print(f"{'':28}{'search':>14}{'grid':>14}")

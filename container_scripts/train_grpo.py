@@ -261,7 +261,7 @@ def resumed_history(checkpoint: Path) -> list[dict[str, Any]]:
     """The metrics logged up to a checkpoint (its trainer_state.json's log_history), as rows of
     metrics.csv, so that a resumed run's CSV goes on from the checkpoint's step, none twice."""
     state = json.loads((checkpoint / "trainer_state.json").read_text())
-    return [{"step": entry["step"], **{k: v for k, v in entry.items() if k != "step"}}
+    return [{"step": entry["step"], **entry}  # the step first, as on_log writes it
             for entry in state.get("log_history", []) if "step" in entry]
 
 

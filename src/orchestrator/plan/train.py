@@ -173,10 +173,11 @@ def _trainer(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuReq
     trainer = spec.trainer
     assert trainer is not None
     argv = trainer_argv(trainer, project, rollout_url)
-    # The run folder, read-only: the checkpoint, and the rollouts.log of the steps before it.
-    resumed = [Volume(name="resume", mount_path=RESUME_MOUNT, source="resume",
-                      host_path=str(resume.parent.resolve()), read_only=True)] if resume else []
+    resumed = []
     if resume is not None:
+        # The run folder, read-only: the checkpoint, and the rollouts.log of the steps before it.
+        resumed.append(Volume(name="resume", mount_path=RESUME_MOUNT, source="resume",
+                              host_path=str(resume.parent.resolve()), read_only=True))
         argv += ["--resume-from", f"{RESUME_MOUNT}/{resume.name}"]
     ports = []
     if trainer.rollout is not None:

@@ -19,7 +19,7 @@ from orchestrator.errors import OrchestratorError, TrainingError
 from orchestrator.files import state_home, write_atomic
 from orchestrator.names import Role
 from orchestrator.plan import TRAIN_OUTPUT_DIR, Plan, build_train_plan
-from orchestrator.results.resume import CHECKPOINT
+from orchestrator.results.resume import checkpoints
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.results.train_report import write_train_report
 from orchestrator.runtime.base import Runtime
@@ -33,9 +33,7 @@ def copy_output(runtime: Runtime, plan: Plan, folder: Path, keep_checkpoints: in
     files = runtime.copy_out(plan, Role.trainer, TRAIN_OUTPUT_DIR, folder, keep_tree=True,
                              replace=True)
     if keep_checkpoints:
-        steps = sorted((int(m.group(1)), child) for child in folder.iterdir()
-                       if (m := CHECKPOINT.fullmatch(child.name)) and child.is_dir())
-        for _, old in steps[:-keep_checkpoints]:
+        for old in checkpoints(folder)[:-keep_checkpoints]:
             shutil.rmtree(old)
     return files
 
