@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.runtime.host import ended
-from orchestrator.runtime.kubernetes.triage import triage
+from orchestrator.runtime.kubernetes.triage import how_it_ended, triage
 
 OOM = {"status": {"containerStatuses": [{
     "name": "x", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
@@ -63,3 +63,22 @@ def test_an_oom_kill_at_a_memory_limit_names_the_limit_field() -> None:
     assert said.startswith("was OOM-killed (exit 137) at its memory limit 300Mi; raise"
                            " server.memory_limit, or lower server.max_num_seqs")
     assert "memory limit" not in (triage(OOM, "server") or "")  # no limit: none named
+
+
+def test_how_a_pod_ended_says_the_kubelets_reason() -> None:
+    """A pod the kubelet refused or evicted, and a container the runtime could not start, are
+    named with their reason: a wait that sees them ends at once, saying why (a CI run once
+    waited 600 s on a client pod shown only as 'Failed')."""
+    refused = {"status": {"phase": "Failed", "reason": "OutOfcpu",
+                          "message": "Pod was rejected: Node didn't have enough resource: cpu"}}
+    assert how_it_ended(refused, "client") == \
+        "failed (OutOfcpu: Pod was rejected: Node didn't have enough resource: cpu)"
+    start_error = {"status": {"phase": "Failed", "containerStatuses": [{
+        "name": "client", "state": {"terminated": {
+            "exitCode": 128, "reason": "StartError",
+            "message": "failed to create containerd task:\n context deadline exceeded"}}}]}}
+    assert how_it_ended(start_error, "client") == ("exited with code 128 (StartError: failed to"
+                                                   " create containerd task: context deadline exceeded)")
+    plain = {"status": {"phase": "Failed", "containerStatuses": [{
+        "name": "trainer", "state": {"terminated": {"exitCode": 2}}}]}}
+    assert how_it_ended(plain, "trainer") == "exited with code 2"

@@ -184,6 +184,31 @@ def test_triage_on_real_pods(orch, real_cluster, case) -> None:
     assert _ours(real_cluster, project) == ""
 
 
+def test_a_client_pod_gone_while_the_server_starts_ends_the_wait(orch, real_cluster) -> None:
+    """The client pod checks the server's readiness: deleted meanwhile, `up` says so in one line
+    at once (before: it waited out server.startup_timeout showing 'client pod ...: Failed')."""
+    project = "real-noclient"
+    proc = orch.popen("up", "bench", "-f", TINY, "--runtime", "kubernetes", "-p", project,
+                      "--set", f"results_dir={orch.results}", env=_on(real_cluster))
+    try:
+        deadline = time.monotonic() + 120
+        while _kubectl(real_cluster, "get", "pod", f"{project}-client").returncode != 0:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.5)
+        assert _kubectl(real_cluster, "delete", "pod", f"{project}-client").returncode == 0
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # still waiting: Ctrl-C takes it down as a user would
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=120)
+    assert proc.returncode == 1, stderr[-3000:]
+    first = next(line for line in stderr.splitlines() if line.startswith("error: "))
+    assert first.startswith(f"error: the server container {project}-server could not be checked: the"
+                            " client pod, which checks it, is gone (deleted) while starting"), first
+    assert "Traceback" not in stderr
+    assert _ours(real_cluster, project) == ""
+
+
 def test_a_missing_namespace_is_refused_before_anything_starts(orch, real_cluster) -> None:
     result = orch("up", "bench", "-f", TINY, "--runtime", "kubernetes", "-p", "real-nowhere",
                   "--set", "runtime.kubernetes.namespace=nowhere", env=_on(real_cluster))

@@ -36,6 +36,7 @@ from orchestrator.runtime.kubernetes.transport import ApiFailure, Transport, exi
 from orchestrator.runtime.kubernetes.triage import (
     condition,
     container_state,
+    how_it_ended,
     main_exit_code,
     restarted,
     triage,
@@ -134,19 +135,29 @@ class KubernetesRuntime:
             time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
 
     def alive(self, plan: Plan, role: str) -> str | None:
-        """None while the pod can still become ready; else what went wrong and the likely fix."""
-        return self._problem(plan.project, role)
+        """None while the pod can still become ready; else what went wrong and the likely fix.
+        The client pod checks the others' readiness, so its end ends their wait too."""
+        problem = self._problem(plan.project, role)
+        if problem is None and role != "client" and plan.has("client"):
+            # The client Pod is applied with the server, so one missing now was deleted.
+            client = self._problem(plan.project, "client") if self._pods(plan.project, "client") \
+                else "is gone (deleted)"
+            if client:
+                return f"could not be checked: the client pod, which checks it, {client}"
+        return problem
 
     def _problem(self, project: str, role: str) -> str | None:
         for pod in self._pods(project, role):
             problem = triage(pod, role)
             if problem:
                 return problem
-            # Pods that are never restarted (a Job's, the client) end for good when the main
-            # container does; the others' crashes show as CrashLoopBackOff above.
-            code = main_exit_code(pod, role)
-            if code is not None and pod["spec"].get("restartPolicy") == "Never":
-                return f"exited with code {code}"
+            # Pods that are never restarted (a Job's) end for good when the main container does,
+            # any pod when it reaches a final phase (evicted, refused by the kubelet); the
+            # others' crashes show as CrashLoopBackOff above.
+            final = pod.get("status", {}).get("phase") in ("Failed", "Succeeded")
+            if main_exit_code(pod, role) is not None and \
+                    (final or pod["spec"].get("restartPolicy") == "Never"):
+                return how_it_ended(pod, role)
         return None
 
     # -- using -------------------------------------------------------------------------------

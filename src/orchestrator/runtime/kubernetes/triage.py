@@ -86,6 +86,19 @@ def container_state(pod: dict[str, Any], container: str) -> dict[str, Any]:
     return {}
 
 
+def how_it_ended(pod: dict[str, Any], container: str) -> str:
+    """Why a pod that has ended did: the kubelet's reason for the whole pod (Evicted, OutOfcpu,
+    a rejected admission) or the container's exit code with its terminated reason and message
+    (StartError: the runtime could not start it)."""
+    status = pod.get("status", {})
+    if status.get("reason"):
+        return f"failed ({status['reason']}: {' '.join(str(status.get('message', '')).split())[:200]})"
+    terminated = container_state(pod, container).get("terminated") or {}
+    code = main_exit_code(pod, container)
+    why = " ".join(f"{terminated.get('reason', '')}: {terminated.get('message', '')}".split())
+    return f"exited with code {code}" + (f" ({why[:200]})" if why.strip(": ") else "")
+
+
 def main_exit_code(pod: dict[str, Any], container: str) -> int | None:
     """The exit code of the pod's main container once it has ended, else None."""
     terminated = container_state(pod, container).get("terminated")
