@@ -8,6 +8,7 @@ from conftest import EXAMPLES
 from orchestrator.config import load_config
 from orchestrator.errors import ConfigError
 from orchestrator.plan import build_bench_plan, build_plan, build_train_plan
+from orchestrator.runtime.kubernetes.render import render_kubernetes
 
 
 def _plan(path, sets=(), project=None, run_id=None):
@@ -181,7 +182,17 @@ def test_a_resumed_trainer_mounts_its_run_folder_where_files_are_mounted(tmp_pat
     (volume,) = [v for v in trainer.volumes if v.source == "resume"]
     assert (volume.host_path, volume.mount_path, volume.read_only) == (
         str(checkpoint.parent), "/root/resume", True)
-    # A pod cannot mount this machine's folder: refused before anything starts.
+    # A pod cannot mount this machine's folder: an init container holds an emptyDir open until
+    # the checkpoint and rollouts.log are sent into it, and the trainer reads it read-only.
+    assert volume.include == ("checkpoint-4", "rollouts.log")
     on_k8s = load_config(EXAMPLES / "cpu-train.yaml", ["runtime.kind=kubernetes"], environ={})
-    with pytest.raises(ConfigError, match="--resume on Kubernetes is not built yet"):
-        build_train_plan(on_k8s.spec, on_k8s.project, "r", resume=checkpoint)
+    plan = build_train_plan(on_k8s.spec, on_k8s.project, "r", resume=checkpoint)
+    (job,) = [o for objs in render_kubernetes(plan).values() for o in objs if o["kind"] == "Job"]
+    pod = job["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["command"] == ["sh", "/opt/orchestrator/scripts/await_upload.sh", "/root/resume",
+                               "900"]
+    assert {"name": "resume", "mountPath": "/root/resume"} in init["volumeMounts"]
+    assert {"name": "resume", "mountPath": "/root/resume", "readOnly": True} in \
+        pod["containers"][0]["volumeMounts"]
+    assert {"name": "resume", "emptyDir": {}} in pod["volumes"]

@@ -287,7 +287,7 @@ def test_up_train_on_a_real_cluster(orch, real_cluster) -> None:
     result = orch("up", "train", "-f", "examples/cpu-train.yaml", *on, "--detach",
                   "--set", f"trainer.results_dir={orch.results}",
                   "--set", "trainer.dataset_path=examples/data/grpo-questions.jsonl",
-                  env=_on(real_cluster))
+                  "--set", "trainer.save_steps=1", env=_on(real_cluster))
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     followed = orch("logs", "trainer", "-f", *on, env=_on(real_cluster), timeout=600)
     assert "train_grpo.py: done" in followed.stdout, followed.stderr[-3000:]
@@ -302,6 +302,20 @@ def test_up_train_on_a_real_cluster(orch, real_cluster) -> None:
     assert settings["max_steps"] == 3 and settings["dataset"] == "/datasets/grpo-questions.jsonl"
     assert "LLM Generation" in (run / "rollouts.log").read_text()
     assert "train_grpo.py: done" in (run / "trainer.log").read_text()
+    assert _ours(real_cluster, "real-train") == ""
+    # Resumed from its second checkpoint (the third removed, as if it had died after step 2):
+    # the checkpoint goes from this machine into the new trainer pod (tar over exec into its
+    # init container), and step 3 runs again, once.
+    shutil.rmtree(run / "checkpoint-3")
+    resumed = orch("up", "train", "--resume", str(run), *on, env=_on(real_cluster))
+    assert resumed.returncode == 0, resumed.stderr[-3000:] + resumed.stdout[-3000:]
+    assert "going on from checkpoint-2" in resumed.stdout
+    with (run / "metrics.csv").open() as handle:
+        again = [row["step"] for row in csv.DictReader(handle) if row.get("loss")]
+    assert again == ["1", "2", "3"]
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["resume_from"] == "/root/resume/checkpoint-2"
+    assert (run / "checkpoint-3" / "trainer_state.json").exists()
     assert _ours(real_cluster, "real-train") == ""
 
 

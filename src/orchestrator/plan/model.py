@@ -56,7 +56,8 @@ class Volume:
       file itself on local; on Kubernetes the claim `claim` or the node folder `node_path`
       holding it, else a ConfigMap of its content;
     - "resume": a resumed training run's folder `host_path`, read-only: a bind mount on Docker,
-      the folder itself on local (Kubernetes is refused when the plan is made).
+      the folder itself on local; on Kubernetes an emptyDir the orchestrator fills with the
+      entries `include` of that folder (the checkpoint, rollouts.log) before the trainer starts.
     """
 
     name: str
@@ -66,6 +67,7 @@ class Volume:
     read_only: bool = False
     claim: str | None = None
     node_path: str | None = None
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

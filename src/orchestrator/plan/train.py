@@ -48,12 +48,6 @@ def build_train_plan(spec: StackSpec, project: str, run_id: str | None = None,
             "the train stack needs a trainer section (the model and GRPO settings); add"
             " trainer: {model: ...}, or run `orchestrator up bench` for the server"
         )
-    if resume is not None and traits(spec.runtime.kind).file_object_bytes is not None:
-        # Files from this machine reach the trainer there only in a size-bound object.
-        raise ConfigError(
-            f"--resume on {traits(spec.runtime.kind).title} is not built yet: the checkpoint is"
-            " on this machine and the trainer cannot mount it there; resume on the docker or"
-            " local runtime (--runtime docker)")
     labels = project_labels(project, "train", run_id)
     rollout_gpus, trainer_gpus = split_gpus(trainer, pin=traits(spec.runtime.kind).pins_gpu_ids)
     components = []
@@ -177,7 +171,8 @@ def _trainer(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuReq
     if resume is not None:
         # The run folder, read-only: the checkpoint, and the rollouts.log of the steps before it.
         resumed.append(Volume(name="resume", mount_path=RESUME_MOUNT, source="resume",
-                              host_path=str(resume.parent.resolve()), read_only=True))
+                              host_path=str(resume.parent.resolve()), read_only=True,
+                              include=(resume.name, "rollouts.log")))
         argv += ["--resume-from", f"{RESUME_MOUNT}/{resume.name}"]
     ports = []
     if trainer.rollout is not None:

@@ -24,7 +24,8 @@ from orchestrator.plan import CopyLimits
 _CHUNK = 1024 * 1024
 
 def safe_extract(chunks: Iterable[bytes], dest: Path, skip_existing: bool = True,
-                 keep_tree: str | None = None, limits: CopyLimits | None = None) -> list[Path]:
+                 keep_tree: str | None = None, limits: CopyLimits | None = None,
+                 written: list[Path] | None = None) -> list[Path]:
     """Extract the regular files of a tar stream into `dest`; return the new files.
 
     Files land flattened into `dest`, unless `keep_tree` names the copied folder: then paths
@@ -32,9 +33,11 @@ def safe_extract(chunks: Iterable[bytes], dest: Path, skip_existing: bool = True
     archives do not). Refuses absolute paths, `..`, links, devices, sparse files, two members
     that land on the same file, and anything over `limits`. Files already in `dest` are kept
     (`skip_existing`), so a copy repeated after each sweep point brings only the new ones.
+    The new files are also appended to `written` when given, so that a caller still has them
+    when the copy fails half-way.
     """
     limits = limits or CopyLimits()
-    written: list[Path] = []
+    written = [] if written is None else written
     try:
         dest.mkdir(parents=True, exist_ok=True)
         stream = io.BufferedReader(_ChunkReader(iter(chunks)), buffer_size=_CHUNK)
@@ -115,6 +118,8 @@ def _write_stream(target: Path, source: IO[bytes], size: int) -> None:
                     break
                 handle.write(block)
                 left -= len(block)
+            if left:  # never a short file under the member's name
+                raise tarfile.ReadError("unexpected end of data")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

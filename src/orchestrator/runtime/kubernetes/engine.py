@@ -11,19 +11,17 @@ output can still be copied out.
 
 from __future__ import annotations
 
-import itertools
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import DeadlineError, EngineError, PreflightError, StartupError
 from orchestrator.fit.gpus import GpuInventory, node_inventory
 from orchestrator.names import LABEL_COMPONENT, LABEL_NODE_ROLE, LABEL_PROJECT
-from orchestrator.plan import SCRIPTS_MOUNT, Plan, Scope
+from orchestrator.plan import SCRIPTS_MOUNT, Plan, Scope, Volume
 from orchestrator.readiness import Check
-from orchestrator.runtime.archive import safe_extract
 from orchestrator.runtime.base import (
     ComponentState,
     describe_record,
@@ -31,7 +29,8 @@ from orchestrator.runtime.base import (
     to_main_log,
 )
 from orchestrator.runtime.host import serving_record, version_path
-from orchestrator.runtime.kubernetes.render import RESULTS_CONTAINER, render_kubernetes
+from orchestrator.runtime.kubernetes.pod_files import copy_from_pod, send_folder_entries
+from orchestrator.runtime.kubernetes.render import RESULTS_CONTAINER, RESUME_INIT, render_kubernetes
 from orchestrator.runtime.kubernetes.transport import ApiFailure, Transport, exit_code
 from orchestrator.runtime.kubernetes.triage import (
     condition,
@@ -105,6 +104,31 @@ class KubernetesRuntime:
                             " (leaderworkerset.x-k8s.io) or set server.nodes to 1"
                         ) from None
                     raise StartupError(f"the cluster refused {resource} {name}: {exc.message}") from None
+        for component in plan.components:
+            resume = next((v for v in component.volumes if v.source == "resume"), None)
+            if resume is not None and (roles is None or component.role in roles):
+                self._send_resume(plan, component.role, component.nodes, resume)
+
+    def _send_resume(self, plan: Plan, role: str, pods: int, volume: Volume) -> None:
+        """Send the checkpoint into each of the role's pods as soon as its init container runs;
+        the trainer there starts once it has it."""
+        assert volume.host_path is not None
+        sent: set[str] = set()
+        deadline = time.monotonic() + EXEC_WAIT_S
+        while len(sent) < pods:
+            for pod in self._pods(plan.project, role):
+                name = pod["metadata"]["name"]
+                if name not in sent and "running" in container_state(pod, RESUME_INIT):
+                    send_folder_entries(self.api, name, RESUME_INIT, Path(volume.host_path),
+                                        volume.include, volume.mount_path)
+                    sent.add(name)
+            if len(sent) < pods:
+                problem = self._problem(plan.project, role)
+                if problem is not None or time.monotonic() > deadline:
+                    raise StartupError(
+                        f"the {role} pod could not be sent the checkpoint to resume from: it"
+                        f" {problem or f'did not start within {EXEC_WAIT_S}s'}")
+                time.sleep(POLL_S / 2)
 
     def readiness(self, plan: Plan, role: str) -> list[Check]:
         """Pods ready, then /health and the model, checked from the client pod via the Service."""
@@ -189,26 +213,8 @@ class KubernetesRuntime:
         if "running" not in container_state(pod, role) and \
                 "running" in container_state(pod, RESULTS_CONTAINER):
             container = RESULTS_CONTAINER
-        ws = self.api.exec_stream(pod["metadata"]["name"], container,
-                                  ["tar", "cf", "-", "-C", path, "."], binary=True)
-
-        def chunks() -> Iterator[bytes]:
-            while ws.is_open():
-                ws.update(timeout=1)
-                chunk = ws.read_stdout(timeout=0)
-                if chunk:
-                    yield chunk
-            rest = ws.read_stdout(timeout=0)
-            if rest:
-                yield rest
-
-        stream = chunks()
-        first = next(stream, b"")
-        if not first:  # nothing there (tar found no such folder), as with Docker's NotFound
-            return []
-        return safe_extract(itertools.chain([first], stream), dest, skip_existing=not replace,
-                            keep_tree=PurePosixPath(path).name if keep_tree else None,
-                            limits=plan.copy_limits)
+        return copy_from_pod(self.api, pod["metadata"]["name"], container, path, dest,
+                             keep_tree, replace, plan.copy_limits)
 
     def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
         """The component's container log; after a crash (restarts > 0), the crashed container's

@@ -23,6 +23,8 @@ _TEMPLATE_SUFFIX = ".yaml.j2"
 # The trainer pod's second container: it outlives the trainer, so its output can be copied out.
 RESULTS_CONTAINER = "results"
 EXIT_CODE_FILE = ".exit-code"  # written into the output folder when the trainer ends
+RESUME_INIT = "resume"  # a resumed trainer's init container, which receives the checkpoint
+RESUME_AWAIT_S = 900  # how long it waits for it (the orchestrator sends it once the pod runs)
 
 
 def render_files(plan: Plan) -> dict[str, list[dict[str, Any]]]:
@@ -120,6 +122,7 @@ def chart_values(plan: Plan, chart: Path) -> dict[str, Any]:
             "resultsContainer": RESULTS_CONTAINER,
             "exitCodeFile": f"{trainer.mount('scratch')}/{EXIT_CODE_FILE}",
             "dataset": _dataset(plan, trainer),
+            "resume": _resume(trainer),
         }
     return _deep_merge(defaults, computed)
 
@@ -147,6 +150,16 @@ def _server_values(component: Component) -> dict[str, Any]:
         # means a new run does not roll the pods.
         "selector": _selector(component),
     }
+
+
+def _resume(component: Component) -> dict[str, Any]:
+    """A resumed trainer's checkpoint folder: an emptyDir that the init container RESUME_INIT
+    holds open until the orchestrator has sent the checkpoint into it (engine.send_resume)."""
+    volume = next((v for v in component.volumes if v.source == "resume"), None)
+    if volume is None:
+        return {"enabled": False}
+    return {"enabled": True, "mountPath": volume.mount_path, "container": RESUME_INIT,
+            "awaitSeconds": RESUME_AWAIT_S}
 
 
 def _dataset(plan: Plan, component: Component) -> dict[str, Any]:

@@ -123,8 +123,10 @@ class Transport:
             raise EngineError(f"cannot delete {obj['kind']} {obj['metadata']['name']}: {exc}") from None
         return True
 
-    def exec_stream(self, pod: str, container: str, argv: list[str], binary: bool) -> Any:
-        """An open exec into one container of a pod (as `kubectl exec -c`), not yet read."""
+    def exec_stream(self, pod: str, container: str, argv: list[str], binary: bool,
+                    stdin: bool = False) -> Any:
+        """An open exec into one container of a pod (as `kubectl exec -c`, `-i` with `stdin`),
+        not yet read."""
         from kubernetes import client
         from kubernetes.stream import stream
 
@@ -132,7 +134,7 @@ class Transport:
         # client keeps requests made meanwhile by other threads (readiness, copies) plain REST.
         own = client.CoreV1Api(client.ApiClient())
         return stream(own.connect_get_namespaced_pod_exec, pod, self.namespace,
-                      container=container, command=argv, stderr=True, stdin=False, stdout=True,
+                      container=container, command=argv, stderr=True, stdin=stdin, stdout=True,
                       tty=False, binary=binary, _preload_content=False)
 
     def log_stream(self, pod: str, container: str, follow: bool, tail: int | None,

@@ -78,8 +78,10 @@ def condition(pod: dict[str, Any], name: str) -> str | None:
 
 
 def container_state(pod: dict[str, Any], container: str) -> dict[str, Any]:
-    """The current state of one container ({"running": ...}, {"terminated": ...}, ...)."""
-    for entry in pod.get("status", {}).get("containerStatuses") or []:
+    """The current state of one container, init containers too ({"running": ...}, ...)."""
+    status = pod.get("status", {})
+    for entry in [*(status.get("containerStatuses") or []),
+                  *(status.get("initContainerStatuses") or [])]:
         if entry.get("name") == container:
             state: dict[str, Any] = entry.get("state") or {}
             return state
