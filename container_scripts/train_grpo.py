@@ -353,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=tokenizer,
         callbacks=[metrics_callback(out / "metrics.csv", history)],
     )
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # One line per rank, so that every pod's log says it joined (and over what).
+        print(f"train_grpo.py: rank {torch.distributed.get_rank()} of"
+              f" {torch.distributed.get_world_size()} ({torch.distributed.get_backend()})",
+              flush=True)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     trainer.save_model(str(out / "final"))
     tokenizer.save_pretrained(str(out / "final"))

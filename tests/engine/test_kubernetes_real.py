@@ -319,6 +319,23 @@ def test_up_train_on_a_real_cluster(orch, real_cluster) -> None:
     assert _ours(real_cluster, "real-train") == ""
 
 
+def test_a_trainer_across_two_pods_on_a_real_cluster(orch, real_cluster) -> None:
+    """trainer.nodes = 2 on CPU: the indexed Job's two pods run one torchrun job (gloo), found
+    through the headless Service; rank 0's output and both ranks' logs come home."""
+    result = orch("up", "train", "-f", "examples/cpu-train.yaml", "--runtime", "kubernetes",
+                  "-p", "real-ranks", "--set", "trainer.nodes=2", "--set", "trainer.max_steps=2",
+                  "--set", f"trainer.results_dir={orch.results}", env=_on(real_cluster))
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    (run,) = orch.runs()
+    assert "train_grpo.py: rank 0 of 2 (gloo)" in (run / "trainer.log").read_text()
+    assert "train_grpo.py: rank 1 of 2 (gloo)" in (run / "trainer-rank1.log").read_text()
+    with (run / "metrics.csv").open() as handle:
+        steps = [row["step"] for row in csv.DictReader(handle) if row.get("loss")]
+    assert steps == ["1", "2"]
+    assert (run / "final" / "model.safetensors").stat().st_size > 0
+    assert _ours(real_cluster, "real-ranks") == ""
+
+
 def test_a_multi_node_server_is_a_real_leaderworkerset(tmp_path, real_cluster, cpu_image) -> None:
     """LWS's CRD and webhooks judge the rendered LeaderWorkerSet (server-side dry run), and its
     controller (a host process beside the cluster) makes the leader and worker pods. They stay

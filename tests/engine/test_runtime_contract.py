@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.errors import DeadlineError
+from orchestrator.errors import DeadlineError, EngineError
 from orchestrator.names import Role
 from orchestrator.plan import (
     QUIET_ENV,
@@ -146,6 +146,9 @@ def check_contract(runtime: Runtime, plan: Plan, tmp_path: Path) -> None:
             and time.monotonic() < deadline:
         time.sleep(0.2)
     assert "into-the-log" in text and "and-stderr" in text and "one" not in text
+    # A component of one pod or container has no other replica to read.
+    with pytest.raises(EngineError, match="replica|pod 1"):
+        "".join(runtime.logs(plan.project, Role.client, replica=1))
 
     # copy_out: flattened or as a tree, only new files, nothing for a path that is not there.
     flat = runtime.copy_out(plan, Role.client, f"{RESULTS}/contract", tmp_path / "flat")

@@ -116,6 +116,9 @@ def logs(
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep streaming new lines.")] = False,
     tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.",
                                              show_default=False)] = None,
+    replica: Annotated[int, typer.Option(
+        "--replica", min=0, help="Which pod of a component across nodes (Kubernetes): its rank,"
+        " 0 being the leader.")] = 0,
     file: Annotated[Path | None, typer.Option("--file", help="Config file.", show_default=False,
                                               dir_okay=False)] = None,
     set_: SetOpt = None,
@@ -125,6 +128,6 @@ def logs(
 ) -> None:
     """Print a component's logs (`-f` follows them, as in docker compose)."""
     name, engine = target(file, set_, project, runtime, context, f"logs {component.value}")
-    for chunk in engine.logs(name, component.value, follow, tail):
+    for chunk in engine.logs(name, component.value, follow, tail, replica):
         sys.stdout.write(plain(chunk))
         sys.stdout.flush()

@@ -121,17 +121,13 @@ def check_generation_batch(spec: StackSpec) -> list[Problem]:
 
 
 def check_trainer_nodes(spec: StackSpec) -> list[Problem]:
-    """A trainer across nodes needs a runtime that spans nodes, and GPUs on each node."""
+    """A trainer across nodes needs a runtime that spans nodes (on CPU, one process per node
+    over gloo; with GPUs, one per GPU over NCCL)."""
     trainer = spec.trainer
     if trainer is None or trainer.nodes == 1:
         return []
     problem = spans_nodes_problem(spec, ("trainer", "nodes"), trainer.nodes)
-    if problem:
-        return [problem]
-    if trainer.gpu_count == 0:
-        return [(("trainer", "nodes"),
-                 f"trainer.nodes = {trainer.nodes} needs GPUs: set trainer.gpus per node")]
-    return []
+    return [problem] if problem else []
 
 
 def check_rollout_ports(spec: StackSpec) -> list[Problem]:

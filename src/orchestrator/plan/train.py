@@ -104,7 +104,7 @@ def trainer_argv(trainer: Trainer, project: str, rollout_url: str | None) -> lis
         # Each pod of the indexed Job is one node; pod 0 hosts the rendezvous.
         name = f"{project}-{Role.trainer}"
         launcher = ["torchrun", "--nnodes", str(trainer.nodes),
-                    "--nproc-per-node", str(trainer.gpu_count), "--node-rank", "$(NODE_RANK)",
+                    "--nproc-per-node", str(max(trainer.gpu_count, 1)), "--node-rank", "$(NODE_RANK)",
                     "--master-addr", f"{name}-0.{name}", "--master-port", str(RENDEZVOUS_PORT)]
     elif trainer.gpu_count > 1 or trainer.generation == "colocate":
         # Colocated vLLM joins torch.distributed (its external launcher), even on one GPU.

@@ -78,8 +78,10 @@ class Runtime(Protocol):
         `dest` is kept, unless `replace` (a trainer's metrics grow between copies). Works while
         the component runs and after its main process has ended, until `down`."""
 
-    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
-        """The component's log output, as text chunks; `follow` ends when the component does."""
+    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None,
+             replica: int = 0) -> Iterator[str]:
+        """The component's log output, as text chunks; `follow` ends when the component does.
+        `replica`: which pod of a component that spans nodes (0: rank 0, the leader)."""
 
     def status(self, project: str) -> list[ComponentState]:
         """Everything the project has in this runtime."""

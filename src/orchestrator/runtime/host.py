@@ -7,6 +7,7 @@ import errno
 import socket
 from typing import Any
 
+from orchestrator.errors import EngineError
 from orchestrator.names import fields_of
 from orchestrator.plan import Component
 from orchestrator.readiness import Check, HttpOk, ModelListed
@@ -63,3 +64,11 @@ def ended(role: str, code: int | None, oom: bool) -> str:
         return (f"exited with code {code} (OOM-killed: yes); give it more memory, or lower"
                 f" {fields_of(role).memory_fix}")
     return f"exited with code {code} (OOM-killed: no)"
+
+
+def only_one_replica(role: str, replica: int) -> None:
+    """On one host every component is one container or process: any other replica is refused."""
+    if replica:
+        raise EngineError(f"the {role} has one replica on this runtime (0); --replica {replica}"
+                          " names none (replicas are the pods of a component across nodes, on"
+                          " Kubernetes)")

@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from orchestrator.config import LoadedConfig
 from orchestrator.config.redact import redacted_config
 from orchestrator.errors import StartupError
-from orchestrator.names import SERVING_ROLES, fields_of
+from orchestrator.names import SERVING_ROLES, Role, fields_of
 from orchestrator.plan import Plan
 from orchestrator.readiness import NotAlive, TimedOut, wait_until_ready
 from orchestrator.results.environment import RunEnvironment
@@ -60,6 +60,9 @@ def finish_run(plan: Plan, runtime: Runtime, folder: RunFolder, keep: bool,
             first()
         for role in SERVING_ROLES:
             save_log(plan, role, runtime, folder)
+        if plan.has(Role.trainer):  # rank 0's is trainer.log, followed while it trained
+            for rank in range(1, plan.component(Role.trainer).nodes):
+                save_log(plan, Role.trainer, runtime, folder, f"trainer-rank{rank}.log", rank)
         if not keep:
             runtime.down(plan.project)
         environment.timings["total_s"] = time.monotonic() - started
@@ -118,14 +121,15 @@ def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console,
 
 
 def save_log(plan: Plan, role: str, runtime: Runtime, folder: RunFolder,
-             name: str | None = None) -> None:
-    """Keep a component's whole log as `name` (default <role>.log) in the run folder (best
-    effort: it may never have started)."""
+             name: str | None = None, replica: int = 0) -> None:
+    """Keep a component's whole log (of its pod `replica`) as `name` (default <role>.log) in
+    the run folder (best effort: it may never have started)."""
     if not plan.has(role):
         return
     # A missing log must not hide the real failure.
     with contextlib.suppress(Exception):
-        folder.write_text(name or f"{role}.log", "".join(runtime.logs(plan.project, role)))
+        folder.write_text(name or f"{role}.log",
+                          "".join(runtime.logs(plan.project, role, replica=replica)))
 
 
 def tail_log(runtime: Runtime, project: str, role: str) -> str:

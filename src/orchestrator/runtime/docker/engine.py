@@ -28,6 +28,7 @@ from orchestrator.runtime.base import (
 from orchestrator.runtime.docker.render import container_kwargs, network_kwargs
 from orchestrator.runtime.host import (
     ended,
+    only_one_replica,
     port_free,
     serving_checks,
     serving_record,
@@ -157,8 +158,10 @@ class DockerRuntime:
                             keep_tree=PurePosixPath(path).name if keep_tree else None,
                             limits=plan.copy_limits)
 
-    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
-        """The container's stdout and stderr."""
+    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None,
+             replica: int = 0) -> Iterator[str]:
+        """The container's stdout and stderr (one host: every component has one replica)."""
+        only_one_replica(role, replica)
         container = self._require(project, role)
         stream = container.logs(stream=True, follow=follow, tail="all" if tail is None else tail)
         for chunk in stream:

@@ -37,6 +37,7 @@ from orchestrator.runtime.kubernetes.triage import (
     container_state,
     how_it_ended,
     main_exit_code,
+    replica_of,
     restarted,
     triage,
     waiting_reason,
@@ -216,14 +217,17 @@ class KubernetesRuntime:
         return copy_from_pod(self.api, pod["metadata"]["name"], container, path, dest,
                              keep_tree, replace, plan.copy_limits)
 
-    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
-        """The component's container log; after a crash (restarts > 0), the crashed container's
+    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None,
+             replica: int = 0) -> Iterator[str]:
+        """The log of the component's pod `replica` (its rank: the Job completion index or the
+        LeaderWorkerSet worker index); after a crash (restarts > 0), the crashed container's
         unless following. Following waits until the container has started, as the stacks
         follow a pod applied a moment ago."""
         if follow:  # a Job's pod may not even exist yet
-            pod = self._started_pod(project, role, ("running", "terminated"), "follow the log of")
+            pod = self._started_pod(project, role, ("running", "terminated"), "follow the log of",
+                                    replica)
         else:
-            pod = self._require_pod(project, role)
+            pod = self._require_pod(project, role, replica)
         response = self.api.log_stream(pod["metadata"]["name"], role, follow, tail,
                                        previous=restarted(pod) and not follow)
         for chunk in response.stream(4096):
@@ -297,24 +301,28 @@ class KubernetesRuntime:
     def _pods(self, project: str, role: str) -> list[dict[str, Any]]:
         pods = [p for p in self.api.find("Pod", f"{_selector(project)},{LABEL_COMPONENT}={role}")
                 if not p["metadata"].get("deletionTimestamp")]
-        # With several nodes, the leader is the one that serves and logs the API.
-        return sorted(pods, key=lambda p: (p["metadata"].get("labels") or {}).get(LABEL_NODE_ROLE) != "leader")
+        # With several nodes, the leader (rank 0) is the one that serves, logs the API and
+        # writes the trainer's output.
+        return sorted(pods, key=lambda p: ((p["metadata"].get("labels") or {}).get(
+            LABEL_NODE_ROLE) != "leader", replica_of(p)))
 
-    def _require_pod(self, project: str, role: str) -> dict[str, Any]:
-        pods = self._pods(project, role)
+    def _require_pod(self, project: str, role: str, replica: int = 0) -> dict[str, Any]:
+        pods = [p for p in self._pods(project, role) if replica_of(p) == replica]
         if not pods:
-            raise EngineError(f"project {project} has no {role} pod in namespace {self.namespace};"
-                              f" is it up? (`orchestrator ps -p {project}`)")
+            which = f" {replica}" if replica else ""
+            raise EngineError(f"project {project} has no {role} pod{which} in namespace"
+                              f" {self.namespace}; is it up? (`orchestrator ps -p {project}`)")
         return pods[0]
 
     def _started_pod(self, project: str, role: str, states: tuple[str, ...],
-                     doing: str) -> dict[str, Any]:
-        """The component's pod once its container is in one of `states` (EngineError when it
-        cannot get there, or is not there within EXEC_WAIT_S)."""
+                     doing: str, replica: int = 0) -> dict[str, Any]:
+        """The component's pod `replica` once its container is in one of `states` (EngineError
+        when it cannot get there, or is not there within EXEC_WAIT_S)."""
         deadline = time.monotonic() + EXEC_WAIT_S
         while True:
             for pod in self._pods(project, role):
-                if any(state in container_state(pod, role) for state in states):
+                if replica_of(pod) == replica and \
+                        any(state in container_state(pod, role) for state in states):
                     return pod
             problem = self._problem(project, role)
             if problem is not None or time.monotonic() > deadline:

@@ -101,6 +101,15 @@ def how_it_ended(pod: dict[str, Any], container: str) -> str:
     return f"exited with code {code}" + (f" ({why[:200]})" if why.strip(": ") else "")
 
 
+def replica_of(pod: dict[str, Any]) -> int:
+    """The pod's rank in its component: an indexed Job's completion index, a LeaderWorkerSet
+    pod's worker index (the leader's is 0); 0 for a component of one pod."""
+    meta = pod.get("metadata", {})
+    index = (meta.get("annotations") or {}).get("batch.kubernetes.io/job-completion-index") or \
+        (meta.get("labels") or {}).get("leaderworkerset.sigs.k8s.io/worker-index") or "0"
+    return int(index) if str(index).isdigit() else 0
+
+
 def main_exit_code(pod: dict[str, Any], container: str) -> int | None:
     """The exit code of the pod's main container once it has ended, else None."""
     terminated = container_state(pod, container).get("terminated")

@@ -24,7 +24,13 @@ from orchestrator.names import fields_of
 from orchestrator.plan import Plan, Scope
 from orchestrator.readiness import Check
 from orchestrator.runtime.base import ComponentState, describe_record
-from orchestrator.runtime.host import port_free, serving_checks, serving_record, serving_version
+from orchestrator.runtime.host import (
+    only_one_replica,
+    port_free,
+    serving_checks,
+    serving_record,
+    serving_version,
+)
 from orchestrator.runtime.local.proc import alive, start_ticks, stop_groups
 from orchestrator.runtime.local.processes import Process, describe_process
 from orchestrator.runtime.local.state import StateFile, state_root
@@ -183,8 +189,11 @@ class LocalRuntime:
             written.append(target)
         return written
 
-    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None) -> Iterator[str]:
-        """The process's log file; `follow` streams until the process ends."""
+    def logs(self, project: str, role: str, follow: bool = False, tail: int | None = None,
+             replica: int = 0) -> Iterator[str]:
+        """The process's log file; `follow` streams until the process ends (one host: every
+        component has one replica)."""
+        only_one_replica(role, replica)
         entry = self._require(project, role)
         with Path(entry["log"]).open("rb") as handle:
             data = handle.read()
