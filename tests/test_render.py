@@ -183,10 +183,14 @@ def test_multi_node_server_is_a_leaderworkerset(cli, tmp_path) -> None:
     assert group["size"] == 2 and group["restartPolicy"] == "RecreateGroupOnPodRestart"
     leader = group["leaderTemplate"]["spec"]["containers"][0]
     worker = group["workerTemplate"]["spec"]["containers"][0]
-    assert leader["command"][:5] == ["bash", "/opt/orchestrator/scripts/ray_node.sh", "leader",
-                                     "--", "vllm"]
+    # vLLM's own multi-node launch: the same `vllm serve` in each pod, the workers headless.
+    group_args = ["--distributed-executor-backend", "mp", "--nnodes", "2", "--master-addr",
+                  "$(LWS_LEADER_ADDRESS)", "--master-port", "29501"]
+    assert leader["command"][:2] == ["vllm", "serve"]
     assert leader["command"][leader["command"].index("--pipeline-parallel-size") + 1] == "2"
-    assert worker["command"] == ["bash", "/opt/orchestrator/scripts/ray_node.sh", "worker"]
+    assert leader["command"][-len(group_args) - 2:] == [*group_args, "--node-rank", "0"]
+    assert worker["command"] == [*leader["command"][:-1], "$(LWS_WORKER_INDEX)", "--headless"]
+    assert "TORCHDYNAMO_DISABLE" not in {e["name"] for e in leader["env"]}  # on GPUs, compiled
     for container in (leader, worker):
         assert container["resources"]["limits"]["nvidia.com/gpu"] == 8
     assert "startupProbe" in leader and "startupProbe" not in worker and "ports" not in worker
@@ -195,7 +199,11 @@ def test_multi_node_server_is_a_leaderworkerset(cli, tmp_path) -> None:
         template = {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"},
                     "template": group[role]}
         kubernetes_validate.validate(template, K8S_VERSIONS[-1], strict=True)
-    # The Service reaches the leader only; the leader carries that label.
+    # The Service reaches the leader only; the leader carries that label. It is also the
+    # LeaderWorkerSet's headless Service (same name), listing the leader before it is ready.
+    assert by_kind["Service"]["metadata"]["name"] == lws["metadata"]["name"]
+    assert by_kind["Service"]["spec"]["clusterIP"] == "None"
+    assert by_kind["Service"]["spec"]["publishNotReadyAddresses"] is True
     selector = by_kind["Service"]["spec"]["selector"]
     assert selector["orchestrator.role"] == "leader"
     assert selector.items() <= group["leaderTemplate"]["metadata"]["labels"].items()

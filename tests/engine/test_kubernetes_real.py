@@ -390,6 +390,35 @@ def test_a_multi_node_server_is_a_real_leaderworkerset(tmp_path, real_cluster, c
                     "name").stdout.strip() == ""
 
 
+def test_one_server_across_two_pods_on_a_real_cluster(orch, real_cluster, cpu_image) -> None:
+    """The multi-node config on CPU: the LeaderWorkerSet's leader and worker each run `vllm
+    serve` (vLLM's own multi-node launch, tensor parallel 2 over gloo), one model across both
+    pods; `up bench` measures it and takes it all down."""
+    result = orch(
+        "up", "bench", "-f", "tests/render_configs/kubernetes-multinode.yaml", "-p", "real-mn",
+        "--set", f"server.image={cpu_image}", "--set", f"client.image={cpu_image}",
+        "--set", "runtime.kubernetes.namespace=real-mn",
+        "--set", "runtime.kubernetes.create_namespace=true",
+        "--set", "runtime.kubernetes.model_cache_pvc=null", "--set", "server.model=/models/tiny-qwen2",
+        "--set", "server.gpus=0", "--set", "server.tensor_parallel_size=2",
+        "--set", "server.pipeline_parallel_size=1", "--set", "server.max_model_len=512",
+        "--set", "server.dtype=bfloat16", "--set", "server.enforce_eager=true",
+        "--set", 'server.extra_args=["--kv-cache-memory-bytes", "64M"]',
+        "--set", "server.startup_timeout=600", "--set", "server.shm_size=1g",
+        "--set", "workload.num_prompts=8", "--set", "workload.input_len=64",
+        "--set", "workload.output_len=16", "--set", "workload.concurrency=[2]",
+        "--set", f"results_dir={orch.results}", env=_on(real_cluster))
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    (run,) = orch.runs()
+    (row,) = json.loads((run / "summary.json").read_text())
+    assert json.loads((run / row["file"]).read_text())["completed"] == 8
+    leader, worker = (run / "server.log").read_text(), (run / "server-rank1.log").read_text()
+    assert "world_size=2 rank=0" in leader and "Application startup complete" in leader
+    assert "world_size=2 rank=1" in worker and "TP rank 1" in worker
+    assert "master_addr=real-mn-server-0.real-mn-server.real-mn" in leader
+    assert _ours(real_cluster, "real-mn") == ""
+
+
 def test_a_run_on_a_real_cluster_writes_no_secret(orch, real_cluster, tmp_path, monkeypatch) -> None:
     """up bench with secrets in the operator's environment (passed by reference, as Secrets the
     pods read): neither the run folder nor the terminal holds them."""

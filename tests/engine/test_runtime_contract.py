@@ -147,7 +147,7 @@ def check_contract(runtime: Runtime, plan: Plan, tmp_path: Path) -> None:
         time.sleep(0.2)
     assert "into-the-log" in text and "and-stderr" in text and "one" not in text
     # A component of one pod or container has no other replica to read.
-    with pytest.raises(EngineError, match="replica|pod 1"):
+    with pytest.raises(EngineError, match=r"replica|pod 1"):
         "".join(runtime.logs(plan.project, Role.client, replica=1))
 
     # copy_out: flattened or as a tree, only new files, nothing for a path that is not there.

@@ -62,8 +62,15 @@ def check_parallelism(spec: StackSpec) -> list[Problem]:
         return []
     tp, pp, gpus = server.tensor_parallel_size, server.pipeline_parallel_size, server.gpu_count
     if gpus == 0:
-        if tp * pp == 1:
+        # On CPU each node (pod) runs one worker.
+        if tp * pp == server.nodes:
             return []
+        if server.nodes > 1:
+            return [(("server", "tensor_parallel_size"),
+                     f"server.gpus = 0 (CPU) runs one worker per node, but"
+                     f" server.tensor_parallel_size x server.pipeline_parallel_size = {tp} x {pp}"
+                     f" is not server.nodes = {server.nodes}; set server.tensor_parallel_size to"
+                     f" {server.nodes} and server.pipeline_parallel_size to 1")]
         return [
             (
                 ("server", "gpus"),
@@ -96,21 +103,17 @@ def check_parallelism(spec: StackSpec) -> list[Problem]:
 
 
 def check_multi_node(spec: StackSpec) -> list[Problem]:
-    """A server across nodes needs a runtime that spans nodes, and GPUs on each node."""
+    """A server across nodes needs an engine that can span them and a runtime that spans nodes."""
     server = spec.server
     if server is None or server.nodes == 1:
         return []
     engine = engine_of(server.engine)
-    if not engine.multi_node:
+    if engine.across_nodes is None:
         return [(("server", "nodes"), f"server.nodes = {server.nodes}: multi-node"
-                 f" {engine.title} is not built yet (vLLM's is, joined by Ray); set server.nodes"
-                 " to 1 or server.engine to vllm")]
+                 f" {engine.title} is not built yet (vLLM's is, with its own multi-node launch);"
+                 " set server.nodes to 1 or server.engine to vllm")]
     problem = spans_nodes_problem(spec, ("server", "nodes"), server.nodes)
-    if problem:
-        return [problem]
-    if server.gpu_count == 0:
-        return [(("server", "nodes"), f"server.nodes = {server.nodes} needs GPUs: set server.gpus per node")]
-    return []
+    return [problem] if problem else []
 
 
 def check_concurrency(spec: StackSpec) -> list[Problem]:

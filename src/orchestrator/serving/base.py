@@ -71,6 +71,16 @@ def field_flags(spelling: dict[str, str | tuple[str, ...]]) -> tuple[FieldFlag, 
 
 
 @dataclass(frozen=True)
+class NodeLaunch:
+    """How one server spans the pods of a LeaderWorkerSet: each pod's command, and the
+    environment they all get. `$(LWS_...)` is expanded by Kubernetes from the env LWS injects."""
+
+    leader: list[str]
+    worker: list[str]
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
 class ServingEngine:
     """One serving engine: everything orchestrator says to it or reads from it."""
 
@@ -86,7 +96,8 @@ class ServingEngine:
     # ("server.NAME"), or what to write instead ("--flag ...", "nothing: why").
     foreign_flags: dict[str, str] = field(default_factory=dict)
     health_path: str = "/health"
-    multi_node: bool = False  # a server may span nodes (Ray: container_scripts/ray_node.sh)
+    # (argv, nodes, on CPU) -> how the server spans that many pods; None: it cannot.
+    across_nodes: Callable[[list[str], int, bool], NodeLaunch] | None = None
     start_log: bool = False  # analysis/server_start.py reads its start-up log
 
     def argv(self, server: Server) -> list[str]:

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.serving.base import ServingEngine, field_flags
+from orchestrator.serving.base import NodeLaunch, ServingEngine, field_flags
 
 if TYPE_CHECKING:
     from orchestrator.config.model import Server
 
 
+MASTER_PORT = 29501  # the leader's torch.distributed rendezvous, pod to pod
+
+
 def _launch(server: Server) -> list[str]:
     return ["vllm", "serve", server.model, "--host", "0.0.0.0", "--port", str(server.port)]
+
+
+def _across_nodes(argv: list[str], nodes: int, cpu: bool) -> NodeLaunch:
+    """vLLM's own multi-node launch (its mp executor, no Ray): every pod runs `vllm serve` with
+    the group's size and the leader's address, the workers headless; tensor x pipeline parallel
+    spans all their GPUs (on CPU, one worker per pod over gloo)."""
+    group = ["--distributed-executor-backend", "mp", "--nnodes", str(nodes),
+             "--master-addr", "$(LWS_LEADER_ADDRESS)", "--master-port", str(MASTER_PORT)]
+    return NodeLaunch(
+        leader=[*argv, *group, "--node-rank", "0"],
+        worker=[*argv, *group, "--node-rank", "$(LWS_WORKER_INDEX)", "--headless"],
+        # On CPU, tensor parallel's vocabulary lookup is a torch.compile'd function, which
+        # needs a C++ compiler in the image (the CPU image has none): run it eagerly.
+        env={"TORCHDYNAMO_DISABLE": "1"} if cpu else {},
+    )
 
 
 VLLM = ServingEngine(
@@ -56,6 +74,6 @@ VLLM = ServingEngine(
         "--disable-radix-cache": "--no-enable-prefix-caching",
         "--max-total-tokens": "--kv-cache-memory-bytes (the KV cache in bytes, not tokens)",
     },
-    multi_node=True,
+    across_nodes=_across_nodes,
     start_log=True,
 )

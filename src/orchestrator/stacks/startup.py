@@ -53,16 +53,15 @@ def finish_run(plan: Plan, runtime: Runtime, folder: RunFolder, keep: bool,
                environment: RunEnvironment, started: float,
                first: Callable[[], None] | None = None) -> None:
     """The end of every run, whatever happened, with Ctrl-C and SIGTERM ignored: `first` (a
-    stack's own rescue of partial results), each server's whole log into the run folder, the
-    stack removed unless `keep`, and the timings written into environment.json."""
+    stack's own rescue of partial results), each server's whole log into the run folder (and
+    the trainer's other ranks'), the stack removed unless `keep`, and the timings written into
+    environment.json."""
     with shielded():
         if first is not None:
             first()
         for role in SERVING_ROLES:
             save_log(plan, role, runtime, folder)
-        if plan.has(Role.trainer):  # rank 0's is trainer.log, followed while it trained
-            for rank in range(1, plan.component(Role.trainer).nodes):
-                save_log(plan, Role.trainer, runtime, folder, f"trainer-rank{rank}.log", rank)
+        save_log(plan, Role.trainer, runtime, folder, from_rank=1)  # rank 0's was followed
         if not keep:
             runtime.down(plan.project)
         environment.timings["total_s"] = time.monotonic() - started
@@ -121,15 +120,18 @@ def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console,
 
 
 def save_log(plan: Plan, role: str, runtime: Runtime, folder: RunFolder,
-             name: str | None = None, replica: int = 0) -> None:
-    """Keep a component's whole log (of its pod `replica`) as `name` (default <role>.log) in
-    the run folder (best effort: it may never have started)."""
+             name: str | None = None, from_rank: int = 0) -> None:
+    """Keep a component's whole log as `name` (default <role>.log) in the run folder, and each
+    other rank's of a component across nodes beside it (<name>-rank<N>.log); `from_rank` 1
+    leaves out rank 0's (kept as it was followed). Best effort: it may never have started."""
     if not plan.has(role):
         return
-    # A missing log must not hide the real failure.
-    with contextlib.suppress(Exception):
-        folder.write_text(name or f"{role}.log",
-                          "".join(runtime.logs(plan.project, role, replica=replica)))
+    stem = (name or f"{role}.log").removesuffix(".log")
+    for rank in range(from_rank, plan.component(role).nodes):
+        # A missing log must not hide the real failure.
+        with contextlib.suppress(Exception):
+            folder.write_text(f"{stem}-rank{rank}.log" if rank else f"{stem}.log",
+                              "".join(runtime.logs(plan.project, role, replica=rank)))
 
 
 def tail_log(runtime: Runtime, project: str, role: str) -> str:

@@ -16,8 +16,9 @@ import yaml
 
 from orchestrator.errors import RenderError
 from orchestrator.names import LABEL_NODE_ROLE, LABEL_RUN
-from orchestrator.plan import RENDEZVOUS_PORT, SCRIPTS_MOUNT, Component, Plan
+from orchestrator.plan import RENDEZVOUS_PORT, Component, Plan
 from orchestrator.resources import data_dir
+from orchestrator.serving import engine_of
 
 _TEMPLATE_SUFFIX = ".yaml.j2"
 # The trainer pod's second container: it outlives the trainer, so its output can be copied out.
@@ -77,12 +78,15 @@ def chart_values(plan: Plan, chart: Path) -> dict[str, Any]:
         computed["server"] = {
             **_server_values(server),
             "nodes": server.nodes,
-            # Multi-node: ray_node.sh (from the scripts ConfigMap) runs Ray, then vllm serve.
-            "leaderCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "leader", "--", *server.argv],
-            "workerCommand": ["bash", f"{SCRIPTS_MOUNT}/ray_node.sh", "worker"],
             # The leader's pod labels, which are also the Service's selector.
             "leaderLabels": {**_selector(server), LABEL_NODE_ROLE: "leader"},
         }
+        if server.nodes > 1:
+            across = engine_of(server.engine).across_nodes
+            assert across is not None  # the config check refuses the others
+            launch = across(server.argv, server.nodes, server.gpus.count == 0)
+            computed["server"].update(leaderCommand=launch.leader, workerCommand=launch.worker,
+                                      env={**server.env, **launch.env})
     rollout = roles.get("rollout")
     if rollout:
         computed["rollout"] = _server_values(rollout)
