@@ -2,7 +2,7 @@
 results copied out, and a resumed trainer's checkpoint sent in (a pod cannot mount a folder of
 the machine that runs `orchestrator`).
 
-A copy out ends with a mark printed after tar has exited 0: an exec's last frames can be lost
+A copy out ends with a mark printed after tar has exited 0 or 1: an exec's last frames can be lost
 between the pod and this machine (seen on the real cluster: a 34 MB copy short by its last
 1.2-1.4 MB, whole 32 KiB frames, tar's exit still 0), so a copy without the mark is repeated."""
 
@@ -21,7 +21,7 @@ from orchestrator.runtime.kubernetes.transport import Transport, exit_code
 
 CHUNK_BYTES = 1 << 20  # one websocket frame per MiB of the archive
 DONE_MARK = ".uploaded"  # await_upload.sh lets the trainer start once this exists
-END_MARK = b"orchestrator-copy-complete"  # printed after a copy's tar has exited 0
+END_MARK = b"orchestrator-copy-complete"  # printed after a copy's tar has exited 0 or 1
 COPY_TRIES = 3
 
 
@@ -31,7 +31,7 @@ def copy_from_pod(api: Transport, pod: str, container: str, path: str, dest: Pat
     repeated (up to COPY_TRIES) while the stream arrives cut short. [] when `path` is not
     there (as with Docker's NotFound)."""
     written: list[Path] = []
-    for attempt in range(1, COPY_TRIES + 1):
+    for _ in range(COPY_TRIES):
         tail = bytearray()
         stream = _stdout(api.exec_stream(
             # tar's exit 1 (a file changed while read, as when collecting from a running
@@ -48,17 +48,15 @@ def copy_from_pod(api: Transport, pod: str, container: str, path: str, dest: Pat
             failure: EngineError | None = None
         except EngineError as exc:
             failure = exc
-        for _ in stream:  # the rest, past the archive's end: the mark
+        for _rest in stream:  # the rest, past the archive's end: the mark
             pass
         if tail.endswith(END_MARK):
             if failure is not None:
                 raise failure
             return written
-        if attempt == COPY_TRIES:
-            raise EngineError(f"the copy of {path} from pod {pod} arrived cut short"
-                              f" {COPY_TRIES} times (the connection to the API server loses its"
-                              " end); the files copied whole were kept")
-    return written
+    raise EngineError(f"the copy of {path} from pod {pod} arrived cut short {COPY_TRIES} times"
+                      " (the connection to the API server loses its end); the files copied whole"
+                      " were kept")
 
 
 def _stdout(ws: Any, tail: bytearray) -> Iterator[bytes]:
@@ -68,37 +66,41 @@ def _stdout(ws: Any, tail: bytearray) -> Iterator[bytes]:
             ws.update(timeout=1)
             chunk = ws.read_stdout(timeout=0)
             if chunk:
-                tail[:] = (bytes(tail) + chunk)[-len(END_MARK):]
+                _keep_end(tail, chunk)
                 yield chunk
         rest = ws.read_stdout(timeout=0)
         if rest:
-            tail[:] = (bytes(tail) + rest)[-len(END_MARK):]
+            _keep_end(tail, rest)
             yield rest
     finally:
         ws.close()
+
+
+def _keep_end(tail: bytearray, chunk: bytes) -> None:
+    """Keep in `tail` the last len(END_MARK) bytes of the stream so far (not a copy of each
+    MiB-sized chunk)."""
+    tail[:] = (bytes(tail) + chunk[-len(END_MARK):])[-len(END_MARK):]
 
 
 class _Stdin:
     """A file-like writer onto an exec's stdin, for tarfile's stream mode."""
 
     def __init__(self, ws: Any) -> None:
-        self.ws, self.sent = ws, 0
+        self.ws = ws
 
     def write(self, data: bytes) -> int:
         self.ws.write_stdin(bytes(data))
-        self.sent += len(data)
         return len(data)
 
 
 def send_folder_entries(api: Transport, pod: str, container: str, folder: Path,
-                        names: tuple[str, ...], dest: str) -> int:
+                        names: tuple[str, ...], dest: str) -> None:
     """Send `names` under `folder` (the ones that exist) into `dest` of the pod's container,
-    then mark `dest` done; return the bytes sent. StartupError when the pod does not take them."""
+    then mark `dest` done. StartupError when the pod does not take them."""
     argv = ["sh", "-c", f'tar xf - -C "$1" && touch "$1/{DONE_MARK}"', "sh", dest]
     ws = api.exec_stream(pod, container, argv, binary=True, stdin=True)
-    stdin = _Stdin(ws)
     try:
-        with tarfile.open(fileobj=stdin, mode="w|", bufsize=CHUNK_BYTES) as archive:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=_Stdin(ws), mode="w|", bufsize=CHUNK_BYTES) as archive:  # type: ignore[call-overload]
             for name in names:
                 if (folder / name).exists():
                     archive.add(folder / name, arcname=name)
@@ -114,4 +116,3 @@ def send_folder_entries(api: Transport, pod: str, container: str, folder: Path,
         text = " ".join(said.decode(errors="replace").split())[:200]
         raise StartupError(f"the trainer pod {pod} could not take the checkpoint from {folder}"
                            f" (tar exited with {code}: {text or 'no message'})")
-    return stdin.sent

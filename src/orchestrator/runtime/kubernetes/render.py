@@ -158,7 +158,8 @@ def _server_values(component: Component) -> dict[str, Any]:
 
 def _resume(component: Component) -> dict[str, Any]:
     """A resumed trainer's checkpoint folder: an emptyDir that the init container RESUME_INIT
-    holds open until the orchestrator has sent the checkpoint into it (engine.send_resume)."""
+    holds open until the orchestrator has sent the checkpoint into it
+    (KubernetesRuntime._send_resume)."""
     volume = next((v for v in component.volumes if v.source == "resume"), None)
     if volume is None:
         return {"enabled": False}
