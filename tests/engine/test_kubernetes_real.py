@@ -1,6 +1,7 @@
-"""The Kubernetes runtime on a REAL single-node cluster: Kubernetes 1.34 built from Go modules
+"""The Kubernetes runtime on a REAL two-node cluster: Kubernetes 1.34 built from Go modules
 (host_scripts/k8s_build.sh), started by host_scripts/k8s_cluster.py with Debian's containerd,
-runc and CNI plugins, the CPU image imported. The real API server, scheduler and kubelet judge
+runc and CNI plugins (the second node in a network namespace of its own), the CPU image
+imported into both nodes. The real API server, scheduler and kubelet judge
 server-side apply, probes, exec, logs, Services, Jobs, OOM kills and scheduling.
 
 run_tests.sh builds and names the cluster (ORCHESTRATOR_REAL_K8S); in CI these tests fail, never
@@ -43,6 +44,19 @@ def _ours(kubeconfig: str, project: str) -> str:
 
 def _on(kubeconfig: str, *more: str) -> dict[str, str]:
     return {"KUBECONFIG": kubeconfig, **dict(m.split("=", 1) for m in more)}
+
+
+def _nodes_while(proc: subprocess.Popen[str], kubeconfig: str, selector: str) -> dict[str, str]:
+    """The node each pod matching `selector` (any namespace) was placed on, watched until the
+    process ends: the run takes its pods down before it returns."""
+    nodes: dict[str, str] = {}
+    while proc.poll() is None:
+        listed = _kubectl(kubeconfig, "get", "pods", "--all-namespaces", "-l", selector, "-o",
+                          "jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName}{'\\n'}{end}")
+        nodes.update(line.split("=", 1) for line in listed.stdout.split()
+                     if not line.endswith("="))  # not scheduled yet
+        time.sleep(1)
+    return nodes
 
 
 def test_up_bench_on_a_real_cluster(orch, real_cluster) -> None:
@@ -154,14 +168,14 @@ def test_up_twice_in_place_then_ps_logs_follow_and_down_twice(orch, real_cluster
 TRIAGE = {
     "missing-image": (["server.image=orchestrator-not-built:v0"],
                       "cannot pull image orchestrator-not-built:v0", "check server.image"),
-    "no-gpu": (["server.gpus=1"], "cannot be scheduled (0/1 nodes are available: 1 Insufficient"
+    "no-gpu": (["server.gpus=1"], "cannot be scheduled (0/2 nodes are available: 2 Insufficient"
                " nvidia.com/gpu.", "lower server.gpus"),
     "oom-killed": (["server.memory_limit=300m"],
                    "was OOM-killed (exit 137) at its memory limit 300Mi", "raise server.memory_limit"),
     "bad-flag": (["server.extra_args=[--no-such-flag]"], "keeps crashing (CrashLoopBackOff",
                  "vllm: error: unrecognized arguments: --no-such-flag"),
     "missing-claim": (["runtime.kubernetes.model_cache_pvc=no-such-claim"],
-                      'cannot be scheduled (0/1 nodes are available: persistentvolumeclaim'
+                      'cannot be scheduled (0/2 nodes are available: persistentvolumeclaim'
                       ' "no-such-claim" not found', "create that PersistentVolumeClaim"),
     "startup-timeout": (["server.startup_timeout=8"],
                         "the server was not ready within server.startup_timeout = 8s",
@@ -320,12 +334,18 @@ def test_up_train_on_a_real_cluster(orch, real_cluster) -> None:
 
 
 def test_a_trainer_across_two_pods_on_a_real_cluster(orch, real_cluster) -> None:
-    """trainer.nodes = 2 on CPU: the indexed Job's two pods run one torchrun job (gloo), found
-    through the headless Service; rank 0's output and both ranks' logs come home."""
-    result = orch("up", "train", "-f", "examples/cpu-train.yaml", "--runtime", "kubernetes",
-                  "-p", "real-ranks", "--set", "trainer.nodes=2", "--set", "trainer.max_steps=2",
-                  "--set", f"trainer.results_dir={orch.results}", env=_on(real_cluster))
-    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    """trainer.nodes = 2 on CPU: the indexed Job's two pods, one on each node, run one torchrun
+    job (gloo), found through the headless Service; rank 0's output and both ranks' logs come
+    home."""
+    proc = orch.popen("up", "train", "-f", "examples/cpu-train.yaml", "--runtime", "kubernetes",
+                      "-p", "real-ranks", "--set", "trainer.nodes=2", "--set",
+                      "trainer.max_steps=2", "--set", f"trainer.results_dir={orch.results}",
+                      env=_on(real_cluster))
+    nodes = _nodes_while(proc, real_cluster, "orchestrator.project=real-ranks,"
+                                             "orchestrator.component=trainer")
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:] + out[-3000:]
+    assert sorted(nodes.values()) == ["orchestrator-node", "orchestrator-node2"], nodes
     (run,) = orch.runs()
     assert "train_grpo.py: rank 0 of 2 (gloo)" in (run / "trainer.log").read_text()
     assert "train_grpo.py: rank 1 of 2 (gloo)" in (run / "trainer-rank1.log").read_text()
@@ -383,18 +403,18 @@ def test_a_multi_node_server_is_a_real_leaderworkerset(tmp_path, real_cluster, c
          "--set", "runtime.kubernetes.model_cache_pvc=null", "--set", f"results_dir={tmp_path}"],
         cwd=REPO, capture_output=True, text=True, env={**os.environ, **_on(real_cluster)})
     assert up.returncode == 1
-    assert "error: the server container real-lws-server cannot be scheduled (0/1 nodes are" \
-        " available: 1 Insufficient nvidia.com/gpu." in up.stderr
+    assert "error: the server container real-lws-server cannot be scheduled (0/2 nodes are" \
+        " available: 2 Insufficient nvidia.com/gpu." in up.stderr
     assert _ours(real_cluster, "real-lws") == ""
     assert _kubectl(real_cluster, "get", "statefulsets,pods", "-n", "real-lws", "-o",
                     "name").stdout.strip() == ""
 
 
 def test_one_server_across_two_pods_on_a_real_cluster(orch, real_cluster, cpu_image) -> None:
-    """The multi-node config on CPU: the LeaderWorkerSet's leader and worker each run `vllm
-    serve` (vLLM's own multi-node launch, tensor parallel 2 over gloo), one model across both
-    pods; `up bench` measures it and takes it all down."""
-    result = orch(
+    """The multi-node config on CPU: the LeaderWorkerSet's leader and worker, one on each node,
+    each run `vllm serve` (vLLM's own multi-node launch, tensor parallel 2 over gloo), one model
+    across both pods; `up bench` measures it and takes it all down."""
+    proc = orch.popen(
         "up", "bench", "-f", "tests/render_configs/kubernetes-multinode.yaml", "-p", "real-mn",
         "--set", f"server.image={cpu_image}", "--set", f"client.image={cpu_image}",
         "--set", "runtime.kubernetes.namespace=real-mn",
@@ -408,7 +428,11 @@ def test_one_server_across_two_pods_on_a_real_cluster(orch, real_cluster, cpu_im
         "--set", "workload.num_prompts=8", "--set", "workload.input_len=64",
         "--set", "workload.output_len=16", "--set", "workload.concurrency=[2]",
         "--set", f"results_dir={orch.results}", env=_on(real_cluster))
-    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    nodes = _nodes_while(proc, real_cluster, "orchestrator.project=real-mn,"
+                                             "orchestrator.component=server")
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:] + out[-3000:]
+    assert sorted(nodes.values()) == ["orchestrator-node", "orchestrator-node2"], nodes
     (run,) = orch.runs()
     (row,) = json.loads((run / "summary.json").read_text())
     assert json.loads((run / row["file"]).read_text())["completed"] == 8
