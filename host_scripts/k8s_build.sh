@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build a single-node Kubernetes from Go modules: kube-apiserver, kube-controller-manager,
+# Build a Kubernetes from Go modules: kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubelet, kube-proxy (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3),
 # CoreDNS, and LeaderWorkerSet's controller with its CRD and webhook manifests (sigs.k8s.io/lws).
 #   host_scripts/k8s_build.sh          # builds once, then reuses; prints the folder of binaries

@@ -5,7 +5,7 @@
 # npm (to fetch gpt-oss's vocabulary),
 # starts a Docker engine and builds the CPU test image (vLLM's CPU build + a tiny model; about
 # 10 minutes the first time, then reused). Where Go is installed (and as root), it also prepares
-# a real single-node Kubernetes in the background while the other tests run: built from Go
+# a real two-node Kubernetes in the background while the other tests run: built from Go
 # modules (host_scripts/k8s_build.sh: about 18 minutes the first time, then cached), started and
 # given the CPU image (k8s_cluster.py up, import). tests/engine/test_kubernetes_real.py runs last
 # on it and leaves it running (host_scripts/k8s_cluster.py down stops it; its log of the

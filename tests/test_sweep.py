@@ -17,7 +17,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.resources import data_dir
 from orchestrator.results.resume import resume_config
 from orchestrator.results.run_folder import RunFolder
-from orchestrator.results.sweep_records import SweepRecords, check_resumable
+from orchestrator.results.sweep_records import SweepRecords, check_resumable, mark_server_lost
 from orchestrator.stacks.bench_process import POINT_DONE, bench_argv, workload_flags
 from orchestrator.stacks.sweep_plan import prepare
 
@@ -170,6 +170,28 @@ def test_records_rows_carry_settings_and_resume_reads_them_back(tmp_path: Path) 
     other = _matrix(_load(tmp_path, {"server": {"max_num_seqs": [4, 16]}}))
     with pytest.raises(ConfigError, match="makes a different matrix"):
         check_resumable(folder, other)
+
+
+def test_a_point_measured_while_the_server_was_lost_is_flagged_and_measured_again(
+        tmp_path: Path) -> None:
+    matrix = _matrix(_load(tmp_path, {"server": {"max_num_seqs": [4]}}))
+    folder = RunFolder.create(tmp_path, "run")
+    first, second = matrix.all_points[:2]
+    (folder.raw / "v0").mkdir()
+    for point in (first, second):
+        (folder.raw / "v0" / point.name).write_text(json.dumps(
+            {"completed": 8, "failed": 0, "max_concurrency": 1, "duration": 1.5,
+             "output_throughput": 100.0}))
+    records = SweepRecords.start(folder, matrix)
+    mark_server_lost(folder.raw / "v0" / second.name, "real-mn-server-0 is gone")
+    assert "server-lost" in records.add(second, folder.raw / "v0" / second.name)["flags"].split()
+    assert "server-lost" not in records.rows[first.key]["flags"].split()
+    # A resume measures it again (its file stays where it was, beside what became of it).
+    assert list(SweepRecords.start(folder, matrix).rows) == [first.key]
+    assert (folder.raw / "v0" / f"{second.name}.server-lost").read_text() == \
+        "real-mn-server-0 is gone\n"
+    mark_server_lost(folder.raw / "v0" / second.name, None)  # measured again, unharmed
+    assert list(SweepRecords.start(folder, matrix).rows) == [first.key, second.key]
 
 
 def test_estimate_uses_earlier_runs_of_the_same_model(tmp_path: Path) -> None:

@@ -50,6 +50,9 @@ def _unschedulable(message: str) -> dict:
      "create that PersistentVolumeClaim in the namespace"),
     ("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.",
      "no node matches runtime.kubernetes.node_selector"),
+    # A multi-node server's pods go one per node.
+    ("0/2 nodes are available: 1 node(s) didn't match pod anti-affinity rules, 1 node(s) were"
+     " unschedulable.", "each of the server.nodes pods needs a node of its own"),
 ])
 def test_unschedulable_pods_name_the_fix(message: str, fix: str) -> None:
     said = triage(_unschedulable(message), "server") or ""

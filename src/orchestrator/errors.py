@@ -58,6 +58,11 @@ class BenchmarkError(OrchestratorError):
     """The benchmark itself failed; finished points were kept."""
 
 
+class ServerLostError(OrchestratorError):
+    """The server being measured lost a pod (container, process) or restarted while a point ran;
+    the points before were kept, that one flagged server-lost."""
+
+
 class TrainingError(OrchestratorError):
     """The trainer failed; what it wrote (metrics, timing log) was kept."""
 

@@ -62,7 +62,7 @@ def quiet_machine() -> None:
 
 @pytest.fixture(scope="session")
 def real_cluster(cpu_image: str) -> str:
-    """The kubeconfig of the REAL single-node cluster (host_scripts/k8s_cluster.py), started
+    """The kubeconfig of the REAL two-node cluster (host_scripts/k8s_cluster.py), started
     and holding the CPU image. run_tests.sh names it in ORCHESTRATOR_REAL_K8S and prepares it in
     the background (ORCHESTRATOR_K8S_PREPARED: a file that appears with the binaries' folder once
     built, started and the image imported); this waits for that, then makes sure the cluster is

@@ -410,37 +410,108 @@ def test_a_multi_node_server_is_a_real_leaderworkerset(tmp_path, real_cluster, c
                     "name").stdout.strip() == ""
 
 
-def test_one_server_across_two_pods_on_a_real_cluster(orch, real_cluster, cpu_image) -> None:
-    """The multi-node config on CPU: the LeaderWorkerSet's leader and worker, one on each node,
-    each run `vllm serve` (vLLM's own multi-node launch, tensor parallel 2 over gloo), one model
-    across both pods; `up bench` measures it and takes it all down."""
-    proc = orch.popen(
-        "up", "bench", "-f", "tests/render_configs/kubernetes-multinode.yaml", "-p", "real-mn",
-        "--set", f"server.image={cpu_image}", "--set", f"client.image={cpu_image}",
-        "--set", "runtime.kubernetes.namespace=real-mn",
-        "--set", "runtime.kubernetes.create_namespace=true",
-        "--set", "runtime.kubernetes.model_cache_pvc=null", "--set", "server.model=/models/tiny-qwen2",
-        "--set", "server.gpus=0", "--set", "server.tensor_parallel_size=2",
-        "--set", "server.pipeline_parallel_size=1", "--set", "server.max_model_len=512",
-        "--set", "server.dtype=bfloat16", "--set", "server.enforce_eager=true",
-        "--set", 'server.extra_args=["--kv-cache-memory-bytes", "64M"]',
-        "--set", "server.startup_timeout=600", "--set", "server.shm_size=1g",
-        "--set", "workload.num_prompts=8", "--set", "workload.input_len=64",
-        "--set", "workload.output_len=16", "--set", "workload.concurrency=[2]",
-        "--set", f"results_dir={orch.results}", env=_on(real_cluster))
-    nodes = _nodes_while(proc, real_cluster, "orchestrator.project=real-mn,"
-                                             "orchestrator.component=server")
-    out, err = proc.communicate()
-    assert proc.returncode == 0, err[-3000:] + out[-3000:]
-    assert sorted(nodes.values()) == ["orchestrator-node", "orchestrator-node2"], nodes
+MULTI_NODE = "tests/render_configs/kubernetes-multinode.yaml"
+MULTI_NODE_CPU = [  # the multi-node config on CPU: tensor parallel 2, one worker per pod
+    "--set", "runtime.kubernetes.create_namespace=true",
+    "--set", "runtime.kubernetes.model_cache_pvc=null", "--set", "server.model=/models/tiny-qwen2",
+    "--set", "server.gpus=0", "--set", "server.tensor_parallel_size=2",
+    "--set", "server.pipeline_parallel_size=1", "--set", "server.max_model_len=512",
+    "--set", "server.dtype=bfloat16", "--set", "server.enforce_eager=true",
+    "--set", 'server.extra_args=["--kv-cache-memory-bytes", "64M"]',
+    "--set", "server.startup_timeout=600", "--set", "server.shm_size=1g",
+    "--set", "workload.num_prompts=8", "--set", "workload.input_len=64"]
+NODE2_NETNS = "/run/netns/orch-k8s-node2"  # host_scripts/k8s_cluster.py's second node
+
+
+def _multi_node(orch, verb: list[str], project: str, image: str, *more: str) -> list[str]:
+    return [*verb, "--file", MULTI_NODE, *MULTI_NODE_CPU, "-p", project, "--set",
+            f"server.image={image}", "--set", f"client.image={image}",
+            "--set", f"runtime.kubernetes.namespace={project}",
+            "--set", f"results_dir={orch.results}", *more]
+
+
+def test_one_server_across_two_nodes_then_its_worker_lost(orch, real_cluster, cpu_image) -> None:
+    """The LeaderWorkerSet's leader and worker, one on each node, each run `vllm serve` (vLLM's
+    own multi-node launch, tensor parallel 2 over gloo): one model across both pods, a point
+    measured. Then the worker pod is deleted while the second point runs: LeaderWorkerSet
+    recreates the group, and `up` fails in one line naming both pods, the point it ran flagged
+    server-lost (a resume measures it again), the first kept as it was, nothing left."""
+    proc = orch.popen(*_multi_node(orch, ["up", "bench"], "real-mn", cpu_image, "--set",
+                                   "workload.output_len=128", "--set",
+                                   "workload.concurrency=[2, 1]"), env=_on(real_cluster))
+    deadline, rank1 = time.monotonic() + 600, ""
+    while proc.poll() is None and time.monotonic() < deadline:
+        runs = orch.runs()
+        log = runs[0] / "client.log" if runs else None
+        if log and log.exists() and "=== concurrency 1 " in log.read_text():
+            # The first point is home and the second has begun: rank 1's log, then lose it.
+            rank1 = orch(*_multi_node(orch, ["logs", "server", "--replica", "1"], "real-mn",
+                                      cpu_image), env=_on(real_cluster)).stdout
+            nodes = _kubectl(real_cluster, "get", "pods", "-n", "real-mn", "-o", "jsonpath="
+                             "{range .items[*]}{.metadata.name}={.spec.nodeName} {end}").stdout
+            _kubectl(real_cluster, "delete", "pod", "real-mn-server-0-1", "-n", "real-mn",
+                     "--wait=false")
+            break
+        time.sleep(0.2)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1, err[-3000:] + out[-3000:]
+    placed = dict(pair.split("=") for pair in nodes.split())
+    leader, worker = placed["real-mn-server-0"], placed["real-mn-server-0-1"]
+    assert {leader, worker} == {"orchestrator-node", "orchestrator-node2"}, placed
+    assert "world_size=2 rank=1" in rank1 and "TP rank 1" in rank1
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+    assert "error: v0: the server changed while w0 concurrency 1 ran: real-mn-server-0 (node" \
+        f" {leader}) " in line and f"real-mn-server-0-1 (node {worker})" in line
+    assert line.endswith("that point is flagged server-lost (a resume measures it again)")
     (run,) = orch.runs()
-    (row,) = json.loads((run / "summary.json").read_text())
-    assert json.loads((run / row["file"]).read_text())["completed"] == 8
-    leader, worker = (run / "server.log").read_text(), (run / "server-rank1.log").read_text()
-    assert "world_size=2 rank=0" in leader and "Application startup complete" in leader
-    assert "world_size=2 rank=1" in worker and "TP rank 1" in worker
-    assert "master_addr=real-mn-server-0.real-mn-server.real-mn" in leader
+    first, second = json.loads((run / "summary.json").read_text())
+    assert first["concurrency"] == 2 and "server-lost" not in first["flags"]
+    assert json.loads((run / first["file"]).read_text())["completed"] == 8
+    assert second["concurrency"] == 1 and "server-lost" in second["flags"].split()
+    assert (run / "raw" / "v0" / "w0-c1-r0.json.server-lost").exists()
+    log = (run / "server.log").read_text()  # the new leader's, which may not have got far
+    assert "world_size=2 rank=0" in log or "Application startup complete" not in log
     assert _ours(real_cluster, "real-mn") == ""
+
+
+def test_a_worker_with_no_node_of_its_own_is_named(orch, real_cluster, cpu_image) -> None:
+    """With the second node cordoned, the worker has no node left (one pod per node): `up`
+    fails at once in one line naming it, what the scheduler said and the fix; nothing left."""
+    assert _kubectl(real_cluster, "cordon", "orchestrator-node2").returncode == 0
+    try:
+        result = orch(*_multi_node(orch, ["up", "bench"], "real-mnc", cpu_image),
+                      env=_on(real_cluster), timeout=300)
+    finally:
+        _kubectl(real_cluster, "uncordon", "orchestrator-node2")
+    assert result.returncode == 1, result.stderr[-3000:] + result.stdout[-3000:]
+    assert "error: the server container real-mnc-server (its rank 1 pod real-mnc-server-0-1)" \
+        " cannot be scheduled (0/2 nodes are available: 1 node(s) didn't match pod" \
+        " anti-affinity rules, 1 node(s) were unschedulable" in result.stderr
+    assert "each of the server.nodes pods needs a node of its own" in result.stderr
+    assert _ours(real_cluster, "real-mnc") == ""
+
+
+def test_a_worker_that_never_joins_shows_in_its_log(orch, real_cluster, cpu_image) -> None:
+    """The leader's port blocked for pods of the second node (iptables in its network): the
+    worker never joins, the start times out, and the error shows each rank's last log lines,
+    the worker's under its own heading; nothing left."""
+    block = ["nsenter", f"--net={NODE2_NETNS}", "iptables", "FORWARD", "-p", "tcp",
+             "--dport", "29501", "-j", "REJECT"]
+    subprocess.run([*block[:3], "-I", *block[3:]], check=True)
+    try:
+        result = orch(*_multi_node(orch, ["up", "bench"], "real-mnj", cpu_image, "--set",
+                                   "server.startup_timeout=60"), env=_on(real_cluster),
+                      timeout=300)
+    finally:
+        subprocess.run([*block[:3], "-D", *block[3:]], check=False)
+    assert result.returncode == 1, result.stderr[-3000:] + result.stdout[-3000:]
+    assert "error: the server was not ready within server.startup_timeout = 60s" in result.stderr
+    assert "read the logs of its 2 ranks below (a worker that never joined shows there)" \
+        in result.stderr
+    leader, worker = result.stderr.split("--- server rank 1 ---")
+    assert "world_size=2 rank=0" in leader
+    assert "29501" in worker or "rank=1" in worker, worker[-2000:]
+    assert _ours(real_cluster, "real-mnj") == ""
 
 
 def test_a_run_on_a_real_cluster_writes_no_secret(orch, real_cluster, tmp_path, monkeypatch) -> None:

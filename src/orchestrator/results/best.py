@@ -43,8 +43,8 @@ def best_points(data: ReportData) -> list[Best]:
             continue
         groups.setdefault((row["variant"], row["workload"], row["concurrency"]), []).append(row)
     usable = {k: rs for k, rs in groups.items()  # a failed or impossible figure never wins
-              if not any(r.get("failed") or "implausible" in (r.get("flags") or "").split()
-                         for r in rs)}
+              if not any(r.get("failed") or {"implausible", "server-lost"}
+                         & set((r.get("flags") or "").split()) for r in rs)}
     within = {k: rs for k, rs in usable.items() if all(r.get("slo_met") for r in rs)}
     serve = {a.variant: a.serve_flags for a in data.answers}
 

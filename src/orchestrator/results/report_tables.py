@@ -29,6 +29,9 @@ FLAG_MEANINGS = {
     "failed-requests": "some requests failed: never picked as best",
     "implausible": "a figure beats what the GPU can physically do (its memory bandwidth and"
                    " FLOPs): a measurement error, not a result; never picked as best",
+    "server-lost": "the server lost a pod (container, process) or restarted while the point"
+                   " ran: it measured the loss, not the server; never picked as best, measured"
+                   " again by a resume",
 }
 
 

@@ -21,6 +21,23 @@ from orchestrator.results.run_folder import RunFolder
 
 VARIANTS_FILE = "variants.json"
 MATRIX_FILE = "sweep.json"
+# Beside a point's result in raw/: the server was lost while it ran (what became of it).
+LOST_SUFFIX = ".server-lost"
+
+
+def mark_server_lost(result: Path, lost: str | None) -> None:
+    """Say beside a point's result that the server was lost while it ran (`lost`: what became
+    of it), or, with None, that it was not (a point measured again)."""
+    marker = result.with_name(result.name + LOST_SUFFIX)
+    if lost is None:
+        marker.unlink(missing_ok=True)
+    else:
+        marker.write_text(lost + "\n", encoding="utf-8")
+
+
+def server_lost(result: Path) -> bool:
+    """Whether the server was lost while the point of this result ran."""
+    return result.with_name(result.name + LOST_SUFFIX).exists()
 
 
 @dataclass
@@ -81,8 +98,9 @@ class SweepRecords:
     @classmethod
     def start(cls, folder: RunFolder, matrix: Matrix,
               fits: dict[str, dict[str, Any] | None] | None = None) -> SweepRecords:
-        """The records of a new sweep, or of a resumed one (its finished points read back);
-        `fits`: each variant's fit record, by name."""
+        """The records of a new sweep, or of a resumed one (its finished points read back, but
+        not those measured while the server was lost: they are measured again); `fits`: each
+        variant's fit record, by name."""
         records = cls(folder, matrix)
         for variant in matrix.variants:
             records.variants[variant.name] = VariantRecord(
@@ -90,7 +108,7 @@ class SweepRecords:
                 fit=(fits or {}).get(variant.name))
         for point in matrix.all_points:
             path = folder.raw / point.variant.name / point.name
-            if path.is_file():
+            if path.is_file() and not server_lost(path):
                 records.add(point, path)
         records.write()
         folder.write_json(MATRIX_FILE, matrix.as_json())
@@ -117,6 +135,8 @@ class SweepRecords:
                   / point.name.replace(".json", ".csv"))
         answer_row(row, point, metrics_summary(series, row),
                    self.variants[point.variant.name].fit)
+        if server_lost(path):
+            row["flags"] = " ".join([*str(row["flags"]).split(), "server-lost"])
         self.rows[point.key] = row
         self.points[point.key] = point
         return row

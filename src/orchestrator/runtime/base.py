@@ -17,6 +17,9 @@ from orchestrator.readiness import Check
 DESCRIBE_KEYS = ("runtime", "engine", "components", "serving", "details")
 
 
+TERMINATING = "Terminating"  # ComponentState.state of one being removed (a pod being deleted)
+
+
 @dataclass(frozen=True)
 class ComponentState:
     """One row of `orchestrator ps`."""
@@ -30,6 +33,9 @@ class ComponentState:
     age_s: float | None
     restarts: int | None = None
     node: str = ""
+    # This incarnation of it (a pod's uid, a container's id, a process's pid): a pod that
+    # LeaderWorkerSet recreates keeps its name.
+    instance: str = ""
 
 
 class Runtime(Protocol):

@@ -27,14 +27,20 @@ from rich.table import Table
 from orchestrator.analysis.server_start import ServerStart, server_start
 from orchestrator.config import LoadedConfig
 from orchestrator.config.sweep import Point, ServerVariant
-from orchestrator.errors import BenchmarkError, ConfigError, Interrupted, OrchestratorError
+from orchestrator.errors import (
+    BenchmarkError,
+    ConfigError,
+    Interrupted,
+    OrchestratorError,
+    ServerLostError,
+)
 from orchestrator.names import Role
 from orchestrator.plan import Plan, build_bench_plan
 from orchestrator.results.bench_records import ResultFormatError, warmup_record
 from orchestrator.results.environment import RunEnvironment
 from orchestrator.results.report import report_run
 from orchestrator.results.run_folder import RunFolder, new_run_id
-from orchestrator.results.sweep_records import SweepRecords
+from orchestrator.results.sweep_records import SweepRecords, mark_server_lost
 from orchestrator.runtime.base import Runtime
 from orchestrator.serving import engine_of
 from orchestrator.stacks.bench_process import (
@@ -46,6 +52,7 @@ from orchestrator.stacks.bench_process import (
 )
 from orchestrator.stacks.endpoint import Endpoint, meet_endpoint, not_applied, not_applied_line
 from orchestrator.stacks.fit_check import check_variants, fit_record, inventory_here, measured
+from orchestrator.stacks.server_watch import ServerWatch
 from orchestrator.stacks.signals import shielded, sigterm_as_interrupt
 from orchestrator.stacks.startup import begin_run, save_log, wait_for_ready, write_report
 from orchestrator.stacks.steering import Steering
@@ -67,6 +74,7 @@ class _Lane:
     plan: Plan | None = None
     owner: str = ""
     bench: BenchProcess | None = None  # the bench process running in it, until it is joined
+    watch: ServerWatch | None = None  # its server as it was when ready (a server it started)
 
 
 @dataclass
@@ -289,7 +297,14 @@ def _measure(sweep: _Sweep, lane: _Lane, variant: ServerVariant, points: list[Po
         bench = lane.bench
         if bench is not None and bench.first_start is not None:
             record.measuring_s = round(time.monotonic() - bench.first_start, 2)
+        lost = lane.watch.lost() if lane.watch is not None else None
+        mark_server_lost(sweep.folder.raw / variant.name / result.point.name, lost)
         row = _point_home(sweep, result)
+        if lost is not None:
+            raise ServerLostError(
+                f"{variant.name}: the server changed while {result.point.workload.name}"
+                f" concurrency {result.point.concurrency} ran: {lost}; that point is flagged"
+                " server-lost (a resume measures it again)")
         if bench is not None and not sweep.stop.is_set():
             steering.after(result.point, row, bench)
 
@@ -359,6 +374,7 @@ def _start(sweep: _Sweep, lane: _Lane, variant: ServerVariant, plan: Plan,
     if bench is not None:
         bench.start()
     ready = wait_for_ready(plan, Role.server, sweep.runtime, sweep.console, sweep.progress)
+    lane.watch = ServerWatch.now(sweep.runtime, plan.project)
     record.ready_s = round(ready, 2)
     start = _server_start(sweep.runtime, plan, ready)
     record.compile_cache, record.startup = start.compile, start.as_json()
@@ -449,7 +465,7 @@ def _stop_lane(sweep: _Sweep, lane: _Lane) -> None:
         save_log(lane.plan, Role.server, sweep.runtime, sweep.folder,
                  name=None if sweep.single else f"server-{lane.owner}.log")
         sweep.runtime.down(lane.slot.project)
-    lane.plan = None
+    lane.plan, lane.watch = None, None
 
 
 def _finish(sweep: _Sweep, lanes: list[_Lane], keep: bool, environment: RunEnvironment,

@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestrator.config.model import StackSpec, Workload
 from orchestrator.config.sweep import Point, ServerVariant, point_seed
-from orchestrator.errors import BenchmarkError
+from orchestrator.errors import BenchmarkError, ServerLostError
 from orchestrator.names import Role
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan
 from orchestrator.plan.bench import server_url
@@ -280,6 +280,8 @@ class BenchProcess:
                 self.on_point(PointResult(point, None))
             except ResultFormatError:
                 path.unlink()
+            except ServerLostError:  # home, flagged server-lost: the failure is told already
+                self.done.add(point.name)
             else:
                 self.done.add(point.name)
 

@@ -100,7 +100,7 @@ def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console,
             took = wait_until_ready(checks, alive=lambda: runtime.alive(plan, role),
                                     timeout_s=budget_s, on_tick=tick)
         except NotAlive as dead:
-            log = tail_log(runtime, plan.project, role)
+            log = tail_log(runtime, plan, role)
             follows = f"; its last {LOG_TAIL_LINES} log lines follow" if log.strip() else ""
             raise StartupError(
                 f"the {role} {traits(runtime.kind).component_word} {plan.component(role).name}"
@@ -108,10 +108,13 @@ def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console,
                 details=log,
             ) from None
         except TimedOut as late:
+            ranks = plan.component(role).nodes
+            read = "its log below" if ranks == 1 else (
+                f"the logs of its {ranks} ranks below (a worker that never joined shows there)")
             raise StartupError(
                 f"the {role} was not ready within {budget_field} = {budget_s}s (still"
-                f" waiting for {late}); raise {budget_field} or read its log below",
-                details=tail_log(runtime, plan.project, role),
+                f" waiting for {late}); raise {budget_field} or read {read}",
+                details=tail_log(runtime, plan, role),
             ) from None
         finally:
             progress.remove_task(task)
@@ -134,12 +137,20 @@ def save_log(plan: Plan, role: str, runtime: Runtime, folder: RunFolder,
                               "".join(runtime.logs(plan.project, role, replica=rank)))
 
 
-def tail_log(runtime: Runtime, project: str, role: str) -> str:
-    """The last lines of a component's log, or "" when it has none."""
-    try:
-        return "".join(runtime.logs(project, role, tail=LOG_TAIL_LINES))
-    except Exception:  # noqa: BLE001 - the log is a courtesy on top of the real error; a pod
-        return ""  # that never started has none
+def tail_log(runtime: Runtime, plan: Plan, role: str) -> str:
+    """The last lines of a component's log, or "" when it has none; of a component across
+    nodes, each rank's after rank 0's, under a line naming it (a worker that never joined
+    says why in its own log)."""
+    parts = []
+    for rank in range(plan.component(role).nodes):
+        try:
+            log = "".join(runtime.logs(plan.project, role, tail=LOG_TAIL_LINES, replica=rank))
+        except Exception:  # noqa: BLE001 - the log is a courtesy on top of the real error; a
+            log = ""  # pod that never started has none
+        if rank and log.strip():
+            log = f"--- {role} rank {rank} ---\n{log}"
+        parts.append(log)
+    return "".join(parts)
 
 
 def write_report(folder: RunFolder, console: Console,

@@ -192,6 +192,8 @@ class DockerRuntime:
                     health=health,
                     ports=ports,
                     age_s=now - created if created else None,
+                    restarts=attrs.get("RestartCount"),
+                    instance=container.id,
                 )
             )
         return sorted(rows, key=lambda r: r.name)

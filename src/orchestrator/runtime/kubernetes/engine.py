@@ -23,6 +23,7 @@ from orchestrator.names import LABEL_COMPONENT, LABEL_NODE_ROLE, LABEL_PROJECT
 from orchestrator.plan import SCRIPTS_MOUNT, Plan, Scope, Volume
 from orchestrator.readiness import Check
 from orchestrator.runtime.base import (
+    TERMINATING,
     ComponentState,
     describe_record,
     parse_timestamp,
@@ -33,6 +34,7 @@ from orchestrator.runtime.kubernetes.pod_files import copy_from_pod, send_folder
 from orchestrator.runtime.kubernetes.render import RESULTS_CONTAINER, RESUME_INIT, render_kubernetes
 from orchestrator.runtime.kubernetes.transport import ApiFailure, Transport, exit_code
 from orchestrator.runtime.kubernetes.triage import (
+    CANNOT_PULL,
     condition,
     container_state,
     how_it_ended,
@@ -164,25 +166,34 @@ class KubernetesRuntime:
         The client pod checks the others' readiness, so its end ends their wait too."""
         problem = self._problem(plan.project, role)
         if problem is None and role != "client" and plan.has("client"):
-            # The client Pod is applied with the server, so one missing now was deleted.
+            # The client Pod is applied with the server, so one missing now was deleted. A
+            # client that runs the server's image (client.image unset) fails to pull it for the
+            # same reason, maybe first: the field to fix is the server's.
             client = self._problem(plan.project, "client") if self._pods(plan.project, "client") \
                 else "is gone (deleted)"
+            if client and client.startswith(CANNOT_PULL) and \
+                    plan.component("client").image == plan.component(role).image:
+                client = self._problem(plan.project, "client", role)
             if client:
                 return f"could not be checked: the client pod, which checks it, {client}"
         return problem
 
-    def _problem(self, project: str, role: str) -> str | None:
+    def _problem(self, project: str, role: str, fields: str | None = None) -> str | None:
+        """What went wrong with one of the component's pods, in words naming the config
+        fields of `fields` (default: the component's own role)."""
         for pod in self._pods(project, role):
-            problem = triage(pod, role)
-            if problem:
-                return problem
+            problem = triage(pod, fields or role)
             # Pods that are never restarted (a Job's) end for good when the main container does,
             # any pod when it reaches a final phase (evicted, refused by the kubelet); the
             # others' crashes show as CrashLoopBackOff above.
             final = pod.get("status", {}).get("phase") in ("Failed", "Succeeded")
-            if main_exit_code(pod, role) is not None and \
+            if problem is None and main_exit_code(pod, role) is not None and \
                     (final or pod["spec"].get("restartPolicy") == "Never"):
-                return how_it_ended(pod, role)
+                problem = how_it_ended(pod, role)
+            if problem:
+                rank = replica_of(pod)  # a pod of a component across nodes other than rank 0
+                return f"(its rank {rank} pod {pod['metadata']['name']}) {problem}" if rank \
+                    else problem
         return None
 
     # -- using -------------------------------------------------------------------------------
@@ -246,7 +257,7 @@ class KubernetesRuntime:
             state = status.get("phase", "Unknown")
             waiting = waiting_reason(pod)
             if meta.get("deletionTimestamp"):
-                state = "Terminating"
+                state = TERMINATING
             elif waiting:
                 state = waiting
             created = parse_timestamp(meta.get("creationTimestamp"))
@@ -260,6 +271,7 @@ class KubernetesRuntime:
                 age_s=now - created if created else None,
                 restarts=sum(c.get("restartCount", 0) for c in containers),
                 node=pod["spec"].get("nodeName", ""),
+                instance=meta.get("uid", ""),
             ))
         return sorted(rows, key=lambda r: r.name)
 

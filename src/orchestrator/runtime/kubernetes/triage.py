@@ -8,6 +8,7 @@ from typing import Any
 from orchestrator.names import fields_of
 
 _PULL_FAILURES = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName"}
+CANNOT_PULL = "cannot pull image"  # how triage's words for a pull failure begin
 
 
 def triage(pod: dict[str, Any], role: str) -> str | None:
@@ -21,6 +22,10 @@ def triage(pod: dict[str, Any], role: str) -> str | None:
                 fix = "the nodes are tainted: add tolerations in runtime.kubernetes.tolerations"
             elif "Insufficient nvidia.com/gpu" in message:
                 fix = f"no node has that many free nvidia.com/gpu: lower {fields.gpus} or free GPUs"
+            elif "anti-affinity" in message:
+                nodes = fields.field("nodes")
+                fix = (f"each of the {nodes} pods needs a node of its own: lower {nodes} or add"
+                       " schedulable nodes")
             elif "persistentvolumeclaim" in message:
                 fix = ("create that PersistentVolumeClaim in the namespace, or change"
                        " runtime.kubernetes.model_cache_pvc, compile_cache_pvc or train_output_pvc")
@@ -35,7 +40,7 @@ def triage(pod: dict[str, Any], role: str) -> str | None:
         last = (container.get("lastState") or {}).get("terminated") or {}
         if reason in _PULL_FAILURES:
             image = container.get("image") or pod["spec"]["containers"][0].get("image")
-            return (f"cannot pull image {image} ({reason}: {waiting.get('message', '')});"
+            return (f"{CANNOT_PULL} {image} ({reason}: {waiting.get('message', '')});"
                     f" check {fields.image}, the registry and its pull secret")
         if last.get("reason") == "OOMKilled":
             limit = _memory_limit(pod, container.get("name", ""))

@@ -231,6 +231,7 @@ class LocalRuntime:
                     "exited" if code is None else f"exited ({code})"),
                 health=("healthy" if _answers(port) else "starting") if running and port else "-",
                 ports=str(port or ""), age_s=now - entry["started"],
+                instance=str(entry["pid"]),
             ))
         return sorted(rows, key=lambda r: r.name)
 
