@@ -54,6 +54,20 @@ def test_markup_and_escapes_in_paths_are_printed_as_text(cli, tmp_path: Path) ->
     _one_clean_error(missing, "[bold]no\\x1b[2J.yaml not found")
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("server.model", '"\\e]0;title\\a/models/x"'),  # an OSC title sequence
+    ("client.image", '"img\\x00:1"'),
+    ("server.env", '{"A": "x\\x1b[2Jy"}'),
+])
+def test_control_characters_in_config_values_are_refused(cli, field: str, value: str) -> None:
+    result = cli("validate", "-f", "examples/cpu-tiny.yaml", "--set", f"{field}={value}")
+    _one_clean_error(result, f"{field}", "holds a control character",
+                     "must be plain text: remove it")
+    assert "valid:" not in result.stdout + result.stderr
+    tab = cli("validate", "-f", "examples/cpu-tiny.yaml", "--set", 'server.env={"A": "x\\ty"}')
+    assert tab.exit_code == 0, tab.stderr
+
+
 @pytest.mark.parametrize("line", [
     "LLM Generation: " + "9" * 400 + "ms | Tokens: 1 in / 5 out",
     "LLM Generation: 12ms | Tokens: 1 in / " + "9" * 400 + " out",

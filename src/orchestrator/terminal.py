@@ -8,12 +8,12 @@ import re
 from rich.markup import escape
 
 # C0 controls other than tab and newline, DEL, and C1 controls (ESC starts ANSI and OSC).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def plain(text: str) -> str:
     """`text` with control characters shown as escapes (\\x1b), so none reaches the terminal."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def safe(text: object) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from orchestrator.config.dataset_files import DatasetFileError, check_dataset_file
 from orchestrator.config.messages import dotted
 from orchestrator.config.model import MAX_CONCURRENCY, ConcurrencyRange, StackSpec, Workload
+from orchestrator.config.plain_text import check_plain_text
 from orchestrator.config.problems import Problem, carried_problem, spans_nodes_problem
 from orchestrator.config.secrets import find_literals
 from orchestrator.config.source import Loc
@@ -372,6 +373,7 @@ def check_external_server(spec: StackSpec) -> list[Problem]:
 
 
 CHECKS: tuple[Callable[[StackSpec], list[Problem]], ...] = (
+    check_plain_text,
     check_has_a_stack,
     check_memory_limit,
     check_secrets,
