@@ -15,6 +15,12 @@ from typing import Protocol
 import requests
 
 
+class NotAnswering(str):
+    """A check's waiting text that only says the endpoint does not answer yet, as it does not
+    during every normal start: shown on the spinner and when the wait fails, not printed as a
+    step of the start."""
+
+
 class Check(Protocol):
     """One readiness condition."""
 
@@ -33,7 +39,7 @@ class HttpOk:
         try:
             response = requests.get(self.url, timeout=self.timeout_s)
         except requests.RequestException as exc:
-            return f"GET {self.url}: {type(exc).__name__}"
+            return NotAnswering(f"GET {self.url}: {type(exc).__name__}")
         return None if response.status_code == 200 else f"GET {self.url}: {response.status_code}"
 
 
@@ -49,7 +55,7 @@ class ModelListed:
             response = requests.get(f"{self.base_url}/v1/models", timeout=10)
             served = [m["id"] for m in response.json()["data"]]
         except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-            return f"GET {self.base_url}/v1/models: {type(exc).__name__}"
+            return NotAnswering(f"GET {self.base_url}/v1/models: {type(exc).__name__}")
         return None if self.model in served else f"model {self.model!r} not in {served}"
 
 

@@ -154,7 +154,9 @@ def test_server_that_exits_at_start(host, results) -> None:
 def test_health_timeout(host, results) -> None:
     result = _up(host, results, "--set", "server.startup_timeout=4")
     assert result.returncode == 1
-    assert "error: the server was not ready within server.startup_timeout = 4s" in result.stderr
+    assert "error: the server was not ready within server.startup_timeout = 4s (still waiting" \
+        " for GET http://127.0.0.1:8000/health: ConnectionError)" in result.stderr
+    assert "ConnectionError" not in result.stdout  # the normal polls are not printed as steps
     assert host.processes() == []
 
 

@@ -28,6 +28,7 @@ def test_seed_verbs(project, tmp_path) -> None:
     up = _wrapper("up", "-p", project, "--set", f"results_dir={tmp_path}")
     assert up.returncode == 0, up.stderr
     assert "server ready" in up.stdout
+    assert "ConnectionError" not in up.stdout  # a normal start's health polls are not steps
 
     ps = _wrapper("ps", "-p", project)
     assert f"{project}-server" in ps.stdout and "running" in ps.stdout

@@ -16,7 +16,7 @@ from orchestrator.config.redact import redacted_config
 from orchestrator.errors import StartupError
 from orchestrator.names import SERVING_ROLES, Role, fields_of
 from orchestrator.plan import Plan
-from orchestrator.readiness import NotAlive, TimedOut, wait_until_ready
+from orchestrator.readiness import NotAlive, NotAnswering, TimedOut, wait_until_ready
 from orchestrator.results.environment import RunEnvironment
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.runtime.base import Runtime
@@ -86,7 +86,7 @@ def wait_for_ready(plan: Plan, role: str, runtime: Runtime, console: Console,
     def tick(waiting: str, _: float) -> None:
         assert progress is not None
         progress.update(task, description=f"{plan.project} {role}: {waiting}")
-        if not shown or shown[-1] != waiting:
+        if not isinstance(waiting, NotAnswering) and (not shown or shown[-1] != waiting):
             shown.append(waiting)
             console.print(f"  {role}: {safe(waiting)}", highlight=False)
 
