@@ -28,6 +28,8 @@ from pathlib import Path
 
 import yaml
 
+from orchestrator.results.overhead import beyond_vllm
+
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1"}
 SCRIPT = "/opt/orchestrator/scripts/run_benchmark.sh"
@@ -50,22 +52,17 @@ def report(run: Path, wall: float | None) -> None:
               f" | {r['mean_ttft_ms']:.2f} | {r['mean_tpot_ms']:.2f} | {r['duration']:.2f}"
               f" | {point_wall.get(key, float('nan')):.2f} |")
     wall = wall if wall is not None else timings["total_s"]
-    lane_of = {v["name"]: v.get("slot") or 0 for v in variants}
-    lanes = sorted(set(lane_of.values()) | {0})
-    starts = {lane: [v["ready_s"] for v in variants if lane_of[v["name"]] == lane and v["ready_s"]]
-              for lane in lanes}
-    durations = {lane: [r["duration"] for r in summary if lane_of.get(r["variant"], 0) == lane]
-                 for lane in lanes}
-    lane = max(lanes, key=lambda n: sum(starts[n]) + sum(durations[n]))  # the critical lane
-    ready, measured, points = sum(starts[lane]), sum(durations[lane]), len(durations[lane])
-    beyond = wall - ready - measured
+    overhead = beyond_vllm(wall, variants, summary)
+    lane, points, measured, beyond = (overhead.lane, overhead.points, overhead.measured_s,
+                                      overhead.beyond_s)
+    ready = sum(overhead.ready_s)
     target = points * 1.0 + 3.0
     print()
     print(f"whole up bench wall time         {wall:8.2f} s")
-    if len(lanes) > 1:
-        print(f"{len(lanes)} lanes at once; the longest (slot {lane}) counts below")
-    shown = ", ".join(f"{s:.1f}" for s in starts[lane])
-    print(f"server ready, {len(starts[lane])} start(s){'':12}{ready:8.2f} s  ({shown})")
+    if overhead.lanes > 1:
+        print(f"{overhead.lanes} lanes at once; the longest (slot {lane}) counts below")
+    shown = ", ".join(f"{s:.1f}" for s in overhead.ready_s)
+    print(f"server ready, {len(overhead.ready_s)} start(s){'':12}{ready:8.2f} s  ({shown})")
     print(f"vLLM's measured benchmark time   {measured:8.2f} s  ({points} points)")
     print(f"beyond vLLM's measured time      {beyond:8.2f} s  ({beyond / max(points, 1):.2f} s per"
           f" point; target <= {target:.0f} s = 1 s x {points} points + 3 s:"

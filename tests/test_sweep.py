@@ -15,6 +15,7 @@ from orchestrator.config import load_config
 from orchestrator.config.sweep import Matrix
 from orchestrator.errors import ConfigError
 from orchestrator.resources import data_dir
+from orchestrator.results.overhead import beyond_vllm
 from orchestrator.results.resume import resume_config
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.results.sweep_records import SweepRecords, check_resumable, mark_server_lost
@@ -311,3 +312,17 @@ def test_points_get_their_own_prompts_and_enough_of_them(tmp_path: Path) -> None
         (c, max(10, 4 * c)) for c in first[0].workload.workload.concurrency_points]
     same = _matrix(_load(tmp_path, {}, ("workload.fresh_prompts=false", "workload.seed=7")))
     assert {p.seed() for p in same.all_points} == {7}
+
+
+def test_beyond_vllm_counts_the_longest_lane_only() -> None:
+    # Two lanes at once, 100 s of wall: each started a server (30 s, 40 s) and ran points.
+    variants = [{"name": "v0", "slot": 0, "ready_s": 30.0}, {"name": "v1", "slot": 1,
+                                                            "ready_s": 40.0}]
+    rows = [{"variant": "v0", "duration": 20.0}, {"variant": "v1", "duration": 25.0},
+            {"variant": "v1", "duration": 25.0}]
+    lanes = beyond_vllm(100.0, variants, rows)
+    assert (lanes.lane, lanes.lanes, lanes.points, lanes.beyond_s) == (1, 2, 2, 10.0)
+    assert lanes.per_point_s == 5.0  # subtracting both lanes would give -40 s
+    one = beyond_vllm(100.0, [{"name": "v0", "slot": 0, "ready_s": 30.0}],
+                      [{"variant": "v0", "duration": 20.0}, {"variant": "v0", "duration": 5.0}])
+    assert (one.beyond_s, one.ready_s, one.measured_s) == (45.0, [30.0], 25.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -38,6 +38,7 @@ from orchestrator.names import Role
 from orchestrator.plan import Plan, build_bench_plan
 from orchestrator.results.bench_records import ResultFormatError, warmup_record
 from orchestrator.results.environment import RunEnvironment
+from orchestrator.results.overhead import beyond_vllm
 from orchestrator.results.report import report_run
 from orchestrator.results.run_folder import RunFolder, new_run_id
 from orchestrator.results.sweep_records import SweepRecords, mark_server_lost
@@ -488,16 +489,16 @@ def _finish(sweep: _Sweep, lanes: list[_Lane], keep: bool, environment: RunEnvir
         environment.timings.update({"total_s": wall, "ready_s_sum": sum(sweep.ready_s)})
         if sweep.ready_s:
             environment.timings["server_ready_s"] = sweep.ready_s[0]
-        durations = [row.get("duration") or 0.0 for key, row in sweep.records.rows.items()
-                     if key in sweep.point_wall_s]
-        beyond = wall - sum(sweep.ready_s) - sum(durations)
+        overhead = beyond_vllm(  # the points measured by this run, not a resumed run's
+            wall, [asdict(v) for v in sweep.records.variants.values()],
+            [row for key, row in sweep.records.rows.items() if key in sweep.point_wall_s])
         gpus = max((v.spec.server.total_gpus for v in setup.pending if v.spec.server), default=0)
         environment.sweep.update({
             "server_starts": sweep.starts, "points_measured": sweep.measured,
             "actual": {"wall_s": round(wall, 2), "gpu_hours": round(wall * gpus * len(lanes)
                                                                     / 3600, 3),
-                       "beyond_vllm_s": round(beyond, 2),
-                       "beyond_vllm_s_per_point": round(beyond / max(1, sweep.measured), 2)},
+                       "beyond_vllm_s": round(overhead.beyond_s, 2),
+                       "beyond_vllm_s_per_point": round(overhead.per_point_s, 2)},
         })
         with sweep.lock:
             sweep.records.write()
