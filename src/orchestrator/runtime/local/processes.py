@@ -65,6 +65,12 @@ def describe_process(plan: Plan, component: Component, state_dir: Path) -> Proce
     exit_file = folder / f"{component.role}.exit-code"
     env = {k: to_host(v, mounts) for k, v in component.env.items()}
     env["CUDA_VISIBLE_DEVICES"] = cuda_visible_devices(component)
+    # In a container the model cache is mounted where Hugging Face looks by default
+    # (/root/.cache/huggingface); a host process is pointed at its host folder instead.
+    cache = next((v.host_path for v in component.volumes
+                  if v.source == "model-cache" and v.host_path), None)
+    if cache and "HF_HOME" not in env:
+        env["HF_HOME"] = cache
     return Process(
         role=component.role.value,
         name=component.name,
@@ -104,6 +110,7 @@ def _host_mounts(component: Component, cwd: Path) -> Mounts:
             mounts.append((volume.mount_path, str(data_dir("container_scripts"))))
         elif volume.source == "scratch":
             mounts.append((volume.mount_path, str(cwd / volume.name)))
-        elif volume.source in ("compile-cache", "dataset", "resume") and volume.host_path:
+        elif volume.source in ("model-cache", "compile-cache", "dataset", "resume") \
+                and volume.host_path:
             mounts.append((volume.mount_path, volume.host_path))
     return sorted(mounts, key=lambda m: -len(m[0]))
