@@ -17,9 +17,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-if [[ ! -x .venv/bin/python ]]; then
-  python3 -m venv .venv
-fi
+host_scripts/install.sh --venv-only  # the background work below writes into it
 
 # The CPU image's tag, or "none", once the foreground has built it (the cluster imports it).
 image_file=$repo/.venv/cpu-image
@@ -56,12 +54,8 @@ if [[ -z ${ORCHESTRATOR_REAL_K8S:-} ]]; then
   fi
 fi
 
+host_scripts/install.sh test
 log=.venv/install.log
-if ! .venv/bin/python -m pip install -e '.[test]' >"$log" 2>&1; then
-  cat "$log" >&2
-  echo "run_tests.sh: installing the package and its test dependencies failed (log above)" >&2
-  exit 1
-fi
 
 # Debian's PACKAGE for the tests it serves (as root with apt-get), else a warning that they skip.
 install_deb() {
