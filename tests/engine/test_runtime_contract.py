@@ -183,8 +183,11 @@ def check_contract(runtime: Runtime, plan: Plan, tmp_path: Path) -> None:
     assert "started" in "".join(runtime.logs(plan.project, Role.trainer))
     assert "done" in "".join(runtime.logs(plan.project, Role.trainer, follow=True))
 
-    # Status and describe speak the same language on every runtime.
-    assert {row.component for row in runtime.status(plan.project)} == {"server", "client", "trainer"}
+    # Status and describe speak the same language on every runtime; the project is listed.
+    rows = runtime.status(plan.project)
+    assert {row.component for row in rows} == {"server", "client", "trainer"}
+    assert all(row.instance for row in rows) and len({row.instance for row in rows}) == 3
+    assert plan.project in runtime.projects()
     described = runtime.describe(plan)
     assert tuple(described) == DESCRIBE_KEYS
     assert described["runtime"] == runtime.kind and described["engine"]
@@ -193,4 +196,5 @@ def check_contract(runtime: Runtime, plan: Plan, tmp_path: Path) -> None:
     # Down removes everything, and is safe to repeat.
     assert runtime.down(plan.project)
     assert runtime.status(plan.project) == []
+    assert plan.project not in runtime.projects()
     assert runtime.down(plan.project) == []

@@ -33,6 +33,21 @@ def test_seed_verbs(project, tmp_path) -> None:
     ps = _wrapper("ps", "-p", project)
     assert f"{project}-server" in ps.stdout and "running" in ps.stdout
 
+    # Where there is no config, `ps` lists every project found (as `docker compose ls`), and
+    # `logs` without -p names them.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    listed = subprocess.run([sys.executable, "-m", "orchestrator", "ps"], cwd=elsewhere,
+                            capture_output=True, text=True, env={**os.environ, **TEST_ENV})
+    assert listed.returncode == 0, listed.stderr
+    (line,) = [x for x in listed.stdout.splitlines() if x.split()[:2] == [project, "docker"]]
+    assert "server running" in line and "client running" in line
+    named = subprocess.run([sys.executable, "-m", "orchestrator", "logs", "server"],
+                           cwd=elsewhere, capture_output=True, text=True,
+                           env={**os.environ, **TEST_ENV})
+    assert named.returncode == 1 and "found: " in named.stderr
+    assert f"{project} (docker)" in named.stderr.split("found: ")[1]
+
     shell = _wrapper("client", "-p", project, stdin="echo model=$MODEL; exit\n", tty=True)
     assert shell.returncode == 0, shell.stderr
     assert "model=tiny-qwen2" in shell.stdout

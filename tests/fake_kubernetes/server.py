@@ -210,8 +210,9 @@ class FakeKubernetes:
             return self._store((prefix, plural, namespace, body["metadata"]["name"]), body, create=True)
         if request.method != "GET":
             return _status(405, "MethodNotAllowed", "method not allowed")
-        selector = dict(part.split("=", 1) for part in
-                        request.query.get("labelSelector", "").split(",") if "=" in part)
+        parts = [p for p in request.query.get("labelSelector", "").split(",") if p]
+        selector = dict(part.split("=", 1) for part in parts if "=" in part)
+        present = [part for part in parts if "=" not in part]  # "key": the label exists
         items = []
         for key, obj in list(self.objects.items()):
             if key[:2] != (prefix, plural) or (namespace and key[2] != namespace):
@@ -219,7 +220,8 @@ class FakeKubernetes:
             if self._live(key) is None:
                 continue
             labels = obj["metadata"].get("labels") or {}
-            if all(labels.get(k) == v for k, v in selector.items()):
+            if all(labels.get(k) == v for k, v in selector.items()) and \
+                    all(k in labels for k in present):
                 # As a real API server does, a list's items carry no apiVersion and kind.
                 view = self._view(key, obj)
                 items.append({k: v for k, v in view.items() if k not in ("apiVersion", "kind")})

@@ -19,7 +19,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from orchestrator import __version__
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.runtime.registry import KINDS
 from orchestrator.terminal import plain
 
@@ -164,6 +164,24 @@ def context_set(context: str | None) -> list[str]:
     return [f"runtime.kubernetes.context={context}"] if context else []
 
 
+def found_projects(runtime: RuntimeKind | None,
+                   context: str | None) -> list[tuple[str, str, Runtime]]:
+    """(project, runtime kind, runtime) for every project found on the runtimes that answer
+    (only `runtime` when given; a Kubernetes cluster's current namespace), as `docker compose
+    ls` lists them; a runtime that cannot be reached is left out."""
+    from orchestrator.plan import Scope
+    from orchestrator.runtime.registry import get_runtime
+
+    found = []
+    for kind in [runtime.value] if runtime else KINDS:
+        try:
+            engine = get_runtime(kind, "ps", Scope(context=context))
+            found += [(name, kind, engine) for name in engine.projects()]
+        except OrchestratorError:
+            continue
+    return found
+
+
 def target(file: Path | None, sets: list[str] | None, project: str | None,
            runtime: RuntimeKind | None,
            context: str | None, verb: str) -> tuple[str, Runtime]:
@@ -176,5 +194,11 @@ def target(file: Path | None, sets: list[str] | None, project: str | None,
     if file is None and project is not None and not DEFAULT_CONFIG.exists():
         kind = runtime.value if runtime else KINDS[0]
         return project, get_runtime(kind, verb, Scope(context=context))
+    if file is None and not DEFAULT_CONFIG.exists():
+        found = ", ".join(f"{name} ({kind})" for name, kind, _ in found_projects(runtime, context))
+        raise ConfigError(f"no orchestrator.yaml in this folder: name the project with -p"
+                          f" (`orchestrator {verb} -p NAME`) or pass -f FILE; "
+                          + (f"found: {found}" if found else "no project found on any runtime"
+                             " that answers"))
     loaded = load(file, [*(sets or []), *context_set(context)], project, runtime)
     return loaded.project, get_runtime(loaded.spec.runtime.kind, verb, scope_of(loaded.spec))

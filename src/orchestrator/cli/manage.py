@@ -15,6 +15,7 @@ from orchestrator.cli.app import (
     RuntimeOpt,
     SetOpt,
     app,
+    found_projects,
     out,
     target,
 )
@@ -76,9 +77,15 @@ def ps(
     runtime: RuntimeOpt = None,
     context: ContextOpt = None,
 ) -> None:
-    """List the project's containers or pods: name, image, state, health, ports, age."""
+    """List the project's containers or pods: name, image, state, health, ports, age. With no
+    config here and no -p: every project found on the runtimes that answer."""
     from rich.table import Table
 
+    from orchestrator.config import DEFAULT_CONFIG
+
+    if file is None and project is None and not DEFAULT_CONFIG.exists():
+        _projects(runtime, context, quiet)
+        return
     name, engine = target(file, set_, project, runtime, context, "ps")
     rows = [r for r in engine.status(name) if component is None or r.component == component.value]
     if quiet:
@@ -95,6 +102,25 @@ def ps(
         where = [str(row.restarts), row.node] if pods else [row.ports]
         cells = [row.name, row.component, row.image, row.state, row.health, *where, _age(row.age_s)]
         table.add_row(*(safe(cell) for cell in cells))
+    out().print(table)
+
+
+def _projects(runtime: RuntimeOpt, context: ContextOpt, quiet: bool) -> None:
+    """`ps` with no project: each project found, where, and its components' states."""
+    from rich.table import Table
+
+    found = found_projects(runtime, context)
+    if quiet:
+        for name, _, _ in found:
+            typer.echo(plain(name))
+        return
+    if not found:
+        typer.echo("no project found on any runtime that answers")
+        return
+    table = Table("project", "runtime", "components", box=None)
+    for name, kind, engine in found:
+        states = [f"{row.component} {row.state}" for row in engine.status(name)]
+        table.add_row(safe(name), kind, safe(", ".join(states)))
     out().print(table)
 
 

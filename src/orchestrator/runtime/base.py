@@ -92,6 +92,10 @@ class Runtime(Protocol):
     def status(self, project: str) -> list[ComponentState]:
         """Everything the project has in this runtime."""
 
+    def projects(self) -> list[str]:
+        """The projects that have anything in this runtime (its scope: a Kubernetes namespace),
+        sorted, as `docker compose ls` lists them."""
+
     def down(self, project: str) -> list[str]:
         """Remove everything the project has; return what was removed. Idempotent."""
 

@@ -241,6 +241,11 @@ class DockerRuntime:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def projects(self) -> list[str]:
+        """The projects whose containers are here, running or not."""
+        return sorted({c.labels[LABEL_PROJECT] for c in self.client.containers.list(
+            all=True, filters={"label": LABEL_PROJECT})})
+
     def _containers(self, project: str) -> list[Any]:
         return list(self.client.containers.list(
             all=True, filters={"label": f"{LABEL_PROJECT}={project}"}

@@ -275,6 +275,12 @@ class KubernetesRuntime:
             ))
         return sorted(rows, key=lambda r: r.name)
 
+    def projects(self) -> list[str]:
+        """The projects that have pods or Jobs in the namespace."""
+        found = {(obj["metadata"].get("labels") or {}).get(LABEL_PROJECT)
+                 for kind in ("Pod", "Job") for obj in self.api.find(kind, LABEL_PROJECT)}
+        return sorted(name for name in found if name)
+
     def down(self, project: str) -> list[str]:
         """Delete everything labelled with the project, then wait until it is gone."""
         selector = _selector(project)

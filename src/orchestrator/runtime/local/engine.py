@@ -215,6 +215,14 @@ class LocalRuntime:
 
     # -- inspecting and stopping ---------------------------------------------------------------
 
+    def projects(self) -> list[str]:
+        """The projects with a process of theirs still running."""
+        folders = sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() \
+            else []
+        return [folder.name for folder in folders
+                if any(self._running(entry) for entry in StateFile(folder).load().values()
+                       if not entry.get("exec"))]
+
     def status(self, project: str) -> list[ComponentState]:
         """Every process of the project."""
         now = time.time()
