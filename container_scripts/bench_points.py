@@ -66,7 +66,7 @@ class Workload:
 
     flags: list[str] = field(default_factory=list)
     metadata: list[str] = field(default_factory=list)
-    conversations: dict | None = None
+    conversations: dict[str, Any] | None = None
 
 
 @dataclass

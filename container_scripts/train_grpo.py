@@ -235,7 +235,7 @@ def timed_trainer_class(log_path: Path, log_raw: bool) -> Any:
         sys.exit(f"train_grpo.py: this TRL has no generation hook to time; use trl=={TRL_VERSION}.*")
 
     class TimedGRPOTrainer(GRPOTrainer):
-        def _generate_single_turn(self, prompt_ids, *args, **kwargs):
+        def _generate_single_turn(self, prompt_ids: Any, *args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             result = super()._generate_single_turn(prompt_ids, *args, **kwargs)
             ms = (time.perf_counter() - start) * 1000
@@ -271,11 +271,12 @@ def metrics_callback(path: Path, rows: list[dict[str, Any]]) -> Any:
     from transformers import TrainerCallback
 
     class MetricsCsv(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             # One line the orchestrator watches for, to bring the checkpoint home now.
             print(f"train_grpo.py: checkpoint-{state.global_step} saved", flush=True)
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+                   **kwargs: Any) -> None:
             if not logs:
                 return
             rows.append({"step": state.global_step, **logs})

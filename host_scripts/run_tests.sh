@@ -95,7 +95,7 @@ else
 fi
 
 # Lint and types first: a finding fails the run before the slow tests start.
-.venv/bin/ruff check src tests bench host_scripts
+.venv/bin/ruff check src tests bench host_scripts container_scripts
 .venv/bin/mypy
 
 export VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 HF_HUB_OFFLINE=1

@@ -244,3 +244,14 @@ def test_the_distributions_match_the_reference_values() -> None:
     b = [1.1, 0.9, 1.5, 0.5, 2.0, 1.7, 1.2, 0.8]
     assert mann_whitney(a, b) == pytest.approx(0.023275994867712854, rel=1e-9)
     assert welch(a, b) == pytest.approx(0.012709560978851649, rel=1e-9)
+
+
+def test_the_replay_reads_the_first_conversations_of_a_jsonl_file(tmp_path) -> None:
+    path = tmp_path / "c.jsonl"
+    turns = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    path.write_text("\n".join([json.dumps({"messages": turns}), "",
+                               json.dumps({"messages": turns[1:]}),
+                               json.dumps({"messages": []})]) + "\n")
+    load = _scripts("replay_conversations").load
+    assert load(str(path), 2) == [turns, turns[1:]]  # blank lines skipped, stops at the count
+    assert len(load(str(path), 10)) == 3
