@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from conftest import REPO
+from orchestrator import runtimes
 from orchestrator.config.model import StackSpec
 from orchestrator.runtime import registry
 from orchestrator.runtime.base import Runtime
@@ -19,18 +20,18 @@ from orchestrator.runtime.base import Runtime
 
 def test_config_kinds_and_the_cli_choices_are_the_registry_kinds(cli) -> None:
     schema = StackSpec.model_json_schema()
-    assert tuple(schema["$defs"]["Runtime"]["properties"]["kind"]["enum"]) == registry.KINDS
+    assert tuple(schema["$defs"]["Runtime"]["properties"]["kind"]["enum"]) == runtimes.KINDS
     help_text = cli("up", "--help").stdout
-    assert all(kind in help_text for kind in registry.KINDS)
+    assert all(kind in help_text for kind in runtimes.KINDS)
 
 
-@pytest.mark.parametrize("kind", registry.KINDS)
+@pytest.mark.parametrize("kind", runtimes.KINDS)
 def test_each_row_names_an_engine_with_the_whole_interface_and_renderers(kind: str) -> None:
     engine = registry.engine_class(kind)
     assert engine.kind == kind
     promised = {name for name, _ in inspect.getmembers(Runtime, inspect.isfunction)}
     assert promised <= set(dir(engine)), promised - set(dir(engine))
-    for fmt in registry.formats(kind):
+    for fmt in runtimes.formats(kind):
         assert callable(registry.renderer(kind, fmt))
 
 

@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 
 from orchestrator import __version__
 from orchestrator.errors import ConfigError, OrchestratorError
-from orchestrator.runtime.registry import KINDS
+from orchestrator.runtimes import KINDS
 from orchestrator.terminal import plain
 
 if TYPE_CHECKING:

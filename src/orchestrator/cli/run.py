@@ -21,7 +21,7 @@ from orchestrator.cli.app import (
     load,
     out,
 )
-from orchestrator.runtime.registry import KINDS, RUNTIMES
+from orchestrator.runtimes import KINDS, RUNTIMES, formats, renders_secrets
 from orchestrator.terminal import safe
 
 FORMATS_HELP = "; ".join(f"{kind}: {', '.join(row.renderers)}" for kind, row in RUNTIMES.items())
@@ -117,13 +117,13 @@ def render(
 
     loaded = load(file, set_, project, runtime)
     kind = loaded.spec.runtime.kind
-    if format_ is not None and format_ not in registry.formats(kind):
-        owners = [k for k in KINDS if format_ in registry.formats(k)]
+    if format_ is not None and format_ not in formats(kind):
+        owners = [k for k in KINDS if format_ in formats(k)]
         where = f"--runtime {' or '.join(owners)} only" if owners else "no runtime"
         raise typer.BadParameter(f"--format {format_} renders for {where}; the {kind} runtime"
-                                 f" renders {', '.join(registry.formats(kind))}",
+                                 f" renders {', '.join(formats(kind))}",
                                  param_hint="--format")
-    if with_secrets and not registry.renders_secrets(kind):
+    if with_secrets and not renders_secrets(kind):
         raise typer.BadParameter(f"the {kind} runtime reads secrets from the environment of the"
                                  " machine that runs orchestrator; --with-secrets is for"
                                  " --runtime kubernetes", param_hint="--with-secrets")

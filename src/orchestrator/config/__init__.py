@@ -15,7 +15,7 @@ from orchestrator.config.model import StackSpec, Sweep
 from orchestrator.config.source import Layers, apply_env, apply_sets, apply_sweeps, read_file
 from orchestrator.config.sweep import Matrix, expand
 from orchestrator.errors import ConfigError
-from orchestrator.runtime.registry import traits
+from orchestrator.runtimes import traits
 
 DEFAULT_CONFIG = Path("orchestrator.yaml")
 _PROJECT = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")

@@ -18,7 +18,7 @@ from orchestrator.config.problems import Problem, carried_problem, spans_nodes_p
 from orchestrator.config.secrets import find_literals
 from orchestrator.config.source import Loc
 from orchestrator.config.train_checks import MANAGED_ROLLOUT_FLAGS, TRAIN_CHECKS
-from orchestrator.runtime.registry import kinds_with, traits
+from orchestrator.runtimes import kinds_with, traits
 from orchestrator.serving import engine_of
 
 

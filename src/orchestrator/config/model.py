@@ -39,7 +39,7 @@ from orchestrator.config.fields import (
     parse_size,
 )
 from orchestrator.config.trainer import Trainer
-from orchestrator.runtime.registry import KINDS
+from orchestrator.runtimes import KINDS
 from orchestrator.serving import ENGINE_NAMES
 
 _NETWORK = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")

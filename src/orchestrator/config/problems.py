@@ -6,7 +6,7 @@ from __future__ import annotations
 from orchestrator.config.dataset_files import DatasetFile
 from orchestrator.config.model import StackSpec
 from orchestrator.config.source import Loc
-from orchestrator.runtime.registry import kinds_with, traits
+from orchestrator.runtimes import kinds_with, traits
 
 Problem = tuple[Loc, str]
 

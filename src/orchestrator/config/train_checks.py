@@ -15,7 +15,7 @@ from orchestrator.config.dataset_files import DatasetFileError, check_dataset_fi
 from orchestrator.config.model import StackSpec
 from orchestrator.config.problems import Problem, carried_problem, spans_nodes_problem
 from orchestrator.resources import data_dir
-from orchestrator.runtime.registry import traits
+from orchestrator.runtimes import traits
 
 # The same for `trl vllm-serve`, the rollout server (underscore spellings are read as dashes).
 MANAGED_ROLLOUT_FLAGS: dict[str, str] = {

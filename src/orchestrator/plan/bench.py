@@ -38,7 +38,7 @@ from orchestrator.plan.model import (
     Volume,
     dataset_mount_path,
 )
-from orchestrator.runtime.registry import traits
+from orchestrator.runtimes import traits
 from orchestrator.serving import engine_of
 
 

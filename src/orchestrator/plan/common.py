@@ -22,7 +22,7 @@ from orchestrator.plan.model import (
     Volume,
     dataset_mount_path,
 )
-from orchestrator.runtime.registry import traits
+from orchestrator.runtimes import traits
 
 
 def project_labels(project: str, stack: str, run_id: str | None = None) -> dict[str, str]:

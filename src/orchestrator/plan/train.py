@@ -33,7 +33,7 @@ from orchestrator.plan.model import (
     Volume,
     dataset_mount_path,
 )
-from orchestrator.runtime.registry import traits
+from orchestrator.runtimes import traits
 
 RESUME_MOUNT = "/root/resume"  # a resumed run's folder, read-only in the trainer
 

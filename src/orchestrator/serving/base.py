@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # the config imports the registry's names; the engines only read a Server
-    from orchestrator.config.model import Server
+
+class Server(Protocol):
+    """What an engine reads of the config's server section (config.model.Server is one): the
+    serving engines sit below config/, which asks them for their flag tables and names."""
+
+    model: str
+    port: int
+    extra_args: list[str]
+
+    @property
+    def gpu_count(self) -> int:
+        """GPUs per node."""
 
 # The per-point series the scraper writes (container_scripts/server_metrics.py's columns) and
 # the report reads; each engine names the metric(s) behind each, first found wins.

@@ -3,12 +3,7 @@ own metric names (metrics enabled), version and cache-flush endpoints."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from orchestrator.serving.base import ServingEngine, field_flags
-
-if TYPE_CHECKING:
-    from orchestrator.config.model import Server
+from orchestrator.serving.base import Server, ServingEngine, field_flags
 
 
 def _launch(server: Server) -> list[str]:

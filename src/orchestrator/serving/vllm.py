@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from orchestrator.serving.base import NodeLaunch, ServingEngine, field_flags
-
-if TYPE_CHECKING:
-    from orchestrator.config.model import Server
-
+from orchestrator.serving.base import NodeLaunch, Server, ServingEngine, field_flags
 
 MASTER_PORT = 29501  # the leader's torch.distributed rendezvous, pod to pod
 

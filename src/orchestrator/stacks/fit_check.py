@@ -11,7 +11,7 @@ from orchestrator.analysis.server_start import ServerStart
 from orchestrator.config.sweep import ServerVariant
 from orchestrator.fit.check import FitReport, check_fit
 from orchestrator.fit.gpus import GIB, GpuInventory, host_inventory
-from orchestrator.runtime.registry import traits
+from orchestrator.runtimes import traits
 from orchestrator.terminal import safe
 
 

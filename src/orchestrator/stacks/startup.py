@@ -20,7 +20,7 @@ from orchestrator.readiness import NotAlive, NotAnswering, TimedOut, wait_until_
 from orchestrator.results.environment import RunEnvironment
 from orchestrator.results.run_folder import RunFolder
 from orchestrator.runtime.base import Runtime
-from orchestrator.runtime.registry import traits
+from orchestrator.runtimes import traits
 from orchestrator.stacks.signals import shielded
 from orchestrator.terminal import safe
 

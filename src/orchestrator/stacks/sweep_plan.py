@@ -17,7 +17,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.fit import gpus
 from orchestrator.names import Role
 from orchestrator.plan import Component, Plan, build_bench_plan
-from orchestrator.runtime.registry import traits
+from orchestrator.runtimes import traits
 from orchestrator.stacks.estimate import Estimate, estimate
 from orchestrator.terminal import safe
 

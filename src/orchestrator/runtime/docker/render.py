@@ -12,7 +12,7 @@ from typing import Any
 from orchestrator.plan import Component, Plan
 from orchestrator.resources import data_dir
 from orchestrator.runtime.base import secret_placeholder
-from orchestrator.runtime.registry import traits
+from orchestrator.runtimes import traits
 
 _NANOSECONDS = 1_000_000_000
 HOST_ALIAS = traits("docker").host_alias
