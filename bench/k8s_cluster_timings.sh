@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Time the real single-node Kubernetes: build (or reuse) its binaries, start it, import the CPU
+# Time the real Kubernetes (two nodes): build (or reuse) its binaries, start it, import the CPU
 # image, run `orchestrator up bench` and `up train --runtime kubernetes` on it, stop it. Prints
 # one line each.
 #   bench/k8s_cluster_timings.sh          warm: cached binaries, image already imported

@@ -217,7 +217,7 @@ def wait_ready(url: str, seconds: float) -> None:
             pass
         if time.monotonic() >= deadline:
             fail(f"server {url} was not healthy within {seconds:g}s")
-        time.sleep(0.5)
+        time.sleep(0.2)  # the first point starts within a fifth of a second of readiness
 
 
 def write_control(path: str, text: str) -> int:

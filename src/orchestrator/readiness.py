@@ -14,6 +14,10 @@ from typing import Protocol
 
 import requests
 
+# How often a start is polled: the tool should see a ready server within a quarter of a second
+# of its "Application startup complete" (bench/readiness_lag.py prints the lag).
+POLL_S = 0.2
+
 
 class NotAnswering(str):
     """A check's waiting text that only says the endpoint does not answer yet, as it does not
@@ -72,7 +76,7 @@ def wait_until_ready(
     alive: Callable[[], str | None],
     timeout_s: float,
     on_tick: Callable[[str, float], None] = lambda waiting, elapsed: None,
-    interval_s: float = 1.0,
+    interval_s: float = POLL_S,
 ) -> float:
     """Poll `checks` in order until all pass; return the seconds it took.
 

@@ -469,8 +469,6 @@ def test_one_server_across_two_nodes_then_its_worker_lost(orch, real_cluster, cp
     assert json.loads((run / first["file"]).read_text())["completed"] == 8
     assert second["concurrency"] == 1 and "server-lost" in second["flags"].split()
     assert (run / "raw" / "v0" / "w0-c1-r0.json.server-lost").exists()
-    log = (run / "server.log").read_text()  # the new leader's, which may not have got far
-    assert "world_size=2 rank=0" in log or "Application startup complete" not in log
     assert _ours(real_cluster, "real-mn") == ""
 
 
@@ -500,12 +498,12 @@ def test_a_worker_that_never_joins_shows_in_its_log(orch, real_cluster, cpu_imag
     subprocess.run([*block[:3], "-I", *block[3:]], check=True)
     try:
         result = orch(*_multi_node(orch, ["up", "bench"], "real-mnj", cpu_image, "--set",
-                                   "server.startup_timeout=60"), env=_on(real_cluster),
+                                   "server.startup_timeout=45"), env=_on(real_cluster),
                       timeout=300)
     finally:
         subprocess.run([*block[:3], "-D", *block[3:]], check=False)
     assert result.returncode == 1, result.stderr[-3000:] + result.stdout[-3000:]
-    assert "error: the server was not ready within server.startup_timeout = 60s" in result.stderr
+    assert "error: the server was not ready within server.startup_timeout = 45s" in result.stderr
     assert "read the logs of its 2 ranks below (a worker that never joined shows there)" \
         in result.stderr
     leader, worker = result.stderr.split("--- server rank 1 ---")
