@@ -290,7 +290,8 @@ def main() -> int:
     if given.wait_ready:
         wait_ready(*given.wait_ready)
     result_dir = given.result_dir
-    os.makedirs(result_dir, exist_ok=True)  # the /metrics series is written before vLLM's JSON
+    os.makedirs(result_dir, exist_ok=True)
+    os.makedirs(staging(given), exist_ok=True)
     if given.warmup and given.points:
         count, name, seed = given.warmup
         first = given.points[0]
@@ -320,20 +321,34 @@ def main() -> int:
                             + reset_prefix_cache(given.flags, given.reset_prefix_cache))
         scraper = None
         if given.metrics_url and given.metrics_names:
-            scraper = Scraper(given.metrics_url, f"{result_dir}/{point.name.removesuffix('.json')}"
-                                                 ".metrics.csv", given.metrics_names)
+            series = f"{point.name.removesuffix('.json')}.metrics.csv"
+            scraper = Scraper(given.metrics_url, os.path.join(staging(given), series),
+                              given.metrics_names)
             scraper.begin()  # one sample before the first request
         try:
             run_point(serve, given, point, metadata)
         finally:
             if scraper is not None:
                 scraper.end()  # one sample after the last
+                publish(given, series)
         took = time.monotonic() - point_started
         print(f"=== done concurrency {point.concurrency} -> {result_dir}/{point.name}"
               f" ({took:.2f} s)", flush=True)
         if given.steered:
             await_seen(given, point.name)
     return 0
+
+
+def staging(given: Args) -> str:
+    """Where a point's files are written before they are whole: beside the result folder, not
+    in it, as the orchestrator copies that folder home while the next point runs (a file copied
+    half-written would be taken as written, and a copy that sees it again skips it)."""
+    return given.result_dir.rstrip("/") + ".staging"
+
+
+def publish(given: Args, name: str) -> None:
+    """Move a whole file from the staging folder into the result folder (one rename)."""
+    os.replace(os.path.join(staging(given), name), os.path.join(given.result_dir, name))
 
 
 def reset_prefix_cache(flags: list[str], path: str) -> str:
@@ -382,11 +397,12 @@ def run_point(serve: Any, given: Args, point: PointSpec, more_metadata: Sequence
     serve.add_cli_args(parser)
     args = parser.parse_args([*given.flags, *work.flags, *own,
                               "--max-concurrency", str(concurrency), "--save-result",
-                              "--result-dir", given.result_dir, "--result-filename", name,
+                              "--result-dir", staging(given), "--result-filename", name,
                               "--metadata", f"concurrency={concurrency}", *given.metadata,
                               *work.metadata, *own_meta, *more_metadata])
     if work.conversations is None:
         serve.main(args)
+        publish(given, name)
         return
     import replay_conversations  # beside this script
 
@@ -408,10 +424,9 @@ def run_point(serve: Any, given: Args, point: PointSpec, more_metadata: Sequence
         header[meta_key.strip()] = value.strip()
     header.update({"request_rate": "inf", "burstiness": args.burstiness,
                    "max_concurrency": concurrency, "num_prompts": result["turns"]})
-    path = os.path.join(given.result_dir, name)
-    with open(path + ".part", "w", encoding="utf-8") as handle:
+    with open(os.path.join(staging(given), name), "w", encoding="utf-8") as handle:
         json.dump({**header, **result}, handle)
-    os.replace(path + ".part", path)
+    publish(given, name)
     print(f"bench_points.py: replayed {result['conversations']} conversation(s),"
           f" {result['completed']} turn(s) completed, {result['failed']} failed, in"
           f" {result['time_to_finish_s']:.2f} s ({result['conversations_per_s']:.3f}"
