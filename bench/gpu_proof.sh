@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # The GPU proof, run on a GPU host with no Docker and no network (the `device` machines):
-#   bench/gpu_proof.sh setup WHEELS_TAR         install the carried wheels into /tmp/site
+#   bench/gpu_proof.sh setup WHEELS_TAR [SITE]  install the carried wheels into SITE (/tmp/site);
+#                                               the SGLang set goes into /tmp/site-sglang
+#   bench/gpu_proof.sh engines OUT [ENGINE]     examples/gpu-proof-engines.yaml on vLLM and on
+#                                               SGLang (or the one named): a random sweep and the
+#                                               conversation replay each; then, wherever the four
+#                                               run folders are: orchestrator report RUN... -o DIR
 #   bench/gpu_proof.sh bench OUT [--set ...]    examples/gpu-proof-local.yaml through `up bench`
 #   bench/gpu_proof.sh gpt-oss OUT [--set ...]  examples/gpu-proof-gpt-oss-tp4.yaml (4 GPUs; needs
 #                                               /tmp/tiktoken/o200k_base.tiktoken, made here by
@@ -35,10 +40,11 @@ bench_run() {
 step=$1; shift
 case $step in
   setup)
-    mkdir -p /tmp/wheels && tar -C /tmp/wheels -xf "$1"
+    wheels=/tmp/wheels-$(basename "${2:-$site}")
+    rm -rf "$wheels" && mkdir -p "$wheels" && tar -C "$wheels" -xf "$1"
     # A wheel carried as NAME.whl.tar.xz (its files, xz-packed: a third smaller than the wheel's
     # own zip, so fewer transfers) is zipped back into NAME.whl before installing.
-    for packed in /tmp/wheels/*.whl.tar.xz; do
+    for packed in "$wheels"/*.whl.tar.xz; do
       [[ -e $packed ]] || continue
       rm -rf /tmp/unpacked && mkdir -p /tmp/unpacked && tar -C /tmp/unpacked -xJf "$packed"
       python3 -c 'import pathlib, sys, zipfile
@@ -50,8 +56,12 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as out:
       rm -f "$packed"
     done
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-      --target "$site" /tmp/wheels/*.whl
-    python3 -c 'import torch, vllm, trl; print("torch", torch.__version__, "vllm", vllm.__version__, "trl", trl.__version__, "gpus", torch.cuda.device_count())'
+      --target "${2:-$site}" "$wheels"/*.whl
+    if [[ ${2:-$site} == "$site" ]]; then
+      python3 -c 'import torch, vllm, trl; print("torch", torch.__version__, "vllm", vllm.__version__, "trl", trl.__version__, "gpus", torch.cuda.device_count())'
+    else
+      PYTHONPATH="$2:$site" python3 -c 'import torch, sglang, sgl_kernel; print("torch", torch.__version__, "sglang", sglang.__version__, "sgl_kernel", sgl_kernel.__version__)'
+    fi
     nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader ;;
   bench)
     out=$1; shift
@@ -86,5 +96,22 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as out:
     python3 -m orchestrator up train -f "$repo/examples/gpu-train-local.yaml" --set "trainer.results_dir=$out" "$@"
     run=$(ls -d "$out"/*/ | tail -1)
     python3 -m orchestrator analyze rollouts "$run/rollouts.log" --max-tokens 128 | tee "$run/analyze-rollouts.txt" ;;
-  *) echo "unknown step $step (setup, bench, trust, search, fit, gpt-oss or train)" >&2; exit 2 ;;
+  engines)
+    # vLLM, then SGLang from its own site before vLLM's (its pins win; `vllm bench serve` keeps
+    # vLLM's) with Triton attention and PyTorch sampling (FlashAttention 3 and FlashInfer's kernels
+    # were not carried: bench/gpu_wheels.py); each engine runs the random sweep and the replay.
+    out=$1; shift
+    engines=(vllm sglang); [[ $# -gt 0 ]] && engines=("$1")
+    [[ -d /tmp/models/qwen2.5-0.5b-dummy ]] || python3 "$repo/host_scripts/make_dummy_model.py" /tmp/models/qwen2.5-0.5b-dummy
+    sglang=(--set server.engine=sglang --set "server.env.PYTHONPATH=/tmp/site-sglang:$site"
+            --set 'server.extra_args=["--load-format","dummy","--attention-backend","triton","--sampling-backend","pytorch"]')
+    replay=(--set workload.dataset=conversations --set "workload.dataset_path=$repo/examples/data/trajectories.jsonl"
+            --set workload.replay=recorded --set workload.num_prompts=16 --set workload.input_len=64
+            --set workload.output_len=16 --set workload.warmup_prompts=4)
+    for engine in "${engines[@]}"; do
+      args=(); [[ $engine == sglang ]] && args=("${sglang[@]}")
+      bench_run "$repo/examples/gpu-proof-engines.yaml" "$out/$engine-random" "${args[@]}"
+      bench_run "$repo/examples/gpu-proof-engines.yaml" "$out/$engine-replay" "${args[@]}" "${replay[@]}"
+    done ;;
+  *) echo "unknown step $step (setup, bench, trust, search, fit, gpt-oss, engines or train)" >&2; exit 2 ;;
 esac
