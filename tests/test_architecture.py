@@ -59,3 +59,12 @@ def test_every_unit_has_a_layer() -> None:
 
 def test_no_module_imports_from_a_layer_above_its_own() -> None:
     assert upward_imports() == []
+
+
+MAX_LINES = 350  # a module past this holds more than one job: split it by job
+
+
+def test_no_module_is_longer_than_350_lines() -> None:
+    long = {str(p.relative_to(SOURCE)): n for p in sorted(SOURCE.rglob("*.py"))
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from orchestrator.config import load_config
-from orchestrator.config.sweep import Matrix
+from orchestrator.config.sweep_matrix import Matrix
 from orchestrator.errors import ConfigError
 from orchestrator.resources import data_dir
 from orchestrator.results.overhead import beyond_vllm

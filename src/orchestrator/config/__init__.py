@@ -13,7 +13,8 @@ from orchestrator.config.checks import cross_check
 from orchestrator.config.messages import format_validation_error
 from orchestrator.config.model import StackSpec, Sweep
 from orchestrator.config.source import Layers, apply_env, apply_sets, apply_sweeps, read_file
-from orchestrator.config.sweep import Matrix, expand
+from orchestrator.config.sweep import expand
+from orchestrator.config.sweep_matrix import Matrix
 from orchestrator.errors import ConfigError
 from orchestrator.runtimes import traits
 

@@ -14,7 +14,7 @@ from orchestrator.analysis.bound import efficiency, point_bound
 from orchestrator.analysis.capacity import Capacity, Knee, SeriesPoint, attainment, capacity, knee
 from orchestrator.analysis.confidence import Interval, interval
 from orchestrator.config.model import StackSpec
-from orchestrator.config.sweep import Point
+from orchestrator.config.sweep_matrix import Point
 
 METRICS_DIR = "metrics"  # in the run folder: metrics/<variant>/<point>.csv
 METRICS_SUFFIX = ".metrics.csv"  # what bench_points.py writes beside each result in the client

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config.sweep import Matrix, Point
+from orchestrator.config.sweep_matrix import Matrix, Point
 from orchestrator.errors import ConfigError
 from orchestrator.results.answers import (
     ANSWER_COLUMNS,

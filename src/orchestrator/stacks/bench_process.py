@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.config.model import StackSpec, Workload
-from orchestrator.config.sweep import Point, ServerVariant, point_seed
+from orchestrator.config.sweep_matrix import Point, ServerVariant, point_seed
 from orchestrator.errors import BenchmarkError, ServerLostError
 from orchestrator.names import Role
 from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan

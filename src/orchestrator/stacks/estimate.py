@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.config.sweep import Matrix
+from orchestrator.config.sweep_matrix import Matrix
 
 HISTORY_RUNS = 50  # the newest run folders read
 DEFAULT_READY_S = {False: 60.0, True: 300.0}  # CPU, GPU: a server's start-up

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from orchestrator.analysis.server_start import ServerStart
-from orchestrator.config.sweep import ServerVariant
+from orchestrator.config.sweep_matrix import ServerVariant
 from orchestrator.fit.check import FitReport, check_fit
 from orchestrator.fit.gpus import GIB, GpuInventory, host_inventory
 from orchestrator.runtimes import traits

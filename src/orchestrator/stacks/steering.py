@@ -11,7 +11,7 @@ from typing import Any
 
 from orchestrator.analysis.search import Probe, Step, next_step, saturated
 from orchestrator.config.model import DEFAULT_SATURATION_GAIN, Slo
-from orchestrator.config.sweep import Matrix, Point, ServerVariant
+from orchestrator.config.sweep_matrix import Matrix, Point, ServerVariant
 from orchestrator.results.bench_records import PERCENTILES
 from orchestrator.results.sweep_records import VariantRecord
 from orchestrator.stacks.bench_process import BenchProcess

@@ -12,7 +12,8 @@ from rich.table import Table
 from orchestrator.analysis.search import most_probes
 from orchestrator.config import LoadedConfig
 from orchestrator.config.model import StackSpec
-from orchestrator.config.sweep import Matrix, Point, ServerVariant, settings_text
+from orchestrator.config.sweep import settings_text
+from orchestrator.config.sweep_matrix import Matrix, Point, ServerVariant
 from orchestrator.errors import ConfigError
 from orchestrator.fit import gpus
 from orchestrator.names import Role

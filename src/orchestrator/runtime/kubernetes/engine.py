@@ -20,7 +20,7 @@ from typing import Any
 from orchestrator.errors import DeadlineError, EngineError, PreflightError, StartupError
 from orchestrator.fit.gpus import GpuInventory, node_inventory
 from orchestrator.names import LABEL_COMPONENT, LABEL_NODE_ROLE, LABEL_PROJECT
-from orchestrator.plan import SCRIPTS_MOUNT, Plan, Scope, Volume
+from orchestrator.plan import Plan, Scope, Volume
 from orchestrator.readiness import Check
 from orchestrator.runtime.base import (
     TERMINATING,
@@ -31,17 +31,16 @@ from orchestrator.runtime.base import (
 )
 from orchestrator.runtime.host import serving_record, version_path
 from orchestrator.runtime.kubernetes.pod_files import copy_from_pod, send_folder_entries
+from orchestrator.runtime.kubernetes.ready_checks import ExecCheck, PodReady, http_check
 from orchestrator.runtime.kubernetes.render import RESULTS_CONTAINER, RESUME_INIT, render_kubernetes
 from orchestrator.runtime.kubernetes.transport import ApiFailure, Transport, exit_code
 from orchestrator.runtime.kubernetes.triage import (
     CANNOT_PULL,
-    condition,
     container_state,
-    how_it_ended,
     main_exit_code,
+    pods_problem,
     replica_of,
     restarted,
-    triage,
     waiting_reason,
 )
 
@@ -126,7 +125,7 @@ class KubernetesRuntime:
                                         volume.include, volume.mount_path)
                     sent.add(name)
             if len(sent) < pods:
-                problem = self._problem(plan.project, role)
+                problem = pods_problem(self._pods(plan.project, role), role)
                 if problem is not None or time.monotonic() > deadline:
                     raise StartupError(
                         f"the {role} pod could not be sent the checkpoint to resume from: it"
@@ -136,16 +135,16 @@ class KubernetesRuntime:
     def readiness(self, plan: Plan, role: str) -> list[Check]:
         """Pods ready, then /health and the model, checked from the client pod via the Service."""
         component = plan.component(role)
-        url, check = _http_check(plan, role)
+        url, check = http_check(plan, role)
         if component.probe:
             check += ["--health", component.probe.path]
         if component.served_model:
             check += ["--model", component.served_model]
-        checks: list[Check] = [_PodReady(self, plan.project, role)]
+        checks: list[Check] = [PodReady(lambda: self._pods(plan.project, role), role)]
         if plan.has("client"):
-            checks += [_PodReady(self, plan.project, "client"),
-                       _ExecCheck(self, plan, "client", check,
-                                  f"{url}/health and /v1/models, from the client pod")]
+            checks += [PodReady(lambda: self._pods(plan.project, "client"), "client"),
+                       ExecCheck(lambda argv, on_output: self.exec(plan, "client", argv, on_output),
+                                 check, f"{url}/health and /v1/models, from the client pod")]
         return checks
 
     def wait(self, plan: Plan, role: str, timeout_s: float) -> int:
@@ -164,37 +163,19 @@ class KubernetesRuntime:
     def alive(self, plan: Plan, role: str) -> str | None:
         """None while the pod can still become ready; else what went wrong and the likely fix.
         The client pod checks the others' readiness, so its end ends their wait too."""
-        problem = self._problem(plan.project, role)
+        problem = pods_problem(self._pods(plan.project, role), role)
         if problem is None and role != "client" and plan.has("client"):
             # The client Pod is applied with the server, so one missing now was deleted. A
             # client that runs the server's image (client.image unset) fails to pull it for the
             # same reason, maybe first: the field to fix is the server's.
-            client = self._problem(plan.project, "client") if self._pods(plan.project, "client") \
-                else "is gone (deleted)"
+            pods = self._pods(plan.project, "client")
+            client = pods_problem(pods, "client") if pods else "is gone (deleted)"
             if client and client.startswith(CANNOT_PULL) and \
                     plan.component("client").image == plan.component(role).image:
-                client = self._problem(plan.project, "client", role)
+                client = pods_problem(pods, "client", role)
             if client:
                 return f"could not be checked: the client pod, which checks it, {client}"
         return problem
-
-    def _problem(self, project: str, role: str, fields: str | None = None) -> str | None:
-        """What went wrong with one of the component's pods, in words naming the config
-        fields of `fields` (default: the component's own role)."""
-        for pod in self._pods(project, role):
-            problem = triage(pod, fields or role)
-            # Pods that are never restarted (a Job's) end for good when the main container does,
-            # any pod when it reaches a final phase (evicted, refused by the kubelet); the
-            # others' crashes show as CrashLoopBackOff above.
-            final = pod.get("status", {}).get("phase") in ("Failed", "Succeeded")
-            if problem is None and main_exit_code(pod, role) is not None and \
-                    (final or pod["spec"].get("restartPolicy") == "Never"):
-                problem = how_it_ended(pod, role)
-            if problem:
-                rank = replica_of(pod)  # a pod of a component across nodes other than rank 0
-                return f"(its rank {rank} pod {pod['metadata']['name']}) {problem}" if rank \
-                    else problem
-        return None
 
     # -- using -------------------------------------------------------------------------------
 
@@ -306,7 +287,7 @@ class KubernetesRuntime:
         serving = plan.serving()
         if serving is not None and plan.has("client"):
             out: list[str] = []
-            argv = [*_http_check(plan, serving.role)[1], "--version", version_path(serving)]
+            argv = [*http_check(plan, serving.role)[1], "--version", version_path(serving)]
             code = self.exec(plan, "client", argv, out.append)
             version = "".join(out).strip() if code == 0 else None
         components = {c.role.value: {"image": c.image, "id": None} for c in plan.components}
@@ -342,55 +323,11 @@ class KubernetesRuntime:
                 if replica_of(pod) == replica and \
                         any(state in container_state(pod, role) for state in states):
                     return pod
-            problem = self._problem(project, role)
+            problem = pods_problem(self._pods(project, role), role)
             if problem is not None or time.monotonic() > deadline:
                 raise EngineError(f"cannot {doing} the {role}: its pod"
                                   f" {problem or f'has not started after {EXEC_WAIT_S}s'}")
             time.sleep(POLL_S / 2)
-
-
-class _PodReady:
-    """A component's pod is Ready; while waiting, says which phase it is in."""
-
-    def __init__(self, runtime: KubernetesRuntime, project: str, role: str) -> None:
-        self.runtime, self.project, self.role = runtime, project, role
-
-    def __call__(self) -> str | None:
-        pods = self.runtime._pods(self.project, self.role)
-        if not pods:
-            return f"{self.role} pod: not created yet"
-        pod = pods[0]
-        if condition(pod, "Ready") == "True":
-            return None
-        phase = waiting_reason(pod) or pod.get("status", {}).get("phase", "Pending")
-        if phase == "Running":
-            phase = "Running, not ready yet"
-        return f"{self.role} pod {pod['metadata']['name']}: {phase}"
-
-
-class _ExecCheck:
-    """An exec in a component's pod exits 0."""
-
-    def __init__(self, runtime: KubernetesRuntime, plan: Plan, role: str, argv: list[str], what: str) -> None:
-        self.runtime, self.plan, self.role, self.argv, self.what = runtime, plan, role, argv, what
-
-    def __call__(self) -> str | None:
-        output: list[str] = []
-        try:
-            code = self.runtime.exec(self.plan, self.role, self.argv, output.append)
-        except Exception as exc:  # noqa: BLE001 - an exec that fails now means "not ready yet"
-            return f"{self.what}: exec failed ({type(exc).__name__})"
-        if code == 0:
-            return None
-        said = " ".join("".join(output).split())[:120]
-        return f"{self.what}: {said or f'exit {code}'}"
-
-
-def _http_check(plan: Plan, role: str) -> tuple[str, list[str]]:
-    """The component's Service URL, and http_check.py against it (run in the client pod)."""
-    component = plan.component(role)
-    url = f"http://{component.name}:{component.ports[0].container_port}"
-    return url, ["python3", f"{SCRIPTS_MOUNT}/http_check.py", url]
 
 
 def _selector(project: str) -> str:

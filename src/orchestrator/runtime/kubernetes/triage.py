@@ -129,3 +129,22 @@ def main_exit_code(pod: dict[str, Any], container: str) -> int | None:
 def restarted(pod: dict[str, Any]) -> bool:
     """Whether any of the pod's containers has restarted (its previous log tells why)."""
     return any(s.get("restartCount", 0) for s in pod.get("status", {}).get("containerStatuses") or [])
+
+
+def pods_problem(pods: list[dict[str, Any]], role: str, fields: str | None = None) -> str | None:
+    """What went wrong with one of the pods of component `role`, in words naming the config
+    fields of `fields` (default: the role's own), or None while they can still become ready."""
+    for pod in pods:
+        problem = triage(pod, fields or role)
+        # Pods that are never restarted (a Job's) end for good when the main container does,
+        # any pod when it reaches a final phase (evicted, refused by the kubelet); the
+        # others' crashes show as CrashLoopBackOff above.
+        final = pod.get("status", {}).get("phase") in ("Failed", "Succeeded")
+        if problem is None and main_exit_code(pod, role) is not None and \
+                (final or pod["spec"].get("restartPolicy") == "Never"):
+            problem = how_it_ended(pod, role)
+        if problem:
+            rank = replica_of(pod)  # a pod of a component across nodes other than rank 0
+            return f"(its rank {rank} pod {pod['metadata']['name']}) {problem}" if rank \
+                else problem
+    return None
