@@ -57,6 +57,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import http_check  # beside this script
 from server_metrics import Scraper  # beside this script
 
 
@@ -206,18 +207,9 @@ def _extras(items: list[str], allowed: tuple[str, ...], where: str) -> dict[str,
 
 
 def wait_ready(url: str, seconds: float) -> None:
-    """Poll URL/health until it answers 200; exit when `seconds` pass first."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except Exception:  # noqa: BLE001 - any failure to connect means "not ready yet"
-            pass
-        if time.monotonic() >= deadline:
-            fail(f"server {url} was not healthy within {seconds:g}s")
-        time.sleep(0.2)  # the first point starts within a fifth of a second of readiness
+    """Wait for the server's /health (http_check.wait_ready); exit when `seconds` pass first."""
+    if http_check.wait_ready(url, seconds) is not None:
+        fail(f"server {url} was not healthy within {seconds:g}s")
 
 
 def write_control(path: str, text: str) -> int:

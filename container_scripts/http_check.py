@@ -4,6 +4,9 @@
     http_check.py URL                  GET URL/health answers 200
     http_check.py URL --model NAME     ... and URL/v1/models lists NAME
     http_check.py URL --health PATH    ... GET URL/PATH instead of URL/health
+    http_check.py URL --wait SECONDS   ... asked every 0.2 s until so, for up to SECONDS
+    http_check.py URL --served [NAME]  ... then print NAME's (or the first model's) id, max
+                                       model length (0: not said) and root, space-separated
     http_check.py URL --version [PATH] print the version the server reports at PATH (/version)
     http_check.py URL --describe [--version PATH]
                                        print what the server says of itself, as one JSON line
@@ -21,6 +24,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -33,6 +37,48 @@ def get(url: str) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
     with urllib.request.urlopen(request, timeout=5) as response:
         return response.status, response.read(MAX_BODY)
+
+
+def not_ready(base: str, health: str = "/health", model: str | None = None) -> str | None:
+    """None when GET base+health answers 200 (and /v1/models lists `model`, when given);
+    else what is still missing, in one line."""
+    try:
+        status, _ = get(f"{base}{health}")
+    except urllib.error.HTTPError as exc:  # up, not ready: 503 while loading
+        status = exc.code
+    except (OSError, ValueError) as exc:
+        return f"GET {base}{health}: {reason(exc)}"
+    if status != 200:
+        return f"GET {base}{health}: {status}"
+    try:
+        if model:
+            served = [m["id"] for m in json.loads(get(f"{base}/v1/models")[1])["data"]]
+            if model not in served:
+                return f"model {model!r} not in {served}"
+    except (OSError, ValueError, KeyError) as exc:
+        return f"GET {base}: {type(exc).__name__}: {exc}"
+    return None
+
+
+def wait_ready(base: str, seconds: float, health: str = "/health",
+               model: str | None = None) -> str | None:
+    """The one readiness poll inside the containers (bench_points.py and run_benchmark.sh use
+    it): not_ready() every 0.2 s, so a point starts within a fifth of a second of readiness,
+    until it is None or `seconds` have passed (then its last answer)."""
+    deadline = time.monotonic() + seconds
+    while (problem := not_ready(base, health, model)) is not None and \
+            time.monotonic() < deadline:
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+    return problem
+
+
+def served(base: str, wanted: str | None) -> tuple[str, int, str] | str:
+    """(id, max_model_len or 0, root) of model `wanted` (or the first listed), or why not."""
+    models = json.loads(get(f"{base}/v1/models")[1])["data"]
+    chosen = next((m for m in models if m["id"] == wanted), None) if wanted else models[0]
+    if chosen is None:
+        return f"server {base} does not serve {wanted!r}; it serves {[m['id'] for m in models]}"
+    return str(chosen["id"]), int(chosen.get("max_model_len") or 0), str(chosen.get("root") or chosen["id"])
 
 
 def describe(base: str, version_path: str = "/version") -> dict[str, object]:
@@ -74,6 +120,8 @@ def main() -> int:
     parser.add_argument("url")
     parser.add_argument("--model")
     parser.add_argument("--health", default="/health")
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--served", nargs="?", const="", metavar="NAME")
     parser.add_argument("--version", nargs="?", const="/version")
     parser.add_argument("--describe", action="store_true")
     args = parser.parse_args()
@@ -81,22 +129,30 @@ def main() -> int:
     if args.describe:
         print(json.dumps(describe(base, args.version or "/version")))
         return 0
-    try:
-        if args.version:
+    if args.version:
+        try:
             print(json.loads(get(f"{base}{args.version}")[1])["version"])
-            return 0
-        status, _ = get(f"{base}{args.health}")
-        if status != 200:
-            print(f"GET {base}{args.health}: {status}", file=sys.stderr)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"GET {base}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
-        if args.model:
-            served = [m["id"] for m in json.loads(get(f"{base}/v1/models")[1])["data"]]
-            if args.model not in served:
-                print(f"model {args.model!r} not in {served}", file=sys.stderr)
-                return 1
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"GET {base}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 0
+    problem = wait_ready(base, args.wait, args.health, args.model)
+    if problem is not None:
+        if args.served is not None:  # run_benchmark.sh's user reads this, not the orchestrator
+            wait = (f" after {args.wait:g}s" if args.wait else
+                    "; is it running? (--wait SECONDS to wait)")
+            problem = f"server {base} is not healthy ({problem}){wait}"
+        print(problem, file=sys.stderr)
         return 1
+    if args.served is not None:
+        try:
+            said = served(base, args.served or None)
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            said = f"GET {base}/v1/models: {type(exc).__name__}: {exc}"
+        if isinstance(said, str):
+            print(said, file=sys.stderr)
+            return 1
+        print(*said)
     return 0
 
 

@@ -104,33 +104,9 @@ else
   fi
 fi
 
-# Ask the server before sending anything: healthy, serving which model, how long a context.
-server_info() {
-  python3 - "$server_url" "$model" "$wait_s" <<'PY'
-import json, sys, time, urllib.request
-
-url, wanted, wait = sys.argv[1].rstrip("/"), sys.argv[2], float(sys.argv[3])
-deadline = time.monotonic() + wait
-while True:
-    try:
-        with urllib.request.urlopen(url + "/health", timeout=5) as response:
-            if response.status == 200:
-                break
-        problem = f"/health answered {response.status}"
-    except Exception as exc:  # any failure to connect means "not healthy yet"
-        problem = str(exc)
-    if time.monotonic() >= deadline:
-        sys.exit(f"server {url} is not healthy ({problem}); is it running? (--wait SECONDS to wait)")
-    time.sleep(2)
-with urllib.request.urlopen(url + "/v1/models", timeout=10) as response:
-    models = json.load(response)["data"]
-chosen = next((m for m in models if m["id"] == wanted), None) if wanted else models[0]
-if chosen is None:
-    sys.exit(f"server {url} does not serve {wanted!r}; it serves {[m['id'] for m in models]}")
-print(chosen["id"], chosen.get("max_model_len") or 0, chosen.get("root") or chosen["id"])
-PY
-}
-info=$(server_info) || exit 1
+# Ask the server before sending anything: healthy, serving which model, how long a context
+# (http_check.py beside this script: the containers' one readiness poll).
+info=$(python3 "$(dirname "$0")/http_check.py" "$server_url" --wait "$wait_s" --served "$model") || exit 1
 read -r served_model max_model_len model_root <<<"$info"
 model=${model:-$served_model}
 tokenizer=${tokenizer:-$model_root}

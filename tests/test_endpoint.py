@@ -150,3 +150,32 @@ def test_the_fields_not_applied_are_those_the_config_sets() -> None:
     ignored = not_applied(_spec("server.max_num_seqs=8"))
     assert "server.max_num_seqs" in ignored and "server.enforce_eager" in ignored
     assert not {"server.model", "server.served_model_name", "server.image"} & set(ignored)
+
+
+def _check(url: str, *more: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(CHECK), url, *more], capture_output=True,
+                          text=True, timeout=60, env={})
+
+
+def test_the_one_readiness_poll_waits_for_health_and_names_the_model(serve) -> None:
+    # /health answers 503 for the first 0.5 s, as a server that is still loading.
+    started = time.monotonic()
+    url = serve({"/health": lambda _: (200 if time.monotonic() - started > 0.5 else 503, b""),
+                 "/v1/models": _models({"id": "m", "root": "/w/m", "max_model_len": 4096})})
+    once = _check(url)
+    assert once.returncode == 1 and f"GET {url}/health: 503" in once.stderr
+    waited = _check(url, "--wait", "30", "--served", "")
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout.split() == ["m", "4096", "/w/m"]
+    assert time.monotonic() - started < 10  # asked again every 0.2 s, not once a poll of seconds
+    other = _check(url, "--served", "x")
+    assert other.returncode == 1 and "does not serve 'x'; it serves ['m']" in other.stderr
+
+
+def test_the_readiness_poll_gives_up_after_its_wait(serve) -> None:
+    url = serve({"/health": lambda _: (503, b"")})
+    began = time.monotonic()
+    done = _check(url, "--wait", "1", "--served", "")
+    assert done.returncode == 1
+    assert f"server {url} is not healthy (GET {url}/health: 503) after 1s" in done.stderr
+    assert 1 <= time.monotonic() - began < 10
