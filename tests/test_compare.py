@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.analysis.compare import compare, read_rows
+from orchestrator.analysis.compare import compare
 from orchestrator.errors import ConfigError
+from orchestrator.results.run_folder import read_rows
 
 
 def _row(conc: int, seqs: int, thr: float, ttft: float) -> dict:

@@ -16,12 +16,13 @@ import pytest
 
 from conftest import REPO
 from orchestrator.analysis.capacity import SeriesPoint, knee
-from orchestrator.analysis.compare import compare, raw_requests
+from orchestrator.analysis.compare import compare
 from orchestrator.analysis.confidence import interval
 from orchestrator.analysis.server_start import server_start
 from orchestrator.analysis.steady import requests_of, steady_window
 from orchestrator.resources import data_dir
 from orchestrator.results.answers import coverage, metrics_summary
+from orchestrator.results.run_folder import raw_requests
 from orchestrator.serving.vllm import VLLM
 
 GPU_PROOF = REPO / "docs" / "gpu-proof"

@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from statistics import mean
 from typing import Any
 
 from orchestrator.analysis.confidence import ALPHA, bootstrap_ratio, mann_whitney, welch
-from orchestrator.analysis.steady import Request, requests_of
-from orchestrator.errors import ConfigError
+from orchestrator.analysis.steady import Request
 
 DEFAULT_METRICS = ("output_throughput", "mean_ttft_ms", "mean_tpot_ms")
 SETTING_PREFIXES = ("server.", "workload.")
@@ -83,18 +81,6 @@ def lower_is_better(metric: str) -> bool:
     return metric.endswith("_ms")
 
 
-def read_rows(run: Path) -> list[dict[str, Any]]:
-    """A run's summary rows (its summary.json); ConfigError when it has none."""
-    try:
-        rows = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ConfigError(f"{run}: no readable summary.json; give a bench run folder such as"
-                          " bench_results/20261127-101500-ab12") from None
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise ConfigError(f"{run}/summary.json is not a list of points")
-    return rows
-
-
 def point_key(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """What identifies a point across runs: its settings and concurrency (its repeats pool)."""
     settings = sorted((k, json.dumps(v)) for k, v in row.items() if k.startswith(SETTING_PREFIXES))
@@ -136,20 +122,6 @@ def compare(rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]],
                                   *_test(metric, before, after, requests_a, requests_b)))
     return Comparison(changes, len(shared), len(by_key_a) - len(shared),
                       len(by_key_b) - len(shared))
-
-
-def raw_requests(run: Path) -> Samples:
-    """A reader of a row's per-request times from `run`'s raw files (None where absent)."""
-    def read(row: dict[str, Any]) -> list[Request] | None:
-        file = row.get("file")
-        if not isinstance(file, str) or ".." in Path(file).parts:
-            return None
-        try:
-            data = json.loads((run / file).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return requests_of(data) if isinstance(data, dict) else None
-    return read
 
 
 def _values(rows: list[dict[str, Any]], metric: str) -> list[float]:

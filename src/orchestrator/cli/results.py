@@ -36,10 +36,11 @@ def compare(
     with each metric's change and whether it stands out of the noise (Mann-Whitney U on the
     per-request latencies, Welch's t over repeats, a bootstrap interval on throughput); fails
     only when a significant change is worse than --max-regression."""
-    from orchestrator.analysis.compare import DEFAULT_METRICS, raw_requests, read_rows
+    from orchestrator.analysis.compare import DEFAULT_METRICS
     from orchestrator.analysis.compare import compare as compare_rows
     from orchestrator.errors import NothingToCompare, Regression
     from orchestrator.results.bench_records import COLUMNS
+    from orchestrator.results.run_folder import raw_requests, read_rows
 
     threshold = _share(max_regression)
     metrics = tuple(metric or DEFAULT_METRICS)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.analysis.steady import STEADY_COLUMNS, requests_of, steady_window
-from orchestrator.results.run_folder import RunFolder
+from orchestrator.results.run_folder import SUMMARY_FILE, RunFolder
 
 # Summary columns, in order; names are vLLM's own result keys.
 PERCENTILES = (50, 90, 95, 99)  # asked of vLLM with --metric-percentiles
@@ -83,7 +83,7 @@ def write_rows(folder: RunFolder, rows: list[dict[str, Any]], front: list[str],
     """Rewrite summary.json and summary.csv (atomically) from every row so far, in the given
     order: the `front` columns (a sweep's variant and settings), then vLLM's, then `back` (the
     answers), then the file."""
-    folder.write_json("summary.json", rows)
+    folder.write_json(SUMMARY_FILE, rows)
     buffer = io.StringIO()
     replay = [key for key in REPLAY_COLUMNS if any(key in row for row in rows)]
     writer = csv.DictWriter(buffer, fieldnames=[*front, *COLUMNS, *STEADY_COLUMNS, *replay,

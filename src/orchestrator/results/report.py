@@ -48,7 +48,7 @@ def report_run(folders: list[Path], output: Path | None = None) -> tuple[Path, P
         metrics_summary,
         series_answers,
     )
-    from orchestrator.results.finished_run import read_run
+    from orchestrator.results.run_folder import read_run
 
     rows: list[dict[str, Any]] = []
     answers: list[SeriesAnswer] = []

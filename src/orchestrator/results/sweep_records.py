@@ -17,9 +17,8 @@ from orchestrator.results.answers import (
     metrics_summary,
 )
 from orchestrator.results.bench_records import parse_result, write_rows
-from orchestrator.results.run_folder import RunFolder
+from orchestrator.results.run_folder import VARIANTS_FILE, RunFolder
 
-VARIANTS_FILE = "variants.json"
 MATRIX_FILE = "sweep.json"
 # Beside a point's result in raw/: the server was lost while it ran (what became of it).
 LOST_SUFFIX = ".server-lost"

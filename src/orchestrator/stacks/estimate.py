@@ -9,9 +9,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestrator.config.sweep_matrix import Matrix
+from orchestrator.errors import ConfigError
+from orchestrator.results.environment import FILE as ENVIRONMENT_FILE
+from orchestrator.results.run_folder import VARIANTS_FILE, read_config, read_rows, read_variants
 
 HISTORY_RUNS = 50  # the newest run folders read
 DEFAULT_READY_S = {False: 60.0, True: 300.0}  # CPU, GPU: a server's start-up
@@ -79,15 +80,14 @@ def _history(model: str, results_dir: Path) -> tuple[float | None, float | None,
     durations: list[float] = []
     runs = 0
     for run in sorted((p for p in results_dir.iterdir() if p.is_dir()), reverse=True)[:HISTORY_RUNS]:
+        server = read_config(run).get("server")
+        if not isinstance(server, dict) or server.get("model") != model:
+            continue
         try:
-            config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
-            if (config.get("server") or {}).get("model") != model:
-                continue
             readies += _ready_times(run)
-            summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-            durations += [row["duration"] for row in summary
+            durations += [row["duration"] for row in read_rows(run)
                           if isinstance(row.get("duration"), int | float)]
-        except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        except (ConfigError, OSError, ValueError, AttributeError, TypeError, KeyError):
             continue  # a run that crashed early, or not one of ours
         runs += 1
     if not runs:
@@ -98,11 +98,9 @@ def _history(model: str, results_dir: Path) -> tuple[float | None, float | None,
 
 
 def _ready_times(run: Path) -> list[float]:
-    variants = run / "variants.json"
-    if variants.is_file():
-        return [v["ready_s"] for v in json.loads(variants.read_text(encoding="utf-8"))
-                if isinstance(v.get("ready_s"), int | float)]
-    timings = json.loads((run / "environment.json").read_text(encoding="utf-8")).get("timings", {})
+    if (run / VARIANTS_FILE).is_file():
+        return [v["ready_s"] for v in read_variants(run) if isinstance(v.get("ready_s"), int | float)]
+    timings = json.loads((run / ENVIRONMENT_FILE).read_text(encoding="utf-8")).get("timings", {})
     return [timings["server_ready_s"]] if "server_ready_s" in timings else []
 
 
