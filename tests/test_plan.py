@@ -7,6 +7,7 @@ import pytest
 from conftest import EXAMPLES
 from orchestrator.config import load_config
 from orchestrator.errors import ConfigError
+from orchestrator.names import Stack
 from orchestrator.plan import build_bench_plan, build_plan, build_train_plan
 from orchestrator.runtime.kubernetes.render import render_kubernetes
 
@@ -98,7 +99,7 @@ def test_external_server_url_plans_no_server() -> None:
 def test_train_stack_needs_a_trainer() -> None:
     loaded = load_config(EXAMPLES / "cpu-tiny.yaml", environ={})
     with pytest.raises(ConfigError, match="the train stack needs a trainer section"):
-        build_plan("train", loaded.spec, loaded.project)
+        build_plan(Stack.train, loaded.spec, loaded.project)
 
 
 def _train(path, sets=(), environ=None):

@@ -23,6 +23,13 @@ class Role(StrEnum):
     trainer = "trainer"
 
 
+class Stack(StrEnum):
+    """What `up`, `render` and a plan run: a benchmark or a training run."""
+
+    bench = "bench"
+    train = "train"
+
+
 # The roles that serve a model over HTTP; each run keeps their whole log.
 SERVING_ROLES = (Role.server, Role.rollout)
 

@@ -80,13 +80,6 @@ analyze_app = typer.Typer(
 app.add_typer(analyze_app, name="analyze")
 
 
-class Stack(enum.StrEnum):
-    """What to run."""
-
-    bench = "bench"
-    train = "train"
-
-
 # Where to run it: the registry's kinds.
 RuntimeKind = enum.Enum("RuntimeKind", {kind: kind for kind in KINDS}, type=str)  # type: ignore[misc]
 

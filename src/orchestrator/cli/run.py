@@ -13,7 +13,6 @@ from orchestrator.cli.app import (
     ProjectOpt,
     RuntimeOpt,
     SetOpt,
-    Stack,
     SweepOpt,
     app,
     context_set,
@@ -21,6 +20,7 @@ from orchestrator.cli.app import (
     load,
     out,
 )
+from orchestrator.names import Stack
 from orchestrator.runtimes import KINDS, RUNTIMES, formats, renders_secrets
 from orchestrator.terminal import safe
 
@@ -127,7 +127,7 @@ def render(
         raise typer.BadParameter(f"the {kind} runtime reads secrets from the environment of the"
                                  " machine that runs orchestrator; --with-secrets is for"
                                  " --runtime kubernetes", param_hint="--with-secrets")
-    plan = build_plan(stack.value, loaded.spec, loaded.project)
+    plan = build_plan(stack, loaded.spec, loaded.project)
     files = {**(registry.render_secrets(kind, plan) if with_secrets else {}),
              **registry.render(kind, plan, format_)}
     if output is None:

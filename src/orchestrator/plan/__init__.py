@@ -8,6 +8,7 @@ vocabulary, and need nothing else.
 from __future__ import annotations
 
 from orchestrator.config.model import StackSpec
+from orchestrator.names import Stack
 from orchestrator.plan.bench import build_bench_plan, server_argv, server_url
 from orchestrator.plan.common import project_labels, scope_of
 from orchestrator.plan.model import (
@@ -25,19 +26,21 @@ from orchestrator.plan.model import (
     Port,
     Scope,
     Volume,
+    VolumeSource,
 )
 from orchestrator.plan.train import build_train_plan, rollout_argv, split_gpus, trainer_argv
 
 __all__ = [
     "CLIENT_RESULTS_DIR", "QUIET_ENV", "RENDEZVOUS_PORT", "SCRIPTS_MOUNT", "TRAIN_OUTPUT_DIR",
     "Component", "CopyLimits", "GpuRequest", "HttpProbe", "Placement", "Plan", "Port", "Scope", "Volume",
+    "VolumeSource",
     "build_bench_plan", "build_plan", "build_train_plan", "project_labels", "rollout_argv",
     "scope_of", "server_argv", "server_url", "split_gpus", "trainer_argv",
 ]
 
 
-def build_plan(stack: str, spec: StackSpec, project: str, run_id: str | None = None) -> Plan:
+def build_plan(stack: Stack, spec: StackSpec, project: str, run_id: str | None = None) -> Plan:
     """Plan the named stack."""
-    if stack == "train":
+    if stack is Stack.train:
         return build_train_plan(spec, project, run_id)
     return build_bench_plan(spec, project, run_id)

@@ -13,7 +13,7 @@ from orchestrator.config.fields import (
 )
 from orchestrator.config.model import StackSpec
 from orchestrator.errors import ConfigError
-from orchestrator.names import Role
+from orchestrator.names import Role, Stack
 from orchestrator.plan.common import (
     cache_volume,
     compile_cache_volume,
@@ -36,6 +36,7 @@ from orchestrator.plan.model import (
     Plan,
     Port,
     Volume,
+    VolumeSource,
     dataset_mount_path,
 )
 from orchestrator.runtimes import traits
@@ -59,7 +60,7 @@ def build_bench_plan(spec: StackSpec, project: str, run_id: str | None = None) -
     labels = project_labels(project, "bench", run_id)
     components = [] if spec.client.server_url else [_server(spec, project, labels)]
     components.append(_client(spec, project, labels))
-    return Plan(project=project, stack="bench", network=network_of(spec, project), labels=labels,
+    return Plan(project=project, stack=Stack.bench, network=network_of(spec, project), labels=labels,
                 components=components, scope=scope_of(spec), placement=placement_of(spec),
                 copy_limits=copy_limits_of(spec))
 
@@ -132,8 +133,8 @@ def _client(spec: StackSpec, project: str, labels: dict[str, str]) -> Component:
         reaches_host=_names_host_alias(spec),
         secret_env=secret_env(spec.client.env, spec.server.hf_token),
         volumes=[
-            Volume(name="scripts", mount_path=SCRIPTS_MOUNT, source="scripts", read_only=True),
-            Volume(name="results", mount_path=CLIENT_RESULTS_DIR, source="scratch"),
+            Volume(name="scripts", mount_path=SCRIPTS_MOUNT, source=VolumeSource.scripts, read_only=True),
+            Volume(name="results", mount_path=CLIENT_RESULTS_DIR, source=VolumeSource.scratch),
             *dataset_volume(spec, spec.workload.dataset_path),
         ],
     )

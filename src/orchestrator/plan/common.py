@@ -20,6 +20,7 @@ from orchestrator.plan.model import (
     Placement,
     Scope,
     Volume,
+    VolumeSource,
     dataset_mount_path,
 )
 from orchestrator.runtimes import traits
@@ -75,7 +76,7 @@ def cache_volume(spec: StackSpec, cache: ModelCache) -> Volume:
     return Volume(
         name="model-cache",
         mount_path=cache.mount_path,
-        source="model-cache",
+        source=VolumeSource.model_cache,
         host_path=str(Path(cache.host_path).expanduser()) if cache.host_path else None,
         claim=k8s.model_cache_pvc,
         node_path=k8s.model_cache_host_path,
@@ -88,7 +89,7 @@ def compile_cache_volume(spec: StackSpec, cache: CompileCache) -> Volume:
     return Volume(
         name="compile-cache",
         mount_path=COMPILE_CACHE_MOUNT,
-        source="compile-cache",
+        source=VolumeSource.compile_cache,
         host_path=str(Path(cache.host_path).expanduser()) if cache.host_path else None,
         claim=k8s.compile_cache_pvc,
         node_path=k8s.compile_cache_host_path,
@@ -101,7 +102,7 @@ def dataset_volume(spec: StackSpec, given: str | None) -> list[Volume]:
     if not given:
         return []
     k8s = spec.runtime.kubernetes
-    return [Volume(name="dataset", mount_path=dataset_mount_path(given), source="dataset",
+    return [Volume(name="dataset", mount_path=dataset_mount_path(given), source=VolumeSource.dataset,
                    host_path=str(host_path(given)), read_only=True, claim=k8s.dataset_pvc,
                    node_path=k8s.dataset_host_path)]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import PurePosixPath
 
 from orchestrator.config.fields import SecretRef
-from orchestrator.names import LABEL_RUN, Role
+from orchestrator.names import LABEL_RUN, Role, Stack
 
 SCRIPTS_MOUNT = "/opt/orchestrator/scripts"
 CLIENT_RESULTS_DIR = "/root/bench_results"
@@ -43,12 +44,24 @@ class Port:
     host_port: int | None = None
 
 
+class VolumeSource(StrEnum):
+    """What backs a mount (Volume says how each runtime makes it)."""
+
+    model_cache = "model-cache"
+    compile_cache = "compile-cache"
+    scripts = "scripts"
+    scratch = "scratch"
+    dataset = "dataset"
+    resume = "resume"
+
+
 @dataclass(frozen=True)
 class Volume:
     """A mount. `source` says what backs it, each runtime in its own way:
 
     - "model-cache": the weights cache: `host_path` on Docker/local; on Kubernetes the
       PersistentVolumeClaim `claim`, else the node folder `node_path`, else an emptyDir;
+    - "compile-cache": the compile cache (torch.compile, Triton), as the weights cache;
     - "scripts": container_scripts/ (a bind mount, or a ConfigMap on Kubernetes);
     - "scratch": space that lives and dies with the component (on Kubernetes the claim
       `claim` when one is given, so that it outlives the pod);
@@ -62,7 +75,7 @@ class Volume:
 
     name: str
     mount_path: str
-    source: str
+    source: VolumeSource
     host_path: str | None = None
     read_only: bool = False
     claim: str | None = None
@@ -130,7 +143,7 @@ class Component:
     # server the tool did not start runs.
     reaches_host: bool = False
 
-    def mount(self, source: str) -> str:
+    def mount(self, source: VolumeSource) -> str:
         """Where the first volume backed by `source` is mounted."""
         return next(v.mount_path for v in self.volumes if v.source == source)
 
@@ -141,7 +154,7 @@ class Plan:
     config beside it."""
 
     project: str
-    stack: str
+    stack: Stack
     network: str
     labels: dict[str, str]
     components: list[Component]

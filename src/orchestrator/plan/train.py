@@ -8,7 +8,7 @@ from orchestrator.config.fields import parse_size, plain_env, secret_env
 from orchestrator.config.model import StackSpec
 from orchestrator.config.trainer import Trainer
 from orchestrator.errors import ConfigError
-from orchestrator.names import Role
+from orchestrator.names import Role, Stack
 from orchestrator.plan.common import (
     cache_volume,
     component_labels,
@@ -31,6 +31,7 @@ from orchestrator.plan.model import (
     Plan,
     Port,
     Volume,
+    VolumeSource,
     dataset_mount_path,
 )
 from orchestrator.runtimes import traits
@@ -56,7 +57,7 @@ def build_train_plan(spec: StackSpec, project: str, run_id: str | None = None,
     rollout_url = (f"http://{service_host(spec, project, Role.rollout)}:{trainer.rollout.port}"
                    if trainer.rollout else None)
     components.append(_trainer(spec, project, labels, trainer_gpus, rollout_url, resume))
-    return Plan(project=project, stack="train", network=network_of(spec, project), labels=labels,
+    return Plan(project=project, stack=Stack.train, network=network_of(spec, project), labels=labels,
                 components=components, scope=scope_of(spec), placement=placement_of(spec),
                 copy_limits=copy_limits_of(spec))
 
@@ -170,7 +171,7 @@ def _trainer(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuReq
     resumed = []
     if resume is not None:
         # The run folder, read-only: the checkpoint, and the rollouts.log of the steps before it.
-        resumed.append(Volume(name="resume", mount_path=RESUME_MOUNT, source="resume",
+        resumed.append(Volume(name="resume", mount_path=RESUME_MOUNT, source=VolumeSource.resume,
                               host_path=str(resume.parent.resolve()), read_only=True,
                               include=(resume.name, "rollouts.log")))
         argv += ["--resume-from", f"{RESUME_MOUNT}/{resume.name}"]
@@ -192,8 +193,8 @@ def _trainer(spec: StackSpec, project: str, labels: dict[str, str], gpus: GpuReq
         gpus=gpus,
         ports=ports,
         volumes=[
-            Volume(name="scripts", mount_path=SCRIPTS_MOUNT, source="scripts", read_only=True),
-            Volume(name="output", mount_path=TRAIN_OUTPUT_DIR, source="scratch",
+            Volume(name="scripts", mount_path=SCRIPTS_MOUNT, source=VolumeSource.scripts, read_only=True),
+            Volume(name="output", mount_path=TRAIN_OUTPUT_DIR, source=VolumeSource.scratch,
                    claim=output_claim),
             cache_volume(spec, trainer.model_cache),
             *dataset_volume(spec, trainer.dataset_path),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.plan import Component, Plan
+from orchestrator.plan import Component, Plan, VolumeSource
 from orchestrator.resources import data_dir
 from orchestrator.runtime.base import secret_placeholder
 from orchestrator.runtimes import traits
@@ -105,10 +105,10 @@ def bind_mounts(component: Component) -> list[tuple[str, str, bool]]:
     """
     binds = []
     for volume in component.volumes:
-        if volume.source in ("model-cache", "compile-cache") and volume.host_path:
+        if volume.source in (VolumeSource.model_cache, VolumeSource.compile_cache) and volume.host_path:
             binds.append((volume.host_path, volume.mount_path, volume.read_only))
-        elif volume.source == "scripts":
+        elif volume.source == VolumeSource.scripts:
             binds.append((str(data_dir("container_scripts")), volume.mount_path, volume.read_only))
-        elif volume.source in ("dataset", "resume") and volume.host_path:
+        elif volume.source in (VolumeSource.dataset, VolumeSource.resume) and volume.host_path:
             binds.append((volume.host_path, volume.mount_path, True))
     return binds

@@ -20,7 +20,7 @@ from typing import Any
 from orchestrator.errors import DeadlineError, EngineError, PreflightError, StartupError
 from orchestrator.fit.gpus import GpuInventory, node_inventory
 from orchestrator.names import LABEL_COMPONENT, LABEL_NODE_ROLE, LABEL_PROJECT
-from orchestrator.plan import Plan, Scope, Volume
+from orchestrator.plan import Plan, Scope, Volume, VolumeSource
 from orchestrator.readiness import Check
 from orchestrator.runtime.base import (
     TERMINATING,
@@ -107,7 +107,7 @@ class KubernetesRuntime:
                         ) from None
                     raise StartupError(f"the cluster refused {resource} {name}: {exc.message}") from None
         for component in plan.components:
-            resume = next((v for v in component.volumes if v.source == "resume"), None)
+            resume = next((v for v in component.volumes if v.source == VolumeSource.resume), None)
             if resume is not None and (roles is None or component.role in roles):
                 self._send_resume(plan, component.role, component.nodes, resume)
 

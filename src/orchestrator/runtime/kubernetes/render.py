@@ -16,7 +16,7 @@ import yaml
 
 from orchestrator.errors import RenderError
 from orchestrator.names import LABEL_NODE_ROLE, LABEL_RUN
-from orchestrator.plan import RENDEZVOUS_PORT, Component, Plan
+from orchestrator.plan import RENDEZVOUS_PORT, Component, Plan, VolumeSource
 from orchestrator.resources import data_dir
 from orchestrator.serving import engine_of
 
@@ -99,8 +99,8 @@ def chart_values(plan: Plan, chart: Path) -> dict[str, Any]:
             "env": client.env,
             "secretEnv": _secret_env(client),
             "labels": client.labels,
-            "scriptsMountPath": client.mount("scripts"),
-            "resultsPath": client.mount("scratch"),
+            "scriptsMountPath": client.mount(VolumeSource.scripts),
+            "resultsPath": client.mount(VolumeSource.scratch),
             "dataset": _dataset(plan, client),
         }
     trainer = roles.get("trainer")
@@ -118,13 +118,13 @@ def chart_values(plan: Plan, chart: Path) -> dict[str, Any]:
             "shmSizeLimit": quantity(trainer.shm_size_bytes or 0),
             "labels": trainer.labels,
             "selector": _selector(trainer),
-            "scriptsMountPath": trainer.mount("scripts"),
-            "outputPath": trainer.mount("scratch"),
-            "outputPvc": next(v.claim for v in trainer.volumes if v.source == "scratch"),
+            "scriptsMountPath": trainer.mount(VolumeSource.scripts),
+            "outputPath": trainer.mount(VolumeSource.scratch),
+            "outputPvc": next(v.claim for v in trainer.volumes if v.source == VolumeSource.scratch),
             "modelCache": _model_cache(trainer),
             "rendezvousPort": RENDEZVOUS_PORT,
             "resultsContainer": RESULTS_CONTAINER,
-            "exitCodeFile": f"{trainer.mount('scratch')}/{EXIT_CODE_FILE}",
+            "exitCodeFile": f"{trainer.mount(VolumeSource.scratch)}/{EXIT_CODE_FILE}",
             "dataset": _dataset(plan, trainer),
             "resume": _resume(trainer),
         }
@@ -160,7 +160,7 @@ def _resume(component: Component) -> dict[str, Any]:
     """A resumed trainer's checkpoint folder: an emptyDir that the init container RESUME_INIT
     holds open until the orchestrator has sent the checkpoint into it
     (KubernetesRuntime._send_resume)."""
-    volume = next((v for v in component.volumes if v.source == "resume"), None)
+    volume = next((v for v in component.volumes if v.source == VolumeSource.resume), None)
     if volume is None:
         return {"enabled": False}
     return {"enabled": True, "mountPath": volume.mount_path, "container": RESUME_INIT,
@@ -171,7 +171,7 @@ def _dataset(plan: Plan, component: Component) -> dict[str, Any]:
     """The dataset file's folder in the component that reads it (the client, or the trainer):
     a claim or node folder holding it, else a ConfigMap of its content (the config check kept
     it within what a ConfigMap holds)."""
-    volume = next((v for v in component.volumes if v.source == "dataset"), None)
+    volume = next((v for v in component.volumes if v.source == VolumeSource.dataset), None)
     if volume is None or volume.host_path is None:
         return {"enabled": False}
     mount = PurePosixPath(volume.mount_path)
@@ -189,12 +189,12 @@ def _dataset(plan: Plan, component: Component) -> dict[str, Any]:
 
 
 def _model_cache(component: Component) -> dict[str, Any]:
-    cache = next(v for v in component.volumes if v.source == "model-cache")
+    cache = next(v for v in component.volumes if v.source == VolumeSource.model_cache)
     return {"mountPath": cache.mount_path, "pvc": cache.claim, "hostPath": cache.node_path}
 
 
 def _compile_cache(component: Component) -> dict[str, Any] | None:
-    cache = next((v for v in component.volumes if v.source == "compile-cache"), None)
+    cache = next((v for v in component.volumes if v.source == VolumeSource.compile_cache), None)
     if cache is None:
         return None
     return {"mountPath": cache.mount_path, "pvc": cache.claim, "hostPath": cache.node_path}

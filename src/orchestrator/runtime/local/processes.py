@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.plan import Component, Plan
+from orchestrator.plan import Component, Plan, VolumeSource
 from orchestrator.resources import data_dir
 from orchestrator.runtime.base import secret_placeholder
 
@@ -68,7 +68,7 @@ def describe_process(plan: Plan, component: Component, state_dir: Path) -> Proce
     # In a container the model cache is mounted where Hugging Face looks by default
     # (/root/.cache/huggingface); a host process is pointed at its host folder instead.
     cache = next((v.host_path for v in component.volumes
-                  if v.source == "model-cache" and v.host_path), None)
+                  if v.source == VolumeSource.model_cache and v.host_path), None)
     if cache and "HF_HOME" not in env:
         env["HF_HOME"] = cache
     return Process(
@@ -81,7 +81,7 @@ def describe_process(plan: Plan, component: Component, state_dir: Path) -> Proce
         cwd=cwd,
         log=folder / f"{component.role}.log",
         exit_file=exit_file,
-        scratch=[cwd / v.name for v in component.volumes if v.source == "scratch"],
+        scratch=[cwd / v.name for v in component.volumes if v.source == VolumeSource.scratch],
         port=component.ports[0].container_port if component.probe else None,
         mounts=mounts,
     )
@@ -106,11 +106,11 @@ def _host_mounts(component: Component, cwd: Path) -> Mounts:
     """(path in the plan, host path) for the component's volumes, longest first."""
     mounts = []
     for volume in component.volumes:
-        if volume.source == "scripts":
+        if volume.source == VolumeSource.scripts:
             mounts.append((volume.mount_path, str(data_dir("container_scripts"))))
-        elif volume.source == "scratch":
+        elif volume.source == VolumeSource.scratch:
             mounts.append((volume.mount_path, str(cwd / volume.name)))
-        elif volume.source in ("model-cache", "compile-cache", "dataset", "resume") \
-                and volume.host_path:
+        elif volume.source in (VolumeSource.model_cache, VolumeSource.compile_cache,
+                               VolumeSource.dataset, VolumeSource.resume) and volume.host_path:
             mounts.append((volume.mount_path, volume.host_path))
     return sorted(mounts, key=lambda m: -len(m[0]))
