@@ -148,7 +148,12 @@ def _server_values(component: Component) -> dict[str, Any]:
         "memoryLimit": quantity(component.memory_bytes) if component.memory_bytes else None,
         "modelCache": _model_cache(component),
         "compileCache": _compile_cache(component),
-        "probes": {"startupBudgetSeconds": component.probe.startup_budget_s if component.probe else 0},
+        # The plan owns the probe (the engine's health path, its timings); values.yaml only the
+        # chart's own readiness period and liveness threshold.
+        "probes": {"path": component.probe.path, "periodSeconds": component.probe.period_s,
+                   "timeoutSeconds": component.probe.timeout_s,
+                   "startupBudgetSeconds": component.probe.startup_budget_s}
+        if component.probe else {},
         "labels": component.labels,
         # Pod templates carry exactly the selector's labels: leaving out the per-run label
         # means a new run does not roll the pods.
