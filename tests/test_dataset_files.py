@@ -74,6 +74,7 @@ def test_the_replay_reads_the_file_where_the_client_sees_it() -> None:
     matrix = loaded.matrix
     assert matrix is not None
     variant = matrix.variants[0]
-    argv = bench_argv(loaded.spec, loaded.project, "run", variant, matrix.points(variant), None)
+    argv = bench_argv(loaded.spec, build_bench_plan(loaded.spec, loaded.project, "run"), variant,
+                      matrix.points(variant), None)
     # Its own argv item, so that the local runtime can map the path to the host's file.
     assert argv[-2:] == ["--dataset-path", "/datasets/trajectories.jsonl"]

@@ -14,6 +14,7 @@ import yaml
 from orchestrator.config import load_config
 from orchestrator.config.sweep_matrix import Matrix
 from orchestrator.errors import ConfigError
+from orchestrator.plan import build_bench_plan
 from orchestrator.resources import data_dir
 from orchestrator.results.overhead import beyond_vllm
 from orchestrator.results.resume import resume_config
@@ -229,7 +230,8 @@ def test_the_bench_command_is_what_bench_points_reads(tmp_path: Path) -> None:
                    ("workload.slo.ttft_ms=500",))
     matrix = _matrix(loaded)
     variant = matrix.variants[0]
-    argv = bench_argv(variant.spec, "sw", "RUN", variant, matrix.points(variant), 300)
+    argv = bench_argv(variant.spec, build_bench_plan(variant.spec, "sw", "RUN"), variant,
+                      matrix.points(variant), 300)
     assert argv[:2] == ["python3", "/opt/orchestrator/scripts/bench_points.py"]
     parsed = _bench_points_module().parse(argv[2:])
     assert [(p.concurrency, p.name, p.workload) for p in parsed.points] == [
@@ -258,7 +260,8 @@ def test_a_server_the_tool_did_not_start_gets_prompts_of_the_runs_own(tmp_path: 
         matrix = _matrix(loaded)
         variant = matrix.variants[0]
         parsed = _bench_points_module().parse(
-            bench_argv(variant.spec, "sw", run_id, variant, matrix.points(variant), None,
+            bench_argv(variant.spec, build_bench_plan(variant.spec, "sw", run_id), variant,
+                       matrix.points(variant), None,
                        warmup=True)[2:])
         return [p.seed for p in parsed.points], parsed.warmup[2], parsed.reset_prefix_cache
 

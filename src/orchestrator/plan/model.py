@@ -147,6 +147,10 @@ class Component:
         """Where the first volume backed by `source` is mounted."""
         return next(v.mount_path for v in self.volumes if v.source == source)
 
+    def mount_if_any(self, source: VolumeSource) -> str | None:
+        """Where the first volume backed by `source` is mounted (None: no such volume)."""
+        return next((v.mount_path for v in self.volumes if v.source == source), None)
+
 
 @dataclass
 class Plan:

@@ -177,7 +177,7 @@ def _measure(sweep: SweepRun, lane: Lane, variant: ServerVariant, points: list[P
     if not met and lane.plan is not None and runs_the_same_server(lane.plan, plan):
         record.server, record.compile_cache = "kept", "kept"
         sweep.console.print(f"{variant.name}: the server of {lane.owner} is the same; kept")
-        argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points, None,
+        argv = bench_argv(spec, lane.plan, variant, points, None,
                           more_to_come=searching, steered=steering.steers_grid)
         lane.bench = BenchProcess(sweep.runtime, lane.plan, sweep.folder, variant, points, argv,
                                   log, on_point, sweep.stop, prompt_salt(spec, plan.run_id))
@@ -186,7 +186,7 @@ def _measure(sweep: SweepRun, lane: Lane, variant: ServerVariant, points: list[P
         return
     if not met:
         _stop_lane(sweep, lane)
-    argv = bench_argv(spec, lane.slot.project, plan.run_id, variant, points,
+    argv = bench_argv(spec, plan, variant, points,
                       _probe_budget(plan), warmup=True, more_to_come=searching,
                       steered=steering.steers_grid)
     lane.bench = BenchProcess(sweep.runtime, plan, sweep.folder, variant, points, argv, log,

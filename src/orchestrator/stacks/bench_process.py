@@ -16,9 +16,8 @@ from orchestrator.config.model import StackSpec, Workload
 from orchestrator.config.sweep_matrix import Point, ServerVariant, point_seed
 from orchestrator.errors import BenchmarkError, ServerLostError
 from orchestrator.names import Role
-from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan
+from orchestrator.plan import CLIENT_RESULTS_DIR, SCRIPTS_MOUNT, Plan, VolumeSource
 from orchestrator.plan.bench import server_url
-from orchestrator.plan.model import dataset_mount_path
 from orchestrator.results.answers import METRICS_DIR, METRICS_SUFFIX
 from orchestrator.results.bench_records import LATENCIES, PERCENTILES, ResultFormatError
 from orchestrator.results.run_folder import RunFolder
@@ -72,16 +71,18 @@ def workload_json(work: Workload, metadata: list[str]) -> str:
     return json.dumps(data)
 
 
-def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVariant,
-               points: list[Point], wait_s: int | None, warmup: bool = False,
-               more_to_come: bool = False, steered: bool = False) -> list[str]:
+def bench_argv(spec: StackSpec, plan: Plan, variant: ServerVariant, points: list[Point],
+               wait_s: int | None, warmup: bool = False, more_to_come: bool = False,
+               steered: bool = False) -> list[str]:
     """The client command that runs `points` in one process, each with its own seed and prompt
     count; with `wait_s`, it imports vLLM's benchmark first and then waits up to that long for
     the server; with `warmup`, the first point's warm-up requests (workload.warmup_prompts) go
     first, with prompts of their own, saved apart (WARMUP_FILE). The process reads its control
     file (control_path) before each point: points added or skipped while it runs; with
     `more_to_come` (a search) it waits for the next point when the given ones are done; with
-    `steered`, it waits after each point until the caller has seen it (BenchProcess.seen)."""
+    `steered`, it waits after each point until the caller has seen it (BenchProcess.seen).
+    `plan` is the stack the client runs in: its project, run and the dataset file's mount."""
+    project, run_id = plan.project, plan.run_id
     server = spec.server
     assert server is not None
     url = server_url(spec, project)
@@ -120,10 +121,10 @@ def bench_argv(spec: StackSpec, project: str, run_id: str, variant: ServerVarian
     for point in points:
         argv += ["--point", *point_tokens(point, salt)]
     # The dataset file is one argv item of its own (so the local runtime maps its path).
-    dataset = spec.workload.dataset_path
+    dataset = plan.component(Role.client).mount_if_any(VolumeSource.dataset)
     return [*argv, "--", "--backend", "openai", "--base-url", url, "--endpoint",
             "/v1/completions", "--model", server.model_name, "--tokenizer", server.model,
-            *(["--dataset-path", dataset_mount_path(dataset)] if dataset else [])]
+            *(["--dataset-path", dataset] if dataset else [])]
 
 
 def prompt_salt(spec: StackSpec, run_id: str) -> str:
