@@ -106,6 +106,24 @@ def fail(message: str) -> None:
     sys.exit(f"bench_points.py: {message}")
 
 
+def dataset_flags(dataset: dict[str, Any]) -> list[str]:
+    """`vllm bench serve`'s flags for a workload's dataset, {"name", "input_len",
+    "output_len"}: the one place they are built (the orchestrator's workloads and
+    run_benchmark.sh both send the dataset so). A replay of conversations needs none."""
+    name = str(dataset["name"])
+    if name == "conversations":
+        return []
+    flags = ["--dataset-name", name]
+    if name == "random":
+        flags += ["--random-input-len", str(int(dataset["input_len"])),
+                  "--random-output-len", str(int(dataset["output_len"]))]
+    elif name in ("custom", "sharegpt"):
+        # The output length is every dataset's, as it is random's. (The file itself is a
+        # common flag, --dataset-path.)
+        flags += [f"--{name}-output-len", str(int(dataset["output_len"]))]
+    return flags
+
+
 def parse(argv: list[str]) -> Args:
     """The points, result folder, metadata, workloads and vLLM's flags from the command line."""
     if "--" not in argv:
@@ -129,11 +147,13 @@ def parse(argv: list[str]) -> Args:
     for key, text in args.workload:
         try:
             data = json.loads(text)
-            workloads[key] = Workload([str(f) for f in data.get("flags", [])],
+            flags = dataset_flags(data["dataset"]) if "dataset" in data else []
+            workloads[key] = Workload(flags + [str(f) for f in data.get("flags", [])],
                                       [str(m) for m in data.get("metadata", [])],
                                       data.get("conversations"))
-        except (ValueError, AttributeError, TypeError):
-            fail(f"--workload {key}: not a JSON object with flags and metadata lists")
+        except (ValueError, AttributeError, TypeError, KeyError):
+            fail(f"--workload {key}: not a JSON object with flags and metadata lists (and a"
+                 " dataset with name, input_len and output_len)")
         if workloads[key].conversations is not None and not isinstance(
                 workloads[key].conversations, dict):
             fail(f"--workload {key}: conversations must be an object with replay and"

@@ -118,17 +118,14 @@ if [[ $dataset == random ]] && ((max_model_len > 0)) && ((input_len + output_len
 fi
 
 mkdir -p "$results_dir"
-dataset_args=(--dataset-name "$dataset")
-if [[ $dataset == random ]]; then
-  dataset_args+=(--random-input-len "$input_len" --random-output-len "$output_len")
-else
+[[ $dataset =~ ^[a-z_]+$ ]] || die "--dataset-name must be random, sharegpt or custom, not '$dataset'"
+dataset_args=()
+if [[ $dataset != random ]]; then
   [[ -n $dataset_path ]] || die "--dataset-name $dataset needs --dataset-path"
   dataset_args+=(--dataset-path "$dataset_path")
-  # --output-len is every dataset's output length, as it is random's.
-  if [[ $dataset == custom || $dataset == sharegpt ]]; then
-    dataset_args+=("--$dataset-output-len" "$output_len")
-  fi
 fi
+# bench_points.py turns the dataset into vLLM's flags (the one place that does).
+workload="{\"dataset\": {\"name\": \"$dataset\", \"input_len\": $input_len, \"output_len\": $output_len}}"
 extra=()
 ((ignore_eos)) && extra+=(--ignore-eos)
 [[ -n $goodput ]] && read -r -a slo <<<"$goodput" && extra+=(--goodput "${slo[@]}")
@@ -138,14 +135,14 @@ echo "run_benchmark.sh: $model at $server_url, ${#points[@]} point(s): ${points[
 # All points in one process (bench_points.py): vLLM's benchmark is imported once, not per point.
 stamp=$(date -u +%Y%m%d-%H%M%S)
 point_args=() meta_args=()
-for c in "${points[@]}"; do point_args+=(--point "$c" "results_${c}_${stamp}.json"); done
+for c in "${points[@]}"; do point_args+=(--point "$c" "results_${c}_${stamp}.json" w); done
 for m in "input_len=$input_len" "output_len=$output_len" "num_prompts=$num_prompts" \
          "dataset=$dataset" ${metadata[@]+"${metadata[@]}"}; do
   meta_args+=(--metadata "$m")
 done
-exec python3 "$(dirname "$0")/bench_points.py" "${point_args[@]}" --result-dir "$results_dir" \
-  "${meta_args[@]}" -- \
+exec python3 "$(dirname "$0")/bench_points.py" --workload w "$workload" "${point_args[@]}" \
+  --result-dir "$results_dir" "${meta_args[@]}" -- \
   --backend openai --base-url "$server_url" --endpoint /v1/completions \
   --model "$model" --tokenizer "$tokenizer" \
-  "${dataset_args[@]}" --num-prompts "$num_prompts" \
+  ${dataset_args[@]+"${dataset_args[@]}"} --num-prompts "$num_prompts" \
   --request-rate "$request_rate" --temperature "$temperature" --seed "$seed" "${extra[@]}"

@@ -36,17 +36,10 @@ POINT_DONE = re.compile(
 
 
 def workload_flags(work: Workload) -> list[str]:
-    """`vllm bench serve` flags for one workload (what run_benchmark.sh builds from its own)."""
-    flags = [] if work.dataset == "conversations" else ["--dataset-name", work.dataset]
-    if work.dataset == "random":
-        flags += ["--random-input-len", str(work.input_len),
-                  "--random-output-len", str(work.output_len)]
-    elif work.dataset in ("custom", "sharegpt"):
-        # workload.output_len is every dataset's output length, as it is random's. (The file
-        # itself is a common flag: bench_argv.)
-        flags += [f"--{work.dataset}-output-len", str(work.output_len)]
-    flags += ["--num-prompts", str(work.num_prompts), "--request-rate", str(work.request_rate),
-              "--temperature", str(work.temperature), "--seed", str(work.seed)]
+    """`vllm bench serve` flags for one workload, but the dataset's: bench_points.py builds
+    those from workload_json's "dataset" (as it does for run_benchmark.sh)."""
+    flags = ["--num-prompts", str(work.num_prompts), "--request-rate", str(work.request_rate),
+             "--temperature", str(work.temperature), "--seed", str(work.seed)]
     if work.arrivals == "constant":  # a gamma of this shape has a 1% spread: even intervals
         flags += ["--burstiness", str(CONSTANT_BURSTINESS)]
     if work.ignore_eos:
@@ -63,9 +56,12 @@ def workload_flags(work: Workload) -> list[str]:
 
 
 def workload_json(work: Workload, metadata: list[str]) -> str:
-    """bench_points.py's --workload JSON: vLLM's flags and metadata, and for conversations
-    what the replay reads."""
-    data: dict[str, object] = {"flags": workload_flags(work), "metadata": metadata}
+    """bench_points.py's --workload JSON: the dataset, vLLM's other flags and metadata, and
+    for conversations what the replay reads."""
+    data: dict[str, object] = {
+        "dataset": {"name": work.dataset, "input_len": work.input_len,
+                    "output_len": work.output_len},
+        "flags": workload_flags(work), "metadata": metadata}
     if work.dataset == "conversations":  # the file: --dataset-path among the common flags
         data["conversations"] = {"replay": work.replay, "output_len": work.output_len}
     return json.dumps(data)
