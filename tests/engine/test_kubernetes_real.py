@@ -333,6 +333,69 @@ def test_up_train_on_a_real_cluster(orch, real_cluster) -> None:
     assert _ours(real_cluster, "real-train") == ""
 
 
+# Run in the trainer container: SIGKILL to the Python process running train_grpo.py (not its
+# shell wrapper, not itself), as the OOM killer would.
+KILL_TRAINER = """import os, signal
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+    if int(pid) != os.getpid() and b"python" in argv[0] and any(b"train_grpo.py" in a for a in argv):
+        os.kill(int(pid), signal.SIGKILL)
+"""
+
+
+def _trainer_logged(kubeconfig: str, project: str, text: str, timeout_s: float = 300) -> str:
+    """Wait until the project's trainer container has logged `text`; return its pod's name."""
+    deadline = time.monotonic() + timeout_s
+    selector = f"orchestrator.project={project},orchestrator.component=trainer"
+    while True:
+        pods = _kubectl(kubeconfig, "get", "pods", "--all-namespaces", "-l", selector, "-o",
+                        "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {end}")
+        for pod in pods.stdout.split():
+            namespace, name = pod.split("/")
+            log = _kubectl(kubeconfig, "logs", "-n", namespace, name, "-c", "trainer")
+            if text in log.stdout:
+                return pod
+        assert time.monotonic() < deadline, f"the trainer never logged {text!r}"
+        time.sleep(0.5)
+
+
+def test_a_killed_then_interrupted_trainer_resumes_on_a_real_cluster(orch, real_cluster) -> None:
+    """As on Docker: the trainer process killed (as by the OOM killer) once checkpoint 2 is
+    saved, then a resume interrupted by Ctrl-C once checkpoint 4 is, then resumed to the end:
+    every checkpoint home as it was written, each resume from the last one home."""
+    on = ("--runtime", "kubernetes", "-p", "real-kill")
+    sets = ("--set", f"trainer.results_dir={orch.results}", "--set", "trainer.max_steps=5",
+            "--set", "trainer.save_steps=1", "--set", "trainer.save_total_limit=2")
+    proc = orch.popen("up", "train", "-f", "examples/cpu-train.yaml", *on, *sets,
+                      env=_on(real_cluster))
+    namespace, pod = _trainer_logged(real_cluster, "real-kill", "checkpoint-2 saved").split("/")
+    killed = _kubectl(real_cluster, "exec", "-n", namespace, pod, "-c", "trainer", "--",
+                      "python3", "-c", KILL_TRAINER)
+    assert killed.returncode == 0, killed.stderr
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1 and "exited with code 137" in err, err[-3000:] + out[-3000:]
+    (run,) = orch.runs()
+    assert (run / "checkpoint-2" / "trainer_state.json").exists()
+    assert _ours(real_cluster, "real-kill") == ""
+    proc = orch.popen("up", "train", *on, "--resume", str(run), env=_on(real_cluster))
+    _trainer_logged(real_cluster, "real-kill", "checkpoint-4 saved")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-3000:]
+    assert "going on from checkpoint-2" in out
+    assert (run / "checkpoint-4" / "trainer_state.json").exists()
+    assert _ours(real_cluster, "real-kill") == ""
+    again = orch("up", "train", *on, "--resume", str(run), env=_on(real_cluster))
+    assert again.returncode == 0, again.stderr[-3000:] + again.stdout[-3000:]
+    assert "going on from checkpoint-4" in again.stdout
+    with (run / "metrics.csv").open() as handle:
+        steps = [row["step"] for row in csv.DictReader(handle) if row.get("loss")]
+    assert steps == ["1", "2", "3", "4", "5"]
+    assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-4", "checkpoint-5"]
+    assert (run / "final" / "model.safetensors").stat().st_size > 0
+    assert _ours(real_cluster, "real-kill") == ""
+
+
 def test_a_trainer_across_two_pods_on_a_real_cluster(orch, real_cluster) -> None:
     """trainer.nodes = 2 on CPU: the indexed Job's two pods, one on each node, run one torchrun
     job (gloo), found through the headless Service; rank 0's output and both ranks' logs come
