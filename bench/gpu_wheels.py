@@ -264,6 +264,11 @@ SKIP_SGLANG = [
     "timm",
 ]
 DROP = {"sglang-kernel": ("sgl_kernel/flash_ops.abi3.so", "sgl_kernel/sm100/")}
+# Versions in the device image (KINDS.md's pip list) that a pin may refuse: such a pin is
+# carried (sglang 0.5.16 pins transformers 5.12.1, whose import refuses tokenizers 0.23.2).
+DEVICE_VERSIONS = {"transformers": "5.17.0", "tokenizers": "0.23.2", "huggingface-hub": "1.33.0",
+                   "safetensors": "0.8.0", "numpy": "2.5.2", "sentencepiece": "0.2.2",
+                   "tiktoken": "0.14.0", "accelerate": "1.15.0"}
 ALWAYS_SKIP = ["torch", "torchaudio", "torchvision", "triton"]
 ROOTS_VLLM = [
     "vllm==0.22.1",
@@ -359,7 +364,9 @@ while todo:
     req = todo.pop()
     name = canonicalize_name(req.name)
     extras = set(req.extras)
-    if name in skip or (name in have and name not in {"pydantic"}) or (name, ",".join(sorted(extras))) in done:
+    pinned_away = name in DEVICE_VERSIONS and not req.specifier.contains(DEVICE_VERSIONS[name])
+    if name in skip or (name in have and name != "pydantic" and not pinned_away) or \
+            (name, ",".join(sorted(extras))) in done:
         continue
     if name in over and req.specifier.contains(over[name], prereleases=True):
         continue

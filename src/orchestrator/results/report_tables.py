@@ -104,7 +104,7 @@ def tables(data: ReportData) -> Tables:
                     "efficiency", "flags"], points),
         *_cold_start(data),
         *_external(data),
-        *([("Server starts (from vLLM's log)", ["variant", "settings", "server", "compile",
+        *([("Server starts (from the engine's log)", ["variant", "settings", "server", "compile",
                                                 "ready s", "weights s", "compile s", "graphs s",
                                                 "engine init s", "other s", "GPU",
                                                 "KV tokens (vLLM)", "KV predicted", "error",
