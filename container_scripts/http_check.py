@@ -27,6 +27,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 MAX_BODY = 1 << 20  # what a description reads of one answer: a hostile server cannot flood it
 
@@ -37,6 +38,12 @@ def get(url: str) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
     with urllib.request.urlopen(request, timeout=5) as response:
         return response.status, response.read(MAX_BODY)
+
+
+def models(base: str) -> list[dict[str, Any]]:
+    """The model list of GET base/v1/models (OSError, ValueError or KeyError when it is not one)."""
+    listed: list[dict[str, Any]] = json.loads(get(f"{base}/v1/models")[1])["data"]
+    return listed
 
 
 def not_ready(base: str, health: str = "/health", model: str | None = None) -> str | None:
@@ -52,9 +59,9 @@ def not_ready(base: str, health: str = "/health", model: str | None = None) -> s
         return f"GET {base}{health}: {status}"
     try:
         if model:
-            served = [m["id"] for m in json.loads(get(f"{base}/v1/models")[1])["data"]]
-            if model not in served:
-                return f"model {model!r} not in {served}"
+            ids = [m["id"] for m in models(base)]
+            if model not in ids:
+                return f"model {model!r} not in {ids}"
     except (OSError, ValueError, KeyError) as exc:
         return f"GET {base}: {type(exc).__name__}: {exc}"
     return None
@@ -74,10 +81,10 @@ def wait_ready(base: str, seconds: float, health: str = "/health",
 
 def served(base: str, wanted: str | None) -> tuple[str, int, str] | str:
     """(id, max_model_len or 0, root) of model `wanted` (or the first listed), or why not."""
-    models = json.loads(get(f"{base}/v1/models")[1])["data"]
-    chosen = next((m for m in models if m["id"] == wanted), None) if wanted else models[0]
+    listed = models(base)
+    chosen = next((m for m in listed if m["id"] == wanted), None) if wanted else listed[0]
     if chosen is None:
-        return f"server {base} does not serve {wanted!r}; it serves {[m['id'] for m in models]}"
+        return f"server {base} does not serve {wanted!r}; it serves {[m['id'] for m in listed]}"
     return str(chosen["id"]), int(chosen.get("max_model_len") or 0), str(chosen.get("root") or chosen["id"])
 
 
