@@ -143,13 +143,15 @@ class Component:
     # server the tool did not start runs.
     reaches_host: bool = False
 
-    def mount(self, source: VolumeSource) -> str:
-        """Where the first volume backed by `source` is mounted."""
-        return next(v.mount_path for v in self.volumes if v.source == source)
+    def volume(self, source: VolumeSource) -> Volume | None:
+        """The first volume backed by `source` (None: the component has none)."""
+        return next((v for v in self.volumes if v.source == source), None)
 
-    def mount_if_any(self, source: VolumeSource) -> str | None:
-        """Where the first volume backed by `source` is mounted (None: no such volume)."""
-        return next((v.mount_path for v in self.volumes if v.source == source), None)
+    def mount(self, source: VolumeSource) -> str:
+        """Where the first volume backed by `source`, which the component has, is mounted."""
+        volume = self.volume(source)
+        assert volume is not None, f"{self.name} has no {source} volume"
+        return volume.mount_path
 
 
 @dataclass

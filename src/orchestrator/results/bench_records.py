@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.analysis.steady import STEADY_COLUMNS, requests_of, steady_window
-from orchestrator.results.run_folder import SUMMARY_FILE, RunFolder
+from orchestrator.results.run_folder import SUMMARY_CSV, SUMMARY_FILE, RunFolder
 
 # Summary columns, in order; names are vLLM's own result keys.
 PERCENTILES = (50, 90, 95, 99)  # asked of vLLM with --metric-percentiles
@@ -91,7 +91,7 @@ def write_rows(folder: RunFolder, rows: list[dict[str, Any]], front: list[str],
                             lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    folder.write_text("summary.csv", buffer.getvalue())
+    folder.write_text(SUMMARY_CSV, buffer.getvalue())
 
 
 def warmup_record(path: Path, wall_s: float | None) -> dict[str, Any]:

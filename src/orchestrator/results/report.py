@@ -48,14 +48,14 @@ def report_run(folders: list[Path], output: Path | None = None) -> tuple[Path, P
         metrics_summary,
         series_answers,
     )
-    from orchestrator.results.run_folder import read_run
+    from orchestrator.results.run_folder import CONFIG_FILE, read_run
 
     rows: list[dict[str, Any]] = []
     answers: list[SeriesAnswer] = []
     variants: list[dict[str, Any]] = []
     gpus = 0
     for folder in folders:
-        loaded = load_saved(folder / "config.yaml")
+        loaded = load_saved(folder / CONFIG_FILE)
         assert loaded.matrix is not None  # a bench run's config has a server
         matrix = loaded.matrix
         run_rows, run_variants = read_run(folder)

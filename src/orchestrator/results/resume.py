@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchestrator.config import LoadedConfig, load_saved
 from orchestrator.errors import ConfigError
-from orchestrator.results.run_folder import RunFolder
+from orchestrator.results.run_folder import CONFIG_FILE, RunFolder
 
 DEFAULT_RESULTS = Path("bench_results")
 DEFAULT_TRAIN_RESULTS = Path("train_results")
@@ -19,10 +19,10 @@ def resume_config(run: str, project: str | None,
                   runtime: str | None) -> tuple[RunFolder, LoadedConfig]:
     """The run folder named by `run` and its own config, ready to finish the sweep."""
     path = _named(run, DEFAULT_RESULTS)
-    if not (path / "config.yaml").is_file() or not (path / "raw").is_dir():
+    if not (path / CONFIG_FILE).is_file() or not (path / "raw").is_dir():
         raise ConfigError(f"--resume {run}: no bench run there (a folder with config.yaml and"
                           " raw/); give a run folder such as bench_results/20261127-101500-ab12")
-    loaded = load_saved(path / "config.yaml", project, runtime)
+    loaded = load_saved(path / CONFIG_FILE, project, runtime)
     return RunFolder(path), loaded
 
 
@@ -31,14 +31,14 @@ def resume_train_config(run: str, project: str | None,
     """The training run folder named by `run`, its own config, and its last whole checkpoint
     (the newest checkpoint-N/ home with its trainer_state.json, which the trainer writes last)."""
     path = _named(run, DEFAULT_TRAIN_RESULTS)
-    if not (path / "config.yaml").is_file():
+    if not (path / CONFIG_FILE).is_file():
         raise ConfigError(f"--resume {run}: no training run there (a folder with config.yaml);"
                           " give a run folder such as train_results/20261204-101500-ab12")
     whole = [c for c in checkpoints(path) if (c / "trainer_state.json").is_file()]
     if not whole:
         raise ConfigError(f"--resume {run}: no checkpoint there; a run writes them when"
                           " trainer.save_steps is set (e.g. --set trainer.save_steps=50)")
-    loaded = load_saved(path / "config.yaml", project, runtime)
+    loaded = load_saved(path / CONFIG_FILE, project, runtime)
     return RunFolder(path), loaded, whole[-1]
 
 

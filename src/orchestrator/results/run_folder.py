@@ -18,7 +18,8 @@ from orchestrator.analysis.steady import Request, requests_of
 from orchestrator.errors import ConfigError
 from orchestrator.files import write_atomic
 
-SUMMARY_FILE = "summary.json"  # a bench run's points, one row each (summary.csv beside it)
+SUMMARY_FILE = "summary.json"  # a bench run's points, one row each
+SUMMARY_CSV = "summary.csv"  # the same rows for a spreadsheet
 VARIANTS_FILE = "variants.json"  # its server variants: how each started, its fit, its search
 CONFIG_FILE = "config.yaml"  # the config it ran, secrets by reference only
 EXAMPLE = "bench_results/20261127-101500-ab12"

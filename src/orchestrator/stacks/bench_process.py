@@ -117,7 +117,8 @@ def bench_argv(spec: StackSpec, plan: Plan, variant: ServerVariant, points: list
     for point in points:
         argv += ["--point", *point_tokens(point, salt)]
     # The dataset file is one argv item of its own (so the local runtime maps its path).
-    dataset = plan.component(Role.client).mount_if_any(VolumeSource.dataset)
+    volume = plan.component(Role.client).volume(VolumeSource.dataset)
+    dataset = volume.mount_path if volume else None
     return [*argv, "--", "--backend", "openai", "--base-url", url, "--endpoint",
             "/v1/completions", "--model", server.model_name, "--tokenizer", server.model,
             *(["--dataset-path", dataset] if dataset else [])]

@@ -18,7 +18,7 @@ from orchestrator.names import SERVING_ROLES, Role, fields_of
 from orchestrator.plan import Plan
 from orchestrator.readiness import NotAlive, NotAnswering, TimedOut, wait_until_ready
 from orchestrator.results.environment import RunEnvironment
-from orchestrator.results.run_folder import RunFolder
+from orchestrator.results.run_folder import CONFIG_FILE, RunFolder
 from orchestrator.runtime.base import Runtime
 from orchestrator.runtimes import traits
 from orchestrator.stacks.signals import shielded
@@ -41,7 +41,7 @@ def begin_run(loaded: LoadedConfig, runtime: Runtime, plan: Plan, results_dir: s
         folder = existing
     else:
         folder = RunFolder.create(Path(results_dir), plan.run_id, with_raw=with_raw)
-        folder.write_yaml("config.yaml", {"project": loaded.project,
+        folder.write_yaml(CONFIG_FILE, {"project": loaded.project,
                                           **redacted_config(loaded.spec)})
     resumed = " (resumed)" if existing is not None else ""
     console.print(f"[bold]run {plan.run_id}[/bold]{resumed} ({loaded.project}, {runtime.kind},"

@@ -20,7 +20,7 @@ from orchestrator.files import state_home, write_atomic
 from orchestrator.names import Role
 from orchestrator.plan import TRAIN_OUTPUT_DIR, Plan, build_train_plan
 from orchestrator.results.resume import checkpoints
-from orchestrator.results.run_folder import RunFolder
+from orchestrator.results.run_folder import CONFIG_FILE, RunFolder
 from orchestrator.results.train_report import write_train_report
 from orchestrator.runtime.base import Runtime
 from orchestrator.stacks.startup import write_report
@@ -79,7 +79,7 @@ def bring_home(runtime: Runtime, project: str, console: Console) -> Collected | 
     if not any(row.component == Role.trainer.value for row in runtime.status(project)):
         return None
     recorded = recorded_folder(runtime.kind, project)
-    if recorded is None or not (recorded[0] / "config.yaml").is_file():
+    if recorded is None or not (recorded[0] / CONFIG_FILE).is_file():
         raise TrainingError(
             f"project {project} has a trainer, but no run folder on record here to bring its"
             " output to (started from another machine or user?); collect it where it was"
@@ -88,7 +88,7 @@ def bring_home(runtime: Runtime, project: str, console: Console) -> Collected | 
     try:
         # The plan as `up` made it: its relative paths (a dataset file) from where it ran.
         with contextlib.chdir(cwd):
-            loaded = load_saved(folder / "config.yaml", project, runtime.kind)
+            loaded = load_saved(folder / CONFIG_FILE, project, runtime.kind)
             plan = build_train_plan(loaded.spec, project, folder.name)
         trainer = loaded.spec.trainer
         files = copy_output(runtime, plan, folder, trainer.save_total_limit if trainer else 0)

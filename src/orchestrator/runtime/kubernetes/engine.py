@@ -107,7 +107,7 @@ class KubernetesRuntime:
                         ) from None
                     raise StartupError(f"the cluster refused {resource} {name}: {exc.message}") from None
         for component in plan.components:
-            resume = next((v for v in component.volumes if v.source == VolumeSource.resume), None)
+            resume = component.volume(VolumeSource.resume)
             if resume is not None and (roles is None or component.role in roles):
                 self._send_resume(plan, component.role, component.nodes, resume)
 

@@ -165,7 +165,7 @@ def _resume(component: Component) -> dict[str, Any]:
     """A resumed trainer's checkpoint folder: an emptyDir that the init container RESUME_INIT
     holds open until the orchestrator has sent the checkpoint into it
     (KubernetesRuntime._send_resume)."""
-    volume = next((v for v in component.volumes if v.source == VolumeSource.resume), None)
+    volume = component.volume(VolumeSource.resume)
     if volume is None:
         return {"enabled": False}
     return {"enabled": True, "mountPath": volume.mount_path, "container": RESUME_INIT,
@@ -176,7 +176,7 @@ def _dataset(plan: Plan, component: Component) -> dict[str, Any]:
     """The dataset file's folder in the component that reads it (the client, or the trainer):
     a claim or node folder holding it, else a ConfigMap of its content (the config check kept
     it within what a ConfigMap holds)."""
-    volume = next((v for v in component.volumes if v.source == VolumeSource.dataset), None)
+    volume = component.volume(VolumeSource.dataset)
     if volume is None or volume.host_path is None:
         return {"enabled": False}
     mount = PurePosixPath(volume.mount_path)
@@ -199,7 +199,7 @@ def _model_cache(component: Component) -> dict[str, Any]:
 
 
 def _compile_cache(component: Component) -> dict[str, Any] | None:
-    cache = next((v for v in component.volumes if v.source == VolumeSource.compile_cache), None)
+    cache = component.volume(VolumeSource.compile_cache)
     if cache is None:
         return None
     return {"mountPath": cache.mount_path, "pvc": cache.claim, "hostPath": cache.node_path}
